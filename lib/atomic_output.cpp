@@ -1,0 +1,92 @@
+#include "lib/atomic_output.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "lib/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mp {
+
+namespace {
+std::string temporary_sibling(const std::string& path, const char* tag) {
+  fs::path p(path);
+  return (p.parent_path() / ("." + p.filename().string() + tag + std::to_string(::getpid())))
+      .string();
+}
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path)), temp_path_(temporary_sibling(path_, ".partial-")) {
+  file_ = std::fopen(temp_path_.c_str(), "wb");
+  if (!file_) fail_input(path_, std::string("cannot create: ") + std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (file_) {
+    std::fclose(file_);
+    std::remove(temp_path_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, size_t bytes) {
+  if (bytes && std::fwrite(data, 1, bytes, file_) != bytes)
+    fail_runtime(path_ + ": write failed: " + std::strerror(errno));
+  written_ += bytes;
+}
+
+void AtomicFile::commit() {
+  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
+    fail_runtime(path_ + ": write failed: " + std::strerror(errno));
+  std::fclose(file_);
+  file_ = nullptr;
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    std::remove(temp_path_.c_str());
+    fail_runtime(path_ + ": cannot rename into place: " + std::strerror(errno));
+  }
+}
+
+void write_file_atomically(const std::string& path, const std::string& contents) {
+  AtomicFile f(path);
+  f.write(contents.data(), contents.size());
+  f.commit();
+}
+
+AtomicDirectory::AtomicDirectory(std::string path)
+    : path_(std::move(path)), staging_(temporary_sibling(path_, ".partial-")) {
+  std::error_code ec;
+  fs::remove_all(staging_, ec);
+  if (!fs::create_directories(staging_, ec) || ec)
+    fail_input(path_, "cannot create output directory: " + ec.message());
+}
+
+AtomicDirectory::~AtomicDirectory() {
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+}
+
+void AtomicDirectory::commit() {
+  std::error_code ec;
+  std::string previous;
+  if (fs::exists(path_)) {
+    previous = temporary_sibling(path_, ".previous-");
+    fs::rename(path_, previous, ec);
+    if (ec) fail_runtime(path_ + ": cannot move the existing output aside: " + ec.message());
+  }
+  fs::rename(staging_, path_, ec);
+  if (ec) {
+    if (!previous.empty()) fs::rename(previous, path_, ec);
+    fail_runtime(path_ + ": cannot rename into place: " + ec.message());
+  }
+  committed_ = true;
+  if (!previous.empty()) fs::remove_all(previous, ec);
+}
+
+}  // namespace mp

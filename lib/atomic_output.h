@@ -1,0 +1,48 @@
+// Outputs appear whole or not at all: everything is written under a temporary name in the same
+// directory and renamed into place on commit(). Destroyed without commit(), the temporary is removed
+// and an existing output is left untouched.
+#pragma once
+#include <cstdio>
+#include <string>
+
+namespace mp {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t bytes);
+  uint64_t bytes_written() const { return written_; }
+  const std::string& path() const { return path_; }
+  void commit();  // flush, fsync, rename over `path`
+
+ private:
+  std::string path_, temp_path_;
+  std::FILE* file_ = nullptr;
+  uint64_t written_ = 0;
+};
+
+// Write a small file (config, JSON, manifest) atomically.
+void write_file_atomically(const std::string& path, const std::string& contents);
+
+class AtomicDirectory {
+ public:
+  explicit AtomicDirectory(std::string path);
+  ~AtomicDirectory();
+  AtomicDirectory(const AtomicDirectory&) = delete;
+  AtomicDirectory& operator=(const AtomicDirectory&) = delete;
+
+  // Where files go until commit(); join file names onto this.
+  const std::string& staging() const { return staging_; }
+  std::string file(const std::string& name) const { return staging_ + "/" + name; }
+  void commit();  // replace `path` (if it exists) by the staging directory
+
+ private:
+  std::string path_, staging_;
+  bool committed_ = false;
+};
+
+}  // namespace mp

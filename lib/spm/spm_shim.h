@@ -1,0 +1,28 @@
+/* The C interface of the SentencePiece shim (libmodelpress_spm.so). SentencePiece bundles an old
+   protobuf that clashes with LibTorch's, so it is only ever reached through this table of plain C
+   functions in a module loaded with RTLD_LOCAL | RTLD_DEEPBIND. */
+#pragma once
+#include <stddef.h>
+
+extern "C" {
+
+/* Token types, numbered as llama.cpp's tokenizer.ggml.token_type. */
+enum { MPSPM_NORMAL = 1, MPSPM_UNKNOWN = 2, MPSPM_CONTROL = 3, MPSPM_USER_DEFINED = 4,
+       MPSPM_UNUSED = 5, MPSPM_BYTE = 6 };
+
+/* Each loader returns a handle, or NULL with a message in err. */
+typedef void* (*mpspm_load_file_fn)(const char* path, char* err, size_t err_len);
+typedef void* (*mpspm_load_proto_fn)(const char* bytes, size_t len, char* err, size_t err_len);
+typedef void (*mpspm_free_fn)(void* handle);
+/* Return the full count; only the first `cap` are written, so call again with room if larger. */
+typedef size_t (*mpspm_encode_fn)(void* handle, const char* text, size_t len, int* ids, size_t cap);
+typedef size_t (*mpspm_decode_fn)(void* handle, const int* ids, size_t n, char* out, size_t cap);
+typedef size_t (*mpspm_serialize_fn)(void* handle, char* out, size_t cap);
+typedef int (*mpspm_vocab_size_fn)(void* handle);
+typedef const char* (*mpspm_piece_fn)(void* handle, int id);
+typedef float (*mpspm_score_fn)(void* handle, int id);
+typedef int (*mpspm_type_fn)(void* handle, int id);
+/* which: 0 bos, 1 eos, 2 unk, 3 pad; -1 when the model has none. */
+typedef int (*mpspm_special_id_fn)(void* handle, int which);
+
+}

@@ -1,0 +1,9 @@
+// Each tool adds its subcommand to the app: options, then a callback that calls the library.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace mp::tools {
+
+void add_inspect(CLI::App& app);
+
+}  // namespace mp::tools
