@@ -58,3 +58,54 @@ CommandResult run_modelpress(const std::string& args) {
 }
 
 }  // namespace mp::test
+
+#include "formats/safetensors.h"
+#include "lib/atomic_output.h"
+
+namespace mp::test {
+
+nlohmann::json tiny_config(const std::string& model_type) {
+  return {{"model_type", model_type}, {"hidden_size", 32}, {"intermediate_size", 48},
+          {"num_hidden_layers", 2},   {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+          {"vocab_size", 512},        {"max_position_embeddings", 128}, {"rms_norm_eps", 1e-5},
+          {"rope_theta", 10000.0},    {"tie_word_embeddings", false}, {"bos_token_id", 1},
+          {"eos_token_id", 2}};
+}
+
+std::map<std::string, at::Tensor> write_random_model(const std::string& dir, const nlohmann::json& config,
+                                                     uint64_t seed) {
+  at::manual_seed(seed);
+  const int64_t h = config["hidden_size"], f = config["intermediate_size"], v = config["vocab_size"];
+  const int64_t heads = config["num_attention_heads"], kv = config["num_key_value_heads"];
+  const int64_t d = config.value("head_dim", h / heads);
+  const bool biases = config["model_type"] == "qwen2" || config.value("attention_bias", false);
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  auto add = [&](const std::string& name, at::Tensor t) { tensors.emplace_back(name, t); };
+  auto randn = [](std::vector<int64_t> shape, double scale) { return at::randn(shape) * scale; };
+  add("model.embed_tokens.weight", randn({v, h}, 1.0));
+  for (int64_t i = 0; i < config["num_hidden_layers"].get<int64_t>(); ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", 1 + randn({h}, 0.1));
+    add(p + "post_attention_layernorm.weight", 1 + randn({h}, 0.1));
+    add(p + "self_attn.q_proj.weight", randn({heads * d, h}, 0.2));
+    add(p + "self_attn.k_proj.weight", randn({kv * d, h}, 0.2));
+    add(p + "self_attn.v_proj.weight", randn({kv * d, h}, 0.2));
+    add(p + "self_attn.o_proj.weight", randn({h, heads * d}, 0.2));
+    if (biases) {
+      add(p + "self_attn.q_proj.bias", randn({heads * d}, 0.5));
+      add(p + "self_attn.k_proj.bias", randn({kv * d}, 0.5));
+      add(p + "self_attn.v_proj.bias", randn({kv * d}, 0.5));
+    }
+    add(p + "mlp.gate_proj.weight", randn({f, h}, 0.2));
+    add(p + "mlp.up_proj.weight", randn({f, h}, 0.2));
+    add(p + "mlp.down_proj.weight", randn({h, f}, 0.2));
+  }
+  add("model.norm.weight", 1 + randn({h}, 0.1));
+  if (!config.value("tie_word_embeddings", false)) add("lm_head.weight", randn({v, h}, 0.3));
+  fs::create_directories(dir);
+  save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors);
+  write_file_atomically((fs::path(dir) / "config.json").string(), config.dump(2));
+  return std::map<std::string, at::Tensor>(tensors.begin(), tensors.end());
+}
+
+}  // namespace mp::test

@@ -24,3 +24,17 @@ struct CommandResult {
 CommandResult run_modelpress(const std::string& args);
 
 }  // namespace mp::test
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+namespace mp::test {
+
+// Writes a small random Llama-family model (config.json + model.safetensors) into `dir`.
+// `config` must hold the HF keys; tensors follow its shapes (biases when qwen2/attention_bias,
+// lm_head only when tie_word_embeddings is false). Returns the tensors written.
+std::map<std::string, at::Tensor> write_random_model(const std::string& dir, const nlohmann::json& config,
+                                                     uint64_t seed);
+nlohmann::json tiny_config(const std::string& model_type = "llama");
+
+}  // namespace mp::test

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
                                         MODELPRESS_GIT_COMMIT + ")");
   app.require_subcommand(1);
   mp::tools::add_inspect(app);
+  mp::tools::add_eval(app);
+  mp::tools::add_generate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -1,0 +1,40 @@
+// Hugging Face config.json for Llama-family decoders (llama, mistral, qwen2).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace mp {
+
+// rope_scaling {"rope_type": "llama3", factor, low_freq_factor, high_freq_factor,
+// original_max_position_embeddings}: Llama 3.1's frequency-dependent stretch.
+struct Llama3RopeScaling {
+  double factor = 8.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+struct ModelConfig {
+  std::string model_type;  // "llama", "mistral", "qwen2"
+  int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
+  int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  int64_t vocab_size = 0, max_position_embeddings = 0;
+  double rms_norm_eps = 0, rope_theta = 10000.0;
+  bool tie_word_embeddings = false;
+  bool qkv_bias = false;  // qwen2 always; llama with attention_bias
+  bool o_bias = false;    // llama with attention_bias
+  bool mlp_bias = false;  // llama with mlp_bias
+  int64_t sliding_window = 0;  // 0: full attention
+  int64_t bos_token_id = 1, eos_token_id = 2;
+  std::optional<Llama3RopeScaling> llama3_rope;
+  nlohmann::json raw;  // the file as read, so writers keep keys we do not interpret
+
+  // `where` names the file in error messages.
+  static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
+  static ModelConfig load(const std::string& dir);
+  int64_t q_size() const { return num_heads * head_dim; }
+  int64_t kv_size() const { return num_kv_heads * head_dim; }
+};
+
+nlohmann::json read_json_file(const std::string& path);
+
+}  // namespace mp

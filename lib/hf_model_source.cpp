@@ -1,0 +1,43 @@
+#include "lib/hf_model_source.h"
+
+#include <filesystem>
+
+#include "lib/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mp {
+
+std::string hf_names::layer(int64_t i, const std::string& suffix) {
+  return "model.layers." + std::to_string(i) + "." + suffix;
+}
+
+HfModelSource::HfModelSource(const std::string& dir)
+    : dir_(dir), config_(ModelConfig::load(dir)), checkpoint_(dir) {
+  for (const char* name : {hf_names::embed, hf_names::final_norm})
+    if (!checkpoint_.has(name)) fail_input(dir, std::string("checkpoint has no tensor '") + name + "'");
+  if (!config_.tie_word_embeddings && !checkpoint_.has(hf_names::lm_head))
+    fail_input(dir, "no lm_head.weight and tie_word_embeddings is false");
+  const auto& embed = checkpoint_.info(hf_names::embed);
+  if (embed.shape.size() != 2 || embed.shape[0] != config_.vocab_size || embed.shape[1] != config_.hidden_size)
+    fail_input(dir, "model.embed_tokens.weight shape does not match vocab_size x hidden_size in config.json");
+}
+
+at::Tensor HfModelSource::tensor(const std::string& name) const {
+  at::Tensor t = checkpoint_.tensor(name);
+  return t.is_floating_point() ? t : t.to(at::kFloat);
+}
+
+Tokenizer HfModelSource::tokenizer() const {
+  const fs::path model = fs::path(dir_) / "tokenizer.model";
+  if (!fs::exists(model)) fail_input(dir_, "no tokenizer.model (a SentencePiece model is needed to tokenize text)");
+  return Tokenizer::from_file(model.string());
+}
+
+std::shared_ptr<const ModelSource> open_model(const std::string& path) {
+  if (fs::is_directory(path)) return std::make_shared<HfModelSource>(path);
+  if (!fs::exists(path)) fail_input(path, "no such file or directory");
+  fail_input(path, "not a model directory (expected config.json and safetensors)");
+}
+
+}  // namespace mp

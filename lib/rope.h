@@ -1,0 +1,22 @@
+// Rotary position embeddings in the HF "rotate half" layout that HF Llama checkpoints use.
+#pragma once
+#include <ATen/ATen.h>
+
+#include "formats/hf_config.h"
+
+namespace mp {
+
+class RotaryEmbedding {
+ public:
+  explicit RotaryEmbedding(const ModelConfig& config);
+  // x: [B, heads, T, head_dim] for positions start_pos .. start_pos+T-1.
+  at::Tensor apply(const at::Tensor& x, int64_t start_pos);
+  const at::Tensor& inverse_frequencies() const { return inv_freq_; }
+
+ private:
+  void extend_to(int64_t positions, const at::Device& device);
+  at::Tensor inv_freq_;   // [head_dim/2], f32
+  at::Tensor cos_, sin_;  // [positions, head_dim], f32, grown on demand
+};
+
+}  // namespace mp

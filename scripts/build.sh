@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures (once) and builds modelpress into ./build with Ninja and ccache.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${MODELPRESS_BUILD_DIR:-$root/build}"
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+# Two jobs: each LibTorch translation unit needs about 1 GB of memory to compile.
+cmake --build "$build" -j "${MODELPRESS_BUILD_JOBS:-2}"

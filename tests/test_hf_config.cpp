@@ -1,0 +1,89 @@
+// HF config.json parsing for llama, mistral and qwen2, and its errors.
+#include <fstream>
+
+#include "formats/hf_config.h"
+#include "lib/error.h"
+#include "lib/hf_model_source.h"
+#include "tests/test_support.h"
+
+using namespace mp;
+
+TEST_CASE("config: the stories260K reference model", "[config]") {
+  ModelConfig c = ModelConfig::load(test::shared_path("models/stories260K"));
+  CHECK(c.model_type == "llama");
+  CHECK(c.hidden_size == 64);
+  CHECK(c.intermediate_size == 172);
+  CHECK(c.num_layers == 5);
+  CHECK(c.num_heads == 8);
+  CHECK(c.num_kv_heads == 4);
+  CHECK(c.head_dim == 8);
+  CHECK(c.vocab_size == 512);
+  CHECK(c.tie_word_embeddings);
+  CHECK(c.rms_norm_eps == Approx(1e-5));
+  CHECK_FALSE(c.qkv_bias);
+}
+
+TEST_CASE("config: architecture-specific keys", "[config]") {
+  auto j = test::tiny_config("qwen2");
+  CHECK(ModelConfig::from_json(j, "q.json").qkv_bias);
+  j = test::tiny_config("llama");
+  j["attention_bias"] = true;
+  j["head_dim"] = 16;
+  ModelConfig c = ModelConfig::from_json(j, "l.json");
+  CHECK(c.qkv_bias);
+  CHECK(c.o_bias);
+  CHECK(c.head_dim == 16);
+  j = test::tiny_config("mistral");
+  j["sliding_window"] = 4096;
+  j["eos_token_id"] = {2, 7};
+  c = ModelConfig::from_json(j, "m.json");
+  CHECK(c.sliding_window == 4096);
+  CHECK(c.eos_token_id == 2);
+  j = test::tiny_config("llama");
+  j.erase("num_key_value_heads");
+  CHECK(ModelConfig::from_json(j, "x.json").num_kv_heads == 4);
+}
+
+TEST_CASE("config: errors name the file and the key", "[config]") {
+  auto j = test::tiny_config("llama");
+  j.erase("hidden_size");
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), "c.json: missing required key \"hidden_size\"");
+  j = test::tiny_config("gpt2");
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("unsupported model_type \"gpt2\""));
+  j = test::tiny_config("llama");
+  j["num_hidden_layers"] = "five";
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("\"num_hidden_layers\" has the wrong type"));
+  j = test::tiny_config("llama");
+  j["num_key_value_heads"] = 3;
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("multiple of num_key_value_heads"));
+  j = test::tiny_config("llama");
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("unsupported rope_scaling type \"yarn\""));
+  j = test::tiny_config("llama");
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("missing required key \"low_freq_factor\""));
+
+  test::ScratchDir dir;
+  std::ofstream(dir.path("config.json")) << "{ not json";
+  CHECK_THROWS_WITH(ModelConfig::load(dir.path()), Catch::Contains("config.json: not valid JSON"));
+}
+
+TEST_CASE("model directories: tied vs untied heads and missing tensors", "[config]") {
+  test::ScratchDir dir;
+  auto untied = test::tiny_config("llama");
+  test::write_random_model(dir.path("untied"), untied, 1);
+  HfModelSource source(dir.path("untied"));
+  CHECK(source.has("lm_head.weight"));
+
+  auto claims_untied = test::tiny_config("llama");
+  claims_untied["tie_word_embeddings"] = true;
+  test::write_random_model(dir.path("tied"), claims_untied, 1);
+  CHECK_FALSE(HfModelSource(dir.path("tied")).has("lm_head.weight"));
+  // Config says untied but the head is missing.
+  std::ofstream(dir.path("tied") + "/config.json") << untied.dump();
+  CHECK_THROWS_WITH(HfModelSource(dir.path("tied")), Catch::Contains("no lm_head.weight and tie_word_embeddings is false"));
+
+  auto r = test::run_modelpress("eval -m '" + dir.path("nowhere") + "' -f /dev/null");
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("no such file or directory") != std::string::npos);
+}

@@ -1,0 +1,76 @@
+// SentencePiece through the isolated shim: llama.cpp's tokenizer test vectors, the stories260K
+// prompt, and tokenizing in the same process as LibTorch.
+#include <fstream>
+#include <sstream>
+
+#include "lib/runtime.h"
+#include "lib/tokenizer.h"
+#include "tests/test_support.h"
+
+using namespace mp;
+
+namespace {
+std::vector<std::string> split(const std::string& text, const std::string& sep) {
+  std::vector<std::string> parts;
+  size_t start = 0, at;
+  while ((at = text.find(sep, start)) != std::string::npos) {
+    parts.push_back(text.substr(start, at - start));
+    start = at + sep.size();
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+}  // namespace
+
+TEST_CASE("tokenizer reproduces llama.cpp's llama-spm test vectors", "[tokenizer]") {
+  Tokenizer tok = Tokenizer::from_file(test::shared_path("tokenizer-vectors/llama2-tokenizer.model"));
+  CHECK(tok.vocab_size() == 32000);
+  auto inputs = split(read_text_file(test::shared_path("tokenizer-vectors/ggml-vocab-llama-spm.gguf.inp")),
+                      "\n__ggml_vocab_test__\n");
+  auto outputs = split(read_text_file(test::shared_path("tokenizer-vectors/ggml-vocab-llama-spm.gguf.out")), "\n");
+  while (!outputs.empty() && outputs.back().empty()) outputs.pop_back();
+  // The input file ends with a separator line too.
+  if (inputs.size() == outputs.size() + 1 && inputs.back().empty()) inputs.pop_back();
+  REQUIRE(inputs.size() == 46);
+  REQUIRE(outputs.size() == 46);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<int32_t> expected;
+    std::istringstream line(outputs[i]);
+    for (int32_t id; line >> id;) expected.push_back(id);
+    INFO("vector " << i << ": \"" << inputs[i] << "\"");
+    CHECK(tok.encode(inputs[i], /*add_bos=*/false) == expected);
+  }
+}
+
+TEST_CASE("tokenizer: stories260K prompt ids and token types", "[tokenizer]") {
+  Tokenizer tok = Tokenizer::from_file(test::shared_path("models/stories260K/tokenizer.model"));
+  CHECK(tok.encode("Once upon a time", true) == std::vector<int32_t>{1, 403, 407, 261, 378});
+  CHECK(tok.decode({403, 407, 261, 378}) == "Once upon a time");
+  CHECK(tok.bos_id() == 1);
+  CHECK(tok.eos_id() == 2);
+  CHECK(tok.type(0) == TokenType::unknown);
+  CHECK(tok.type(1) == TokenType::control);
+  CHECK(tok.type(3) == TokenType::byte);
+  CHECK(tok.token_text(3, false) == std::string(1, '\0'));
+  CHECK(tok.type(403) == TokenType::normal);
+  CHECK(tok.token_text(407, false) == " upon");
+  // A rebuilt tokenizer from the serialized model behaves the same.
+  Tokenizer copy = Tokenizer::from_proto(tok.serialized_proto(), "copy");
+  CHECK(copy.encode("Lily and Ben went to the park.", true) == tok.encode("Lily and Ben went to the park.", true));
+}
+
+TEST_CASE("tokenizer and a LibTorch computation share one process", "[tokenizer]") {
+  Tokenizer tok = Tokenizer::from_file(test::shared_path("models/stories260K/tokenizer.model"));
+  auto ids = tok.encode("The cat sat on the mat.", true);
+  at::Tensor t = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()));
+  at::Tensor m = at::matmul(at::ones({2, static_cast<int64_t>(ids.size())}), t.to(at::kFloat));
+  int64_t sum = 0;
+  for (auto id : ids) sum += id;
+  CHECK(m[1].item<float>() == Approx(static_cast<float>(sum)));
+}
+
+TEST_CASE("tokenizer: a file that is not a SentencePiece model is bad input", "[tokenizer]") {
+  test::ScratchDir dir;
+  std::ofstream(dir.path("bogus.model")) << "definitely not a protobuf";
+  CHECK_THROWS_WITH(Tokenizer::from_file(dir.path("bogus.model")), Catch::StartsWith(dir.path("bogus.model") + ": not a SentencePiece model"));
+}

@@ -1,0 +1,16 @@
+// Options every model-running tool shares.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "lib/runtime.h"
+
+namespace mp::tools {
+
+inline void add_runtime_options(CLI::App* cmd, RuntimeSettings& s) {
+  cmd->add_option("--threads,-t", s.threads, "CPU threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--device", s.device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--dtype", s.dtype, "compute type: f32, bf16 (f16 on CUDA)")->capture_default_str();
+  cmd->add_flag("--quiet,-q", s.quiet, "no progress output");
+}
+
+}  // namespace mp::tools

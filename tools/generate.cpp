@@ -1,0 +1,78 @@
+// modelpress generate: continue a prompt, greedily or sampled, with a KV cache.
+#include <cstdio>
+#include <iostream>
+
+#include "lib/generate.h"
+#include "tools/common.h"
+#include "tools/tools.h"
+
+namespace mp::tools {
+
+namespace {
+struct GenerateArgs {
+  std::string model, prompt = "Once upon a time";
+  SamplingOptions sampling;
+  RuntimeSettings runtime;
+  int top_logits = 0;
+  bool ids = false, json = false;
+};
+
+void run_generate(const GenerateArgs& a) {
+  const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
+  LlamaModel model(open_model(a.model), runtime);
+  const Tokenizer tokenizer = model.source().tokenizer();
+  const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_bos=*/true);
+  const bool stream = !a.json && !a.ids;
+  if (stream) std::cout << a.prompt << std::flush;
+  Generation g = generate(model, prompt, a.sampling, [&](int32_t id) {
+    if (stream) std::cout << tokenizer.token_text(id, false) << std::flush;
+  });
+  const double tokens_per_s = g.decode_seconds > 0 ? g.new_tokens.size() / g.decode_seconds : 0;
+  at::Tensor top_values, top_ids;
+  if (a.top_logits > 0) std::tie(top_values, top_ids) = g.prompt_logits.topk(a.top_logits);
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["prompt_tokens"] = prompt;
+    j["tokens"] = g.new_tokens;
+    j["text"] = tokenizer.decode(g.new_tokens);
+    if (a.top_logits > 0) {
+      j["top_logits"] = nlohmann::ordered_json::array();
+      for (int i = 0; i < a.top_logits; ++i)
+        j["top_logits"].push_back({{"id", top_ids[i].item<int64_t>()}, {"logit", top_values[i].item<float>()}});
+    }
+    j["prefill_seconds"] = g.prefill_seconds;
+    j["decode_tokens_per_s"] = tokens_per_s;
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  if (stream) std::cout << "\n";
+  if (a.ids) {
+    for (size_t i = 0; i < g.new_tokens.size(); ++i) std::cout << (i ? " " : "") << g.new_tokens[i];
+    std::cout << "\n";
+  }
+  for (int i = 0; i < a.top_logits; ++i)
+    std::printf("top logit %d: id %lld = %.4f\n", i + 1, static_cast<long long>(top_ids[i].item<int64_t>()),
+                top_values[i].item<float>());
+  std::fprintf(stderr, "generate: %zu tokens, %.1f tokens/s\n", g.new_tokens.size(), tokens_per_s);
+}
+}  // namespace
+
+void add_generate(CLI::App& app) {
+  auto* cmd = app.add_subcommand("generate", "Continue a prompt (greedy or sampled) with a KV cache");
+  auto a = std::make_shared<GenerateArgs>();
+  cmd->add_option("--model,-m", a->model, "model directory or file")->required();
+  cmd->add_option("--prompt,-p", a->prompt, "prompt text")->capture_default_str();
+  cmd->add_option("--n-predict,-n", a->sampling.max_new_tokens, "tokens to generate")->capture_default_str();
+  cmd->add_option("--temp", a->sampling.temperature, "temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("--top-k", a->sampling.top_k, "sample from the k most likely tokens (0: all)")->capture_default_str();
+  cmd->add_option("--top-p", a->sampling.top_p, "nucleus sampling mass (1: off)")->capture_default_str();
+  cmd->add_option("--seed", a->sampling.seed, "sampling seed")->capture_default_str();
+  cmd->add_flag("--ignore-eos", [a](int64_t) { a->sampling.stop_at_eos = false; }, "keep going past end-of-sequence");
+  cmd->add_option("--top-logits", a->top_logits, "print the N largest logits at the last prompt position");
+  cmd->add_flag("--ids", a->ids, "print the generated token ids instead of streaming text");
+  cmd->add_flag("--json", a->json, "print tokens, text and timings as JSON");
+  add_runtime_options(cmd, a->runtime);
+  cmd->callback([a] { run_generate(*a); });
+}
+
+}  // namespace mp::tools
