@@ -82,13 +82,17 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   }
   const int64_t total = k.size(2);
   // Grouped-query attention without repeating K/V: the `group` query heads that share a KV head
-  // are stacked along the query axis.
-  at::Tensor qg = q.reshape({b, kv_heads, group * t, d});
-  at::Tensor scores = at::matmul(qg, k.transpose(2, 3)).to(at::kFloat) / std::sqrt(static_cast<double>(d));
-  scores = scores.view({b, kv_heads, group, t, total}) +
-           attention_mask(t, total, start_pos, c.sliding_window, x.device());
-  at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type()).view({b, kv_heads, group * t, total});
-  at::Tensor out = at::matmul(probs, v).view({b, c.num_heads, t, d}).transpose(1, 2).reshape({b, t, c.num_heads * d});
+  // are stacked along the query axis. Scale and mask are fused into one batched GEMM, and the
+  // softmax runs in place: attention is memory-bound at small head sizes.
+  at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
+  at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
+  at::Tensor mask = attention_mask(t, total, start_pos, c.sliding_window, x.device()).to(q.scalar_type());
+  at::Tensor scores = at::baddbmm(mask.repeat({group, 1}).expand({b * kv_heads, group * t, total}), qg, kt,
+                                  /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(static_cast<double>(d)));
+  at::Tensor probs = scores.scalar_type() == at::kFloat ? at::softmax_out(scores, scores, -1)
+                                                        : at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+  at::Tensor out = at::bmm(probs, v.reshape({b * kv_heads, total, d}))
+                       .view({b, c.num_heads, t, d}).transpose(1, 2).reshape({b, t, c.num_heads * d});
   if (capture) capture("o_in", out);
   return linear(out, w.o, w.o_bias);
 }
