@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
                                         MODELPRESS_GIT_COMMIT + ")");
   app.require_subcommand(1);
   mp::tools::add_inspect(app);
+  mp::tools::add_tokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -5,5 +5,6 @@
 namespace mp::tools {
 
 void add_inspect(CLI::App& app);
+void add_tokenize(CLI::App& app);
 
 }  // namespace mp::tools
