@@ -51,6 +51,10 @@ at::Tensor divergence_rows(const at::Tensor& teacher_logp, const at::Tensor& stu
   return o.beta * kl_rows(t, mixture) + (1.0 - o.beta) * kl_rows(s, mixture);
 }
 
+int64_t counted_rows(const at::Tensor& labels, int64_t rows, int64_t ignore_index) {
+  return labels.defined() ? (labels != ignore_index).sum().item<int64_t>() : rows;
+}
+
 // Mean of row_losses(begin, n) over the rows not labelled ignore_index, one chunk at a time.
 template <typename RowLosses>
 at::Tensor masked_row_mean(int64_t rows, const at::Tensor& labels, int64_t ignore_index,
@@ -63,9 +67,7 @@ at::Tensor masked_row_mean(int64_t rows, const at::Tensor& labels, int64_t ignor
     total = total.defined() ? total + losses.sum() : losses.sum();
   }
   if (!total.defined()) return at::zeros({}, at::kFloat);
-  const int64_t counted =
-      labels.defined() ? (labels != ignore_index).sum().item<int64_t>() : rows;
-  return total / static_cast<double>(std::max<int64_t>(counted, 1));
+  return total / static_cast<double>(std::max<int64_t>(counted_rows(labels, rows, ignore_index), 1));
 }
 
 // Collapses the student's distribution onto the teacher's k tokens plus one "everything else"
@@ -169,6 +171,58 @@ at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor&
 at::Tensor distillation_loss(const at::Tensor& student_logits, const TeacherTopK& teacher,
                              const at::Tensor& labels, const DistillOptions& options) {
   return mix_with_cross_entropy(student_logits, teacher, labels, options);
+}
+
+namespace {
+
+at::Tensor teacher_rows(const at::Tensor& logits, int64_t begin, int64_t n) {
+  return logits.narrow(0, begin, n);
+}
+TeacherTopK teacher_rows(const TeacherTopK& teacher, int64_t begin, int64_t n) {
+  return slice_rows(teacher, begin, n);
+}
+
+// Each chunk's loss is a mean over its own counted rows; weighting it by its share of all counted
+// rows turns the chunk means into the mean over every row.
+template <typename Teacher>
+LossAndGradient chunked_loss_and_gradient(const at::Tensor& student_logits, const Teacher& teacher,
+                                          const at::Tensor& labels, const DistillOptions& options) {
+  check_options(options);
+  check_rows(student_logits, labels);
+  at::AutoGradMode grad_mode(true);
+  const int64_t rows = student_logits.size(0);
+  const double total = static_cast<double>(
+      std::max<int64_t>(counted_rows(labels, rows, options.ignore_index), 1));
+  at::Tensor gradient = at::zeros_like(student_logits);
+  at::Tensor loss = at::zeros({}, at::kDouble);
+  for (int64_t begin = 0; begin < rows; begin += options.chunk_rows) {
+    const int64_t n = std::min(options.chunk_rows, rows - begin);
+    const at::Tensor chunk_labels = labels.defined() ? labels.narrow(0, begin, n) : labels;
+    const double weight = counted_rows(chunk_labels, n, options.ignore_index) / total;
+    if (weight == 0) continue;
+    at::Tensor leaf = student_logits.narrow(0, begin, n).detach().requires_grad_(true);
+    const at::Tensor chunk_loss =
+        distillation_loss(leaf, teacher_rows(teacher, begin, n), chunk_labels, options) * weight;
+    chunk_loss.backward();
+    gradient.narrow(0, begin, n).copy_(leaf.grad());
+    loss = loss + chunk_loss.detach().to(at::kDouble);
+  }
+  return {loss.to(student_logits.scalar_type() == at::kDouble ? at::kDouble : at::kFloat), gradient};
+}
+
+}  // namespace
+
+LossAndGradient distillation_loss_and_gradient(const at::Tensor& student_logits,
+                                               const at::Tensor& teacher_logits,
+                                               const at::Tensor& labels,
+                                               const DistillOptions& options) {
+  return chunked_loss_and_gradient(student_logits, teacher_logits, labels, options);
+}
+
+LossAndGradient distillation_loss_and_gradient(const at::Tensor& student_logits,
+                                               const TeacherTopK& teacher, const at::Tensor& labels,
+                                               const DistillOptions& options) {
+  return chunked_loss_and_gradient(student_logits, teacher, labels, options);
 }
 
 }  // namespace mp

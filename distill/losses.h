@@ -2,8 +2,8 @@
 //
 // Inputs are rows of logits [N, V] (N = tokens, V = vocabulary). Everything is built from ATen ops,
 // so gradients reach any input that requires them. Rows are processed chunk_rows at a time so the
-// temporaries (softmaxes of [chunk_rows, V]) stay bounded; note that autograd still keeps each
-// chunk's saved tensors until backward().
+// temporaries (softmaxes of [chunk_rows, V]) stay bounded; autograd still keeps each chunk's saved
+// tensors until backward(), though. distillation_loss_and_gradient() bounds that too.
 //
 // Every loss is a mean over the rows whose label is not ignore_index (over all rows when no labels
 // are given); with no such rows it is 0.
@@ -59,5 +59,21 @@ at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor&
                              const at::Tensor& labels, const DistillOptions& options);
 at::Tensor distillation_loss(const at::Tensor& student_logits, const TeacherTopK& teacher,
                              const at::Tensor& labels, const DistillOptions& options);
+
+// The loss and its gradient with respect to the student logits, one chunk of rows at a time, each
+// chunk's graph freed before the next: peak memory is the gradient [N, V] plus one chunk's
+// temporaries. The student logits are treated as a leaf; the caller continues backpropagation with
+// student_logits.backward(gradient).
+struct LossAndGradient {
+  at::Tensor loss;      // scalar, equal to distillation_loss()
+  at::Tensor gradient;  // d loss / d student_logits, shaped like student_logits
+};
+LossAndGradient distillation_loss_and_gradient(const at::Tensor& student_logits,
+                                               const at::Tensor& teacher_logits,
+                                               const at::Tensor& labels,
+                                               const DistillOptions& options);
+LossAndGradient distillation_loss_and_gradient(const at::Tensor& student_logits,
+                                               const TeacherTopK& teacher, const at::Tensor& labels,
+                                               const DistillOptions& options);
 
 }  // namespace mp

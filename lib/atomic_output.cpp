@@ -98,7 +98,11 @@ AtomicPath::AtomicPath(std::string path, Partial partial)
     : path_(std::move(path)),
       temp_path_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
                                              : hidden_sibling(path_, ".resumable")),
-      partial_(partial) {}
+      partial_(partial) {
+  // Checked here because the writer would otherwise name the hidden temporary in its error.
+  const fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent)) fail_input(path_, "no such directory");
+}
 
 AtomicPath::~AtomicPath() {
   if (!committed_ && partial_ == Partial::discard) std::remove(temp_path_.c_str());

@@ -272,3 +272,28 @@ TEST_CASE("loss gradients match central finite differences", "[distill]") {
     }
   }
 }
+
+TEST_CASE("loss_and_gradient equals autograd through the whole loss", "[distill]") {
+  const at::Tensor student = random_logits(10, 14, 17), teacher = random_logits(10, 14, 18);
+  at::Tensor labels = labels_with_ignored(10, 14);
+  labels.narrow(0, 4, 4).fill_(-100);  // a chunk of 4 with nothing counted in it
+  const mp::TeacherTopK top = mp::teacher_topk(teacher, 5);
+  for (auto o : option_grid()) {
+    o.alpha = 0.4;
+    for (bool use_topk : {false, true}) {
+      at::Tensor x = student.clone().requires_grad_(true);
+      const at::Tensor whole = use_topk ? mp::distillation_loss(x, top, labels, o)
+                                        : mp::distillation_loss(x, teacher, labels, o);
+      whole.backward();
+      for (int64_t chunk : {1, 4, 100}) {
+        o.chunk_rows = chunk;
+        INFO(describe(o) << (use_topk ? " top-k" : " full") << " chunk_rows=" << chunk);
+        const mp::LossAndGradient lg =
+            use_topk ? mp::distillation_loss_and_gradient(student, top, labels, o)
+                     : mp::distillation_loss_and_gradient(student, teacher, labels, o);
+        CHECK(value(lg.loss) == Approx(value(whole)).epsilon(1e-6));
+        CHECK(at::allclose(lg.gradient, x.grad(), 1e-5, 1e-7));
+      }
+    }
+  }
+}

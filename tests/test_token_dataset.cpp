@@ -143,3 +143,18 @@ TEST_CASE("token dataset bad input is reported in one line", "[distill][token_da
   CHECK(bad_input_message([&] { mp::TokenDataset ds(floats); }) ==
         floats + ": dataset 'tokens' has type float32, expected int32");
 }
+
+TEST_CASE("an empty token dataset and an output in a missing directory", "[distill][token_dataset]") {
+  mp::test::ScratchDir dir;
+  {
+    mp::TokenDatasetWriter writer(dir.path("empty.h5"), "h");
+    writer.commit();
+  }
+  mp::TokenDataset ds(dir.path("empty.h5"));
+  CHECK(ds.n_tokens() == 0);
+  CHECK(ds.n_documents() == 0);
+  CHECK(ds.sources().empty());
+  const std::string nowhere = dir.path("no/such/dir/t.h5");
+  CHECK(bad_input_message([&] { mp::TokenDatasetWriter w(nowhere, "h"); }) ==
+        nowhere + ": no such directory");
+}
