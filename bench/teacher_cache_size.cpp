@@ -18,7 +18,7 @@ int main() {
     const mp::TeacherTopK top = mp::teacher_topk(logits, k);
     for (auto storage : {mp::LogprobStorage::float16, mp::LogprobStorage::float32}) {
       {
-        mp::TeacherCacheWriter writer(path, {k, "bench-teacher", "bench-dataset", storage});
+        mp::TeacherCacheWriter writer(path, {k, 1024, "bench-teacher", "bench-dataset", storage});
         for (int64_t start = 0; start < tokens; start += 1024)
           writer.append(mp::slice_rows(top, start, 1024));
         writer.commit();

@@ -70,12 +70,13 @@ at::Tensor masked_row_mean(int64_t rows, const at::Tensor& labels, int64_t ignor
   return total / static_cast<double>(std::max<int64_t>(counted_rows(labels, rows, ignore_index), 1));
 }
 
-// Collapses the student's distribution onto the teacher's k tokens plus one "everything else"
-// bucket: the k log-probabilities, then the log of the remaining mass.
 }  // namespace
 
 at::Tensor topk_bucket_logprobs(const at::Tensor& logits, const at::Tensor& indices) {
   const at::Tensor log_p = at::log_softmax(in_compute_precision(logits), 1);
+  // The rest's mass as a log-sum-exp over the other tokens: 1 - sum(top-k) would cancel to 0 (and
+  // its log to -inf) whenever the top k hold nearly everything. The floor, unlike -inf, keeps the
+  // backward pass finite when the k tokens are the whole vocabulary.
   const at::Tensor tail = at::logsumexp(log_p.scatter(1, indices, kLogFloor), 1, true);
   return at::cat({log_p.gather(1, indices), tail}, 1);
 }

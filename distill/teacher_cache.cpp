@@ -25,8 +25,10 @@ hid_t storage_memory_type(LogprobStorage storage) {
 
 h5::File create_cache(const std::string& path, const TeacherCacheIdentity& identity) {
   if (identity.k < 1) fail_input(path, "k must be at least 1");
+  if (identity.context < 1) fail_input(path, "context must be at least 1");
   h5::File file = h5::File::create(path);
   file.set_attribute("k", identity.k);
+  file.set_attribute("context", identity.context);
   file.set_attribute("teacher_sha256", identity.teacher_sha256);
   file.set_attribute("dataset_sha256", identity.dataset_sha256);
   file.set_attribute("logprob_dtype", std::string(storage_name(identity.storage)));
@@ -43,6 +45,7 @@ h5::File create_cache(const std::string& path, const TeacherCacheIdentity& ident
 TeacherCacheIdentity read_identity(const h5::File& file) {
   TeacherCacheIdentity identity;
   identity.k = file.int_attribute("k");
+  identity.context = file.int_attribute("context");
   identity.teacher_sha256 = file.string_attribute("teacher_sha256");
   identity.dataset_sha256 = file.string_attribute("dataset_sha256");
   const std::string dtype = file.string_attribute("logprob_dtype");
@@ -58,10 +61,11 @@ h5::File open_or_create(const std::string& path, const TeacherCacheIdentity& wan
   if (!std::filesystem::exists(path)) return create_cache(path, wanted);
   h5::File file = h5::File::open_write(path);
   const TeacherCacheIdentity found = read_identity(file);
-  if (found.k != wanted.k || found.teacher_sha256 != wanted.teacher_sha256 ||
+  if (found.k != wanted.k || found.context != wanted.context ||
+      found.teacher_sha256 != wanted.teacher_sha256 ||
       found.dataset_sha256 != wanted.dataset_sha256 || found.storage != wanted.storage)
-    fail_input(path, "partial teacher cache was made with another teacher, dataset, k or dtype; "
-                     "delete it to start over");
+    fail_input(path, "partial teacher cache was made with another teacher, dataset, k, context "
+                     "or dtype; delete it to start over");
   return file;
 }
 

@@ -5,8 +5,10 @@
 //   indices       int32 [n_tokens, k]
 //   logprobs      float16 or float32 [n_tokens, k]   at temperature 1
 //   tail_logmass  float32 [n_tokens]                 log(1 - sum of the k probabilities)
-//   attributes    k, teacher_sha256, dataset_sha256, temperature (= 1), tokens_written,
-//                 modelpress_version
+//   attributes    k, context, teacher_sha256, dataset_sha256, temperature (= 1),
+//                 tokens_written, modelpress_version
+// Row i is the teacher's distribution of the token after token i, given the tokens from the start
+// of i's window: windows are `context` tokens long and start at multiples of `context`.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,6 +23,7 @@ enum class LogprobStorage { float16, float32 };
 
 struct TeacherCacheIdentity {
   int64_t k = 32;
+  int64_t context = 256;       // the window the teacher saw; readers must use the same windows
   std::string teacher_sha256;  // what produced the numbers
   std::string dataset_sha256;  // TokenDataset::tokens_sha256() of the tokens they describe
   LogprobStorage storage = LogprobStorage::float16;
@@ -28,7 +31,7 @@ struct TeacherCacheIdentity {
 
 // Writes `path` through a resumable partial file beside it. When a partial file for the same
 // identity exists, writing continues after the rows it holds (tokens_written()); a partial file for
-// a different teacher, dataset, k or storage is bad input. Each append() is durable on return.
+// a different teacher, dataset, k, context or storage is bad input. Each append() is durable on return.
 class TeacherCacheWriter {
  public:
   TeacherCacheWriter(const std::string& path, const TeacherCacheIdentity& identity);

@@ -24,7 +24,7 @@ bool same(const mp::TeacherTopK& a, const mp::TeacherTopK& b) {
 }
 
 mp::TeacherCacheIdentity identity(mp::LogprobStorage storage) {
-  return {8, "teacher-hash", "dataset-hash", storage};
+  return {8, 64, "teacher-hash", "dataset-hash", storage};
 }
 
 }  // namespace
@@ -75,6 +75,7 @@ TEST_CASE("teacher cache round trip in float32 and float16", "[distill][teacher_
     mp::TeacherCacheReader reader(path);
     REQUIRE(reader.n_tokens() == 300);
     CHECK(reader.identity().k == 8);
+    CHECK(reader.identity().context == 64);
     CHECK(reader.identity().teacher_sha256 == "teacher-hash");
     CHECK(reader.identity().dataset_sha256 == "dataset-hash");
     CHECK(reader.identity().storage == storage);
