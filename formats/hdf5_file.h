@@ -30,7 +30,7 @@ class Id {
 };
 
 // IEEE half precision: HDF5 1.10 has no predefined 16-bit float, so it is described field by field
-// (the same description h5py uses, so Python readers see float16).
+// (the description h5py also uses for float16).
 hid_t float16_type();
 
 class File {
