@@ -1,5 +1,6 @@
 #include "lib/atomic_output.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,10 +15,14 @@ namespace fs = std::filesystem;
 namespace mp {
 
 namespace {
-std::string temporary_sibling(const std::string& path, const char* tag) {
+// A hidden name beside `path`, so that the final rename stays within one file system.
+std::string hidden_sibling(const std::string& path, const std::string& suffix) {
   fs::path p(path);
-  return (p.parent_path() / ("." + p.filename().string() + tag + std::to_string(::getpid())))
-      .string();
+  return (p.parent_path() / ("." + p.filename().string() + suffix)).string();
+}
+// Unique to this process, so concurrent writers of the same output do not collide.
+std::string temporary_sibling(const std::string& path, const char* tag) {
+  return hidden_sibling(path, tag + std::to_string(::getpid()));
 }
 }  // namespace
 
@@ -87,6 +92,32 @@ void AtomicDirectory::commit() {
   }
   committed_ = true;
   if (!previous.empty()) fs::remove_all(previous, ec);
+}
+
+AtomicPath::AtomicPath(std::string path, Partial partial)
+    : path_(std::move(path)),
+      temp_path_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
+                                             : hidden_sibling(path_, ".resumable")),
+      partial_(partial) {
+  // Checked here because the writer would otherwise name the hidden temporary in its error.
+  const fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent)) fail_input(path_, "no such directory");
+}
+
+AtomicPath::~AtomicPath() {
+  if (!committed_ && partial_ == Partial::discard) std::remove(temp_path_.c_str());
+}
+
+void AtomicPath::commit() {
+  int fd = ::open(temp_path_.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    fail_runtime(path_ + ": cannot flush " + temp_path_ + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
+    fail_runtime(path_ + ": cannot rename into place: " + std::strerror(errno));
+  committed_ = true;
 }
 
 }  // namespace mp

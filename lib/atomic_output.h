@@ -45,4 +45,25 @@ class AtomicDirectory {
   bool committed_ = false;
 };
 
+// For writers that insist on a path of their own (HDF5): they write to temp_path(), and commit()
+// renames it over path(). A discardable temporary is removed when never committed. A resumable one
+// has a fixed name and survives, so an interrupted run can reopen it and continue.
+class AtomicPath {
+ public:
+  enum class Partial { discard, keep_for_resume };
+  explicit AtomicPath(std::string path, Partial partial = Partial::discard);
+  ~AtomicPath();
+  AtomicPath(const AtomicPath&) = delete;
+  AtomicPath& operator=(const AtomicPath&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }
+  void commit();  // the writer has closed temp_path(): fsync it, rename over `path`
+
+ private:
+  std::string path_, temp_path_;
+  Partial partial_;
+  bool committed_ = false;
+};
+
 }  // namespace mp

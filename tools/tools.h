@@ -7,5 +7,6 @@ namespace mp::tools {
 void add_inspect(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_tokenize(CLI::App& app);
 
 }  // namespace mp::tools

@@ -1,0 +1,111 @@
+#include "distill/token_dataset.h"
+
+#include "lib/error.h"
+
+namespace mp {
+
+namespace {
+// 32768 tokens (128 KiB) per chunk: a random window touches one or two chunks, and deflate still
+// sees enough data to compress well.
+constexpr int64_t kTokenChunk = 32768;
+constexpr int64_t kOffsetChunk = 4096;
+}  // namespace
+
+TokenDatasetWriter::TokenDatasetWriter(const std::string& path, std::string tokenizer_sha256)
+    : output_(path),
+      file_(h5::File::create(output_.temp_path())),
+      tokens_(h5::Dataset::create(file_, "tokens", H5T_STD_I32LE, 0, kTokenChunk)),
+      offsets_(h5::Dataset::create(file_, "doc_offsets", H5T_STD_I64LE, 0, kOffsetChunk)),
+      tokenizer_sha256_(std::move(tokenizer_sha256)),
+      offset_buffer_{0} {}
+
+void TokenDatasetWriter::add_document(const std::vector<int32_t>& tokens) {
+  token_buffer_.insert(token_buffer_.end(), tokens.begin(), tokens.end());
+  tokens_hash_.update(tokens.data(), tokens.size() * sizeof(int32_t));
+  n_tokens_ += static_cast<int64_t>(tokens.size());
+  offset_buffer_.push_back(n_tokens_);
+  if (static_cast<int64_t>(token_buffer_.size()) >= 16 * kTokenChunk) flush_buffers();
+}
+
+void TokenDatasetWriter::flush_buffers() {
+  tokens_.append(H5T_NATIVE_INT32, token_buffer_.data(), static_cast<int64_t>(token_buffer_.size()));
+  offsets_.append(H5T_NATIVE_INT64, offset_buffer_.data(),
+                  static_cast<int64_t>(offset_buffer_.size()));
+  token_buffer_.clear();
+  offset_buffer_.clear();
+}
+
+void TokenDatasetWriter::commit() {
+  flush_buffers();
+  std::vector<std::string> files, hashes;
+  for (const auto& s : sources_) {
+    files.push_back(s.file);
+    hashes.push_back(s.sha256);
+  }
+  file_.set_attribute("tokenizer_sha256", tokenizer_sha256_);
+  file_.set_attribute("tokens_sha256", tokens_hash_.hex_digest());
+  file_.set_attribute("source_files", files);
+  file_.set_attribute("source_sha256", hashes);
+  file_.set_attribute("modelpress_version", std::string(MODELPRESS_VERSION));
+  file_.close();
+  output_.commit();
+}
+
+TokenDataset::TokenDataset(const std::string& path)
+    : file_(h5::File::open_read(path)),
+      tokens_(h5::Dataset::open(file_, "tokens", H5T_NATIVE_INT32, "int32")),
+      n_tokens_(tokens_.rows()) {
+  if (tokens_.row_width() != 0) fail_input(path, "dataset 'tokens' is not 1-D");
+  h5::Dataset offsets = h5::Dataset::open(file_, "doc_offsets", H5T_NATIVE_INT64, "int64");
+  doc_offsets_.resize(static_cast<size_t>(offsets.rows()));
+  offsets.read(0, offsets.rows(), H5T_NATIVE_INT64, doc_offsets_.data());
+  if (doc_offsets_.empty() || doc_offsets_.front() != 0 || doc_offsets_.back() != n_tokens_)
+    fail_input(path, "doc_offsets do not span the tokens");
+  tokenizer_sha256_ = file_.string_attribute("tokenizer_sha256");
+  tokens_sha256_ = file_.string_attribute("tokens_sha256");
+  auto files = file_.string_list_attribute("source_files");
+  auto hashes = file_.string_list_attribute("source_sha256");
+  if (files.size() != hashes.size()) fail_input(path, "source_files and source_sha256 differ in length");
+  for (size_t i = 0; i < files.size(); ++i) sources_.push_back({files[i], hashes[i]});
+}
+
+std::vector<int32_t> TokenDataset::read(int64_t start, int64_t count) const {
+  std::vector<int32_t> out(static_cast<size_t>(count));
+  tokens_.read(start, count, H5T_NATIVE_INT32, out.data());
+  return out;
+}
+
+std::vector<int32_t> TokenDataset::document(int64_t index) const {
+  if (index < 0 || index >= n_documents())
+    fail_input(path(), "no document " + std::to_string(index));
+  const auto i = static_cast<size_t>(index);
+  return read(doc_offsets_[i], doc_offsets_[i + 1] - doc_offsets_[i]);
+}
+
+RandomWindows::RandomWindows(const TokenDataset& dataset, int64_t length, uint64_t seed)
+    : dataset_(dataset), length_(length), rng_(seed) {
+  if (length <= 0 || length > dataset.n_tokens())
+    fail_input(dataset.path(), "cannot take windows of " + std::to_string(length) + " tokens from " +
+                                   std::to_string(dataset.n_tokens()));
+}
+
+TokenWindow RandomWindows::next() {
+  const auto starts = static_cast<uint64_t>(dataset_.n_tokens() - length_ + 1);
+  const auto start = static_cast<int64_t>(rng_() % starts);
+  return {start, dataset_.read(start, length_)};
+}
+
+SequentialWindows::SequentialWindows(const TokenDataset& dataset, int64_t length)
+    : dataset_(dataset), length_(length) {
+  if (length <= 0) fail_input(dataset.path(), "window length must be positive");
+}
+
+bool SequentialWindows::next(TokenWindow& window) {
+  if (position_ >= dataset_.n_tokens()) return false;
+  const int64_t count = std::min(length_, dataset_.n_tokens() - position_);
+  window = {position_, dataset_.read(position_, count)};
+  position_ += count;
+  return true;
+}
+
+}  // namespace mp

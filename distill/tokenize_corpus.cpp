@@ -1,0 +1,58 @@
+#include "distill/tokenize_corpus.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "distill/token_dataset.h"
+#include "lib/error.h"
+#include "lib/sha256.h"
+
+namespace mp {
+
+namespace {
+bool is_blank(const std::string& line) {
+  return line.find_first_not_of(" \t\r\f\v") == std::string::npos;
+}
+}  // namespace
+
+void for_each_document(std::istream& in,
+                       const std::function<void(const std::string&)>& on_document) {
+  std::string line, document;
+  bool open = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (is_blank(line)) {
+      if (open) on_document(document);
+      document.clear();
+      open = false;
+      continue;
+    }
+    if (open) document += '\n';
+    document += line;
+    open = true;
+  }
+  if (open) on_document(document);
+}
+
+TokenizeSummary tokenize_corpus(const std::string& tokenizer_path,
+                                const std::vector<std::string>& inputs, const std::string& out_path) {
+  const Tokenizer tokenizer = Tokenizer::from_file(tokenizer_path);
+  TokenDatasetWriter writer(out_path, sha256_file(tokenizer_path));
+  TokenizeSummary summary;
+  for (const auto& input : inputs) {
+    writer.add_source({input, sha256_file(input)});
+    std::ifstream in(input, std::ios::binary);
+    if (!in) fail_input(input, std::string("cannot open: ") + std::strerror(errno));
+    for_each_document(in, [&](const std::string& text) {
+      writer.add_document(tokenizer.encode(text, /*add_bos=*/true));
+      ++summary.documents;
+    });
+    if (in.bad()) fail_input(input, "read failed");
+  }
+  summary.tokens = writer.tokens_written();
+  writer.commit();
+  return summary;
+}
+
+}  // namespace mp

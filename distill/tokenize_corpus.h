@@ -1,0 +1,29 @@
+// Text files to a token dataset (distill/token_dataset.h), the engine of `modelpress tokenize`.
+//
+// A document is a run of non-blank lines; blank (empty or whitespace-only) lines separate
+// documents. A document's lines are joined with "\n" (no trailing newline, "\r" dropped) and
+// tokenized with BOS and without EOS, the way llama2.c tokenizes TinyStories and llama.cpp starts
+// every evaluation chunk.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "lib/tokenizer.h"
+
+namespace mp {
+
+// Calls on_document(text) for each document of the stream, in order.
+void for_each_document(std::istream& in, const std::function<void(const std::string&)>& on_document);
+
+struct TokenizeSummary {
+  int64_t documents = 0;
+  int64_t tokens = 0;
+};
+
+TokenizeSummary tokenize_corpus(const std::string& tokenizer_path,
+                                const std::vector<std::string>& inputs, const std::string& out_path);
+
+}  // namespace mp

@@ -1,0 +1,25 @@
+// modelpress tokenize --tokenizer MODEL.model --out FILE.h5 INPUT.txt...: text to a token dataset.
+#include <iostream>
+
+#include "distill/tokenize_corpus.h"
+#include "tools/tools.h"
+
+namespace mp::tools {
+
+void add_tokenize(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "tokenize", "Tokenize text files (documents separated by blank lines) into an HDF5 dataset");
+  auto tokenizer = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--tokenizer", *tokenizer, "SentencePiece tokenizer.model")->required();
+  cmd->add_option("--out", *out, "output .h5 file (written atomically)")->required();
+  cmd->add_option("inputs", *inputs, "text files")->required();
+  cmd->callback([=] {
+    const TokenizeSummary summary = tokenize_corpus(*tokenizer, *inputs, *out);
+    std::cout << *out << ": " << summary.documents << " documents, " << summary.tokens
+              << " tokens\n";
+  });
+}
+
+}  // namespace mp::tools
