@@ -95,6 +95,15 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   return c;
 }
 
+std::pair<int64_t, int64_t> ModelConfig::linear_shape(const std::string& suffix) const {
+  if (suffix == "self_attn.q_proj") return {q_size(), hidden_size};
+  if (suffix == "self_attn.k_proj" || suffix == "self_attn.v_proj") return {kv_size(), hidden_size};
+  if (suffix == "self_attn.o_proj") return {hidden_size, q_size()};
+  if (suffix == "mlp.gate_proj" || suffix == "mlp.up_proj") return {intermediate_size, hidden_size};
+  if (suffix == "mlp.down_proj") return {hidden_size, intermediate_size};
+  fail_runtime("no decoder linear named " + suffix);
+}
+
 ModelConfig ModelConfig::load(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
   if (!std::filesystem::exists(path)) fail_input(dir, "no config.json");

@@ -32,6 +32,8 @@ struct ModelConfig {
   static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
   static ModelConfig load(const std::string& dir);
   int64_t q_size() const { return num_heads * head_dim; }
+  // [out, in] of a decoder linear by HF suffix ("self_attn.q_proj", "mlp.down_proj", ...).
+  std::pair<int64_t, int64_t> linear_shape(const std::string& suffix) const;
   int64_t kv_size() const { return num_kv_heads * head_dim; }
 };
 

@@ -28,6 +28,14 @@ at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) {
   fail_runtime("no linear named " + suffix);
 }
 
+const at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) const {
+  return const_cast<DecoderLayerWeights*>(this)->linear(suffix);
+}
+
+const at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) const {
+  return const_cast<DecoderLayerWeights*>(this)->bias(suffix);
+}
+
 const std::vector<LinearGroup>& decoder_linear_groups() {
   static const std::vector<LinearGroup> groups = {
       {"attn_in", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},

@@ -22,6 +22,8 @@ struct DecoderLayerWeights {
   // Linears by their HF suffix ("self_attn.q_proj", "mlp.down_proj", ...).
   at::Tensor& linear(const std::string& suffix);
   at::Tensor& bias(const std::string& suffix);
+  const at::Tensor& linear(const std::string& suffix) const;
+  const at::Tensor& bias(const std::string& suffix) const;
 };
 
 // The linears of a layer, grouped by the input they share, in the order the data flows

@@ -14,6 +14,12 @@ std::string hf_names::layer(int64_t i, const std::string& suffix) {
 
 HfModelSource::HfModelSource(const std::string& dir)
     : dir_(dir), config_(ModelConfig::load(dir)), checkpoint_(dir) {
+  if (config_.raw.contains("quantization_config")) {
+    const auto& qc = config_.raw["quantization_config"];
+    const std::string method = qc.value("quant_method", "");
+    if (method != "gptq") fail_input(dir, "unsupported quantization_config quant_method \"" + method + "\"");
+    gptq_ = GptqScheme::from_config(qc, dir + "/config.json");
+  }
   for (const char* name : {hf_names::embed, hf_names::final_norm})
     if (!checkpoint_.has(name)) fail_input(dir, std::string("checkpoint has no tensor '") + name + "'");
   if (!config_.tie_word_embeddings && !checkpoint_.has(hf_names::lm_head))
@@ -23,7 +29,27 @@ HfModelSource::HfModelSource(const std::string& dir)
     fail_input(dir, "model.embed_tokens.weight shape does not match vocab_size x hidden_size in config.json");
 }
 
+std::string HfModelSource::quantized_prefix(const std::string& name) const {
+  static const std::string suffix = ".weight";
+  if (!gptq_ || checkpoint_.has(name) || name.size() <= suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return "";
+  const std::string prefix = name.substr(0, name.size() - suffix.size());
+  return checkpoint_.has(prefix + ".qweight") ? prefix : "";
+}
+
+bool HfModelSource::has(const std::string& name) const {
+  return checkpoint_.has(name) || !quantized_prefix(name).empty();
+}
+
 at::Tensor HfModelSource::tensor(const std::string& name) const {
+  const std::string prefix = quantized_prefix(name);
+  if (!prefix.empty()) {
+    // "model.layers.<i>.<suffix>": the configured shape says where padding ends.
+    const size_t dot = prefix.find('.', std::string("model.layers.").size());
+    const auto [out, in] = config_.linear_shape(prefix.substr(dot + 1));
+    return dequantize_gptq_linear(checkpoint_, prefix, *gptq_, out, in);
+  }
   at::Tensor t = checkpoint_.tensor(name);
   return t.is_floating_point() ? t : t.to(at::kFloat);
 }

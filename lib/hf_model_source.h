@@ -1,5 +1,9 @@
 // A Hugging Face model directory: config.json, safetensors (single or sharded), tokenizer.model.
+// GPTQ checkpoints are read too: their quantized linears are dequantized when asked for.
 #pragma once
+#include <optional>
+
+#include "formats/gptq_checkpoint.h"
 #include "formats/safetensors.h"
 #include "lib/model_source.h"
 
@@ -9,7 +13,7 @@ class HfModelSource : public ModelSource {
  public:
   explicit HfModelSource(const std::string& dir);
   const ModelConfig& config() const override { return config_; }
-  bool has(const std::string& name) const override { return checkpoint_.has(name); }
+  bool has(const std::string& name) const override;
   at::Tensor tensor(const std::string& name) const override;
   Tokenizer tokenizer() const override;
   const std::string& path() const override { return dir_; }
@@ -19,6 +23,9 @@ class HfModelSource : public ModelSource {
   std::string dir_;
   ModelConfig config_;
   SafetensorsCheckpoint checkpoint_;
+  std::optional<GptqScheme> gptq_;
+  // "model.layers.3.mlp.down_proj" for a quantized linear's "...down_proj.weight", else empty.
+  std::string quantized_prefix(const std::string& name) const;
 };
 
 }  // namespace mp

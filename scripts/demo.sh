@@ -4,6 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup-debian.sh"
+bash "$root/scripts/fetch-data.sh"
 bash "$root/scripts/build.sh"
 mp="${MODELPRESS_BUILD_DIR:-$root/build}/modelpress"
 shared="${MODELPRESS_SHARED:-$root/../shared}"

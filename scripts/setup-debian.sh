@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git npm
   libtorch-dev libopenblas-dev libgloo-dev   # LibTorch; OpenBLAS so it does not fall back to reference BLAS
   libsentencepiece-dev libeigen3-dev libcli11-dev libhdf5-dev catch2
   nlohmann-json3-dev libyaml-cpp-dev libssl-dev   # libcrypto for SHA-256

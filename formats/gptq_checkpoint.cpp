@@ -1,0 +1,176 @@
+#include "formats/gptq_checkpoint.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <regex>
+
+#include "lib/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mp {
+
+namespace {
+
+// Packed words must be whole: rows of `in` codes along the input and `out` zero points along the
+// output fill 32-bit words only when they are multiples of this.
+int64_t word_alignment(int bits) { return 32 / std::gcd(bits, 32); }
+
+int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+// Shapes the GPTQ kernels cannot hold (e.g. 172 inputs at 4 bits) are padded with zero codes so
+// the checkpoint is complete; readers cut the padding off using the shapes in config.json.
+QuantizedLinear pad_to_words(const QuantizedLinear& q) {
+  const int64_t align = word_alignment(q.bits());
+  const int64_t out = q.out_features(), in = q.in_features();
+  const int64_t out_p = round_up(out, align), in_p = round_up(in, align);
+  if (out_p == out && in_p == in) return q;
+  QuantizedLinear p = q;
+  const double midpoint = static_cast<double>(int64_t{1} << (q.bits() - 1));
+  p.codes = at::constant_pad_nd(q.codes, {0, in_p - in, 0, out_p - out}, 0);
+  p.scales = at::constant_pad_nd(q.scales, {0, 0, 0, out_p - out}, 1.0);
+  p.zeros = at::constant_pad_nd(q.zeros, {0, 0, 0, out_p - out}, midpoint);
+  p.g_idx = at::cat({q.g_idx, q.g_idx.narrow(0, in - 1, 1).expand({in_p - in})});
+  return p;
+}
+
+void copy_if_present(const fs::path& from_dir, const std::string& staging, const char* name) {
+  const fs::path from = from_dir / name;
+  if (fs::exists(from)) fs::copy_file(from, fs::path(staging) / name, fs::copy_options::overwrite_existing);
+}
+
+}  // namespace
+
+GptqCheckpointSink::GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan,
+                                       const nlohmann::json& provenance)
+    : out_(out_dir), config_(config), plan_(plan), provenance_(provenance) {}
+
+std::string GptqCheckpointSink::shard_name(int64_t shard) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "model-%05lld-of-%05lld.safetensors", static_cast<long long>(shard + 1),
+                static_cast<long long>(config_.num_layers + 1));
+  return name;
+}
+
+void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  auto add = [&](const std::string& suffix, const at::Tensor& t) {
+    if (t.defined()) tensors.emplace_back(hf_names::layer(index, suffix), t.contiguous().cpu());
+  };
+  add("input_layernorm.weight", dense.input_norm);
+  add("post_attention_layernorm.weight", dense.post_attention_norm);
+  for (const auto& group : decoder_linear_groups())
+    for (const auto& suffix : group.linears) {
+      auto it = quantized.find(suffix);
+      if (it == quantized.end()) {
+        add(suffix + ".weight", dense.linear(suffix));
+      } else {
+        QuantizedLinear padded = pad_to_words(it->second);
+        if (padded.codes.sizes() != it->second.codes.sizes()) padded_.push_back(hf_names::layer(index, suffix));
+        GptqTensors t = pack_gptq(padded, GptqCheckpointFormat::gptq);
+        add(suffix + ".qweight", t.qweight);
+        add(suffix + ".qzeros", t.qzeros);
+        add(suffix + ".scales", t.scales);
+        add(suffix + ".g_idx", t.g_idx);
+      }
+      add(suffix + ".bias", dense.bias(suffix));
+    }
+  const std::string shard = shard_name(index);
+  save_safetensors(out_.file(shard), tensors, {{"format", "pt"}});
+  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
+}
+
+void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json& report) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors = {{hf_names::embed, source.tensor(hf_names::embed).contiguous()},
+                                                             {hf_names::final_norm, source.tensor(hf_names::final_norm).contiguous()}};
+  if (source.has(hf_names::lm_head) && !config_.tie_word_embeddings)
+    tensors.emplace_back(hf_names::lm_head, source.tensor(hf_names::lm_head).contiguous());
+  const std::string shard = shard_name(config_.num_layers);
+  save_safetensors(out_.file(shard), tensors, {{"format", "pt"}});
+  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
+  nlohmann::ordered_json index;
+  index["metadata"] = {{"format", "gptq"}};
+  index["weight_map"] = weight_map_;
+  write_file_atomically(out_.file("model.safetensors.index.json"), index.dump(2));
+
+  nlohmann::json qc = {{"quant_method", "gptq"},
+                       {"bits", plan_.grid.bits},
+                       {"group_size", plan_.grid.group_size},
+                       {"desc_act", plan_.gptq.act_order},
+                       {"sym", plan_.grid.sym},
+                       {"damp_percent", plan_.gptq.damp},
+                       {"true_sequential", plan_.true_sequential},
+                       {"static_groups", plan_.gptq.static_groups},
+                       {"checkpoint_format", "gptq"},
+                       {"quantizer", std::string("modelpress:") + MODELPRESS_VERSION},
+                       {"modelpress_method", method_name(plan_.method)}};
+  nlohmann::json dynamic = nlohmann::json::object();
+  for (const auto& p : plan_.skip) dynamic["-:" + p] = nlohmann::json::object();
+  for (const auto& o : plan_.overrides) {
+    nlohmann::json rule = nlohmann::json::object();
+    if (o.bits) rule["bits"] = *o.bits;
+    if (o.group_size) rule["group_size"] = *o.group_size;
+    dynamic["+:" + o.pattern] = rule;
+  }
+  if (!dynamic.empty()) qc["dynamic"] = dynamic;
+  if (!padded_.empty()) qc["modelpress_padded_modules"] = padded_;
+  nlohmann::json config = config_.raw;
+  config["quantization_config"] = qc;
+  write_file_atomically(out_.file("config.json"), config.dump(2));
+  nlohmann::json full_report = report;
+  if (!provenance_.empty()) full_report["provenance"] = provenance_;
+  write_file_atomically(out_.file("quantize_report.json"), full_report.dump(2));
+  for (const char* name : {"tokenizer.model", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json",
+                           "generation_config.json"})
+    copy_if_present(source.path(), out_.staging(), name);
+  if (!padded_.empty())
+    std::fprintf(stderr,
+                 "quantize: %zu module(s) have dimensions that are not whole 32-bit words at %d bits (e.g. %s); they "
+                 "are zero-padded: modelpress reads them, GPTQ kernels (vLLM, transformers) will refuse them\n",
+                 padded_.size(), plan_.grid.bits, padded_.front().c_str());
+  out_.commit();
+}
+
+GptqScheme GptqScheme::from_config(const nlohmann::json& qc, const std::string& where) {
+  GptqScheme s;
+  try {
+    s.bits = qc.at("bits").get<int>();
+    s.group_size = qc.at("group_size").get<int64_t>();
+    s.sym = qc.value("sym", true);
+    const std::string format = qc.value("checkpoint_format", "gptq");
+    if (format == "gptq_v2") s.format = GptqCheckpointFormat::gptq_v2;
+    else if (format != "gptq") fail_input(where, "unsupported GPTQ checkpoint_format \"" + format + "\"");
+    s.dynamic = qc.value("dynamic", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    fail_input(where, std::string("malformed quantization_config: ") + e.what());
+  }
+  if (s.bits != 2 && s.bits != 3 && s.bits != 4 && s.bits != 8)
+    fail_input(where, "GPTQ bits must be 2, 3, 4 or 8, got " + std::to_string(s.bits));
+  return s;
+}
+
+std::pair<int, int64_t> GptqScheme::for_module(const std::string& module) const {
+  int bits = this->bits;
+  int64_t group = group_size;
+  for (const auto& [key, rule] : dynamic.items()) {
+    if (key.rfind("+:", 0) != 0 || !std::regex_search(module, std::regex(key.substr(2)))) continue;
+    bits = rule.value("bits", bits);
+    group = rule.value("group_size", group);
+  }
+  return {bits, group};
+}
+
+at::Tensor dequantize_gptq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
+                                  const GptqScheme& scheme, int64_t out_features, int64_t in_features) {
+  const auto [bits, group] = scheme.for_module(prefix);
+  GptqTensors t{checkpoint.tensor(prefix + ".qweight"), checkpoint.tensor(prefix + ".qzeros"),
+                checkpoint.tensor(prefix + ".scales"), checkpoint.tensor(prefix + ".g_idx")};
+  QuantizedLinear q = unpack_gptq(t, bits, group, scheme.sym, scheme.format);
+  if (q.out_features() < out_features || q.in_features() < in_features)
+    fail_input(prefix + ".qweight", "unpacks to " + c10::str(q.codes.sizes()) + ", smaller than the configured [" +
+                                        std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
+  return q.dequantize().narrow(0, 0, out_features).narrow(1, 0, in_features).contiguous();
+}
+
+}  // namespace mp

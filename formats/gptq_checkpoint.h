@@ -1,0 +1,48 @@
+// Hugging Face GPTQ checkpoints (the layout AutoGPTQ, GPTQModel, transformers and vLLM share):
+// per quantized linear `qweight`, `qzeros`, `scales`, `g_idx` (and `bias`), config.json with a
+// `quantization_config`. Written one shard per decoder layer as the quantizer finishes it.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "formats/quantized_sink.h"
+#include "formats/safetensors.h"
+#include "lib/atomic_output.h"
+#include "quant/pack_gptq.h"
+#include "quant/quantize_plan.h"
+
+namespace mp {
+
+class GptqCheckpointSink : public QuantizedModelSink {
+ public:
+  GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan,
+                     const nlohmann::json& provenance = {});
+  void write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) override;
+  void commit(const ModelSource& source, const nlohmann::json& report) override;
+
+ private:
+  std::string shard_name(int64_t shard) const;
+  AtomicDirectory out_;
+  ModelConfig config_;
+  QuantizePlan plan_;
+  nlohmann::json provenance_;
+  nlohmann::ordered_json weight_map_ = nlohmann::ordered_json::object();
+  std::vector<std::string> padded_;
+};
+
+// The quantization_config a GPTQ checkpoint directory declares, as modelpress reads it.
+struct GptqScheme {
+  int bits = 4;
+  int64_t group_size = 128;
+  bool sym = true;
+  GptqCheckpointFormat format = GptqCheckpointFormat::gptq;
+  nlohmann::json dynamic;  // GPTQModel's per-module rules: "+:regex" overrides, "-:regex" skips
+  static GptqScheme from_config(const nlohmann::json& quantization_config, const std::string& where);
+  // bits and group size for one module ("model.layers.0.mlp.down_proj").
+  std::pair<int, int64_t> for_module(const std::string& module) const;
+};
+
+// The dense f32 weight [out, in] of a quantized linear, read from `prefix`.{qweight,qzeros,...}.
+at::Tensor dequantize_gptq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
+                                  const GptqScheme& scheme, int64_t out_features, int64_t in_features);
+
+}  // namespace mp

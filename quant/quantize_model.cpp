@@ -1,0 +1,151 @@
+#include "quant/quantize_model.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "lib/error.h"
+#include "lib/progress.h"
+#include "quant/hessian.h"
+#include "quant/rtn.h"
+
+namespace mp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Runs layer `w` over all calibration states in batches; `capture` sees every linear input.
+at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                     const at::Tensor& states, int64_t batch, const CaptureFn& capture) {
+  std::vector<at::Tensor> outputs;
+  for (int64_t s = 0; s < states.size(0); s += batch)
+    outputs.push_back(decoder_layer_forward(config, w, rope, states.narrow(0, s, std::min(batch, states.size(0) - s)), 0,
+                                            nullptr, capture));
+  return at::cat(outputs, 0);
+}
+
+// Σ over tokens of ‖ΔW x‖² / ‖W x‖², computed from the Hessian of the inputs: tr(ΔW H ΔWᵀ) / tr(W H Wᵀ).
+double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const at::Tensor& h) {
+  at::Tensor hd = h.to(at::kDouble);
+  at::Tensor delta = (w - w_hat).to(at::kDouble);
+  at::Tensor wd = w.to(at::kDouble);
+  const double num = (at::matmul(delta, hd) * delta).sum().item<double>();
+  const double den = (at::matmul(wd, hd) * wd).sum().item<double>();
+  return den > 0 ? num / den : 0;
+}
+
+void check_finite(const at::Tensor& w, const std::string& source, const std::string& name) {
+  if (!at::isfinite(w).all().item<bool>()) fail_input(source, "tensor '" + name + "' has non-finite values (NaN or Inf)");
+}
+
+}  // namespace
+
+nlohmann::ordered_json QuantizeReport::to_json() const {
+  nlohmann::ordered_json j;
+  j["seconds"] = seconds;
+  j["calibration_tokens"] = calibration_tokens;
+  j["skipped"] = skipped;
+  j["linears"] = nlohmann::ordered_json::array();
+  for (const auto& l : linears)
+    j["linears"].push_back({{"module", l.module}, {"bits", l.bits}, {"group_size", l.group_size},
+                            {"relative_error", l.relative_error}, {"damp", l.damp}, {"seconds", l.seconds}});
+  return j;
+}
+
+QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& plan, const RuntimeOptions& runtime,
+                              QuantizedModelSink& sink) {
+  plan.validate();
+  const auto start = Clock::now();
+  const ModelConfig& config = source.config();
+  CalibrationOptions calibration = plan.calibration;
+  if (calibration.seqlen <= 0) calibration.seqlen = std::min<int64_t>(2048, config.max_position_embeddings);
+  if (calibration.seqlen > config.max_position_embeddings)
+    fail_input("--seqlen", std::to_string(calibration.seqlen) + " exceeds the model's max_position_embeddings (" +
+                               std::to_string(config.max_position_embeddings) + ")");
+  // Quantization math runs in f32 whatever the evaluation dtype.
+  RuntimeOptions f32 = runtime;
+  f32.dtype = at::kFloat;
+  LlamaModel model(std::shared_ptr<const ModelSource>(&source, [](const ModelSource*) {}), f32);
+  const at::Tensor tokens = sample_calibration(source.tokenizer(), calibration);
+  QuantizeReport report;
+  report.calibration_tokens = tokens.numel();
+  at::Tensor states = model.embed(tokens);
+
+  Progress progress("quantize", config.num_layers, "layers");
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    DecoderLayerWeights w = model.load_layer(i);
+    QuantizedLinears quantized;
+    // True-sequential: one group at a time, its inputs captured after the groups before it were
+    // quantized. Otherwise all groups from one pass over the unquantized layer.
+    const auto& groups = decoder_linear_groups();
+    std::vector<std::vector<const LinearGroup*>> passes;
+    if (plan.true_sequential) {
+      for (const auto& g : groups) passes.push_back({&g});
+    } else {
+      passes.emplace_back();
+      for (const auto& g : groups) passes.back().push_back(&g);
+    }
+    for (const auto& pass : passes) {
+      std::map<std::string, HessianAccumulator> hessians;
+      for (const LinearGroup* g : pass) {
+        const int64_t in = w.linear(g->linears.front()).size(1);
+        hessians.emplace(g->input, HessianAccumulator(in, at::kFloat));
+      }
+      run_layer(config, w, model.rope(), states, plan.batch, [&](const char* input, const at::Tensor& x) {
+        auto it = hessians.find(input);
+        if (it != hessians.end()) it->second.add(x.to(at::kFloat));
+      });
+      for (const LinearGroup* g : pass) {
+        const at::Tensor& h = hessians.at(g->input).matrix();
+        for (const auto& suffix : g->linears) {
+          const std::string module = hf_names::layer(i, suffix);
+          at::Tensor& weight = w.linear(suffix);
+          check_finite(weight, source.path(), module + ".weight");
+          auto grid = plan.grid_for(module);
+          if (!grid) {
+            report.skipped.push_back(module);
+            continue;
+          }
+          const auto t0 = Clock::now();
+          LinearReport lr;
+          lr.module = module;
+          lr.bits = grid->bits();
+          lr.group_size = grid->group_size();
+          QuantizedLinear q;
+          if (plan.method == QuantMethod::gptq) {
+            GptqResult r = quantize_gptq(weight, h, grid, plan.gptq);
+            if (r.damp_raises > 0)
+              std::fprintf(stderr, "quantize: %s: Cholesky failed, dampening raised %d time(s) to %.4g\n", module.c_str(),
+                           r.damp_raises, r.damp_used);
+            lr.damp = r.damp_used;
+            q = std::move(r.layer);
+          } else {
+            q = quantize_rtn(weight, grid);
+          }
+          at::Tensor dequantized = q.dequantize().to(weight.device());
+          lr.relative_error = relative_output_error(weight, dequantized, h);
+          lr.seconds = seconds_since(t0);
+          report.linears.push_back(lr);
+          weight = dequantized;  // later groups and layers see the quantized layer
+          quantized.emplace(suffix, std::move(q));
+        }
+      }
+    }
+    sink.write_layer(i, w, quantized);
+    states = run_layer(config, w, model.rope(), states, plan.batch, {});
+    double worst = 0;
+    for (const auto& l : report.linears)
+      if (l.module.rfind(hf_names::layer(i, ""), 0) == 0) worst = std::max(worst, l.relative_error);
+    char status[64];
+    std::snprintf(status, sizeof status, "layer %lld worst rel. error %.3g", static_cast<long long>(i), worst);
+    progress.advance(1, status);
+  }
+  progress.finish();
+  report.seconds = seconds_since(start);
+  sink.commit(source, report.to_json());
+  return report;
+}
+
+}  // namespace mp

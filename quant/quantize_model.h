@@ -1,0 +1,36 @@
+// Layer-by-layer post-training quantization of a Llama-family model. Calibration windows are
+// embedded once; then for each decoder layer i, the inputs it sees are those produced by the
+// already-quantized layers 0..i-1. The layer's linears are quantized group by group in the order
+// data flows through them (true-sequential: q,k,v -> o -> gate,up -> down), each group's inputs
+// captured with the previous groups already quantized, one Hessian shared by the linears that
+// read the same input. Only one layer's weights and the calibration activations are in memory.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "formats/quantized_sink.h"
+#include "lib/llama_model.h"
+#include "quant/quantize_plan.h"
+
+namespace mp {
+
+struct LinearReport {
+  std::string module;
+  int bits = 0;
+  int64_t group_size = 0;
+  double relative_error = 0;  // ‖(W - Ŵ)X‖² / ‖WX‖² on the calibration inputs
+  double damp = 0;            // GPTQ: the dampening finally used (fraction of mean diag H)
+  double seconds = 0;
+};
+
+struct QuantizeReport {
+  std::vector<LinearReport> linears;
+  std::vector<std::string> skipped;
+  double seconds = 0;
+  int64_t calibration_tokens = 0;
+  nlohmann::ordered_json to_json() const;
+};
+
+QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& plan, const RuntimeOptions& runtime,
+                              QuantizedModelSink& sink);
+
+}  // namespace mp

@@ -1,0 +1,45 @@
+// What to quantize and how: the method, the default grid, per-module overrides and skips.
+// Module names are HF names without ".weight" ("model.layers.3.mlp.down_proj"); patterns are
+// regular expressions searched within them, as GPTQModel's `dynamic` rules are.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/calibration.h"
+#include "quant/affine_grid.h"
+#include "quant/gptq.h"
+
+namespace mp {
+
+enum class QuantMethod { rtn, gptq };
+
+struct ModuleOverride {
+  std::string pattern;
+  std::optional<int> bits;
+  std::optional<int64_t> group_size;
+};
+
+struct QuantizePlan {
+  QuantMethod method = QuantMethod::gptq;
+  AffineGridOptions grid;
+  GptqOptions gptq;
+  bool true_sequential = true;
+  std::vector<std::string> skip;           // modules kept in full precision
+  std::vector<ModuleOverride> overrides;   // the last matching override wins
+  CalibrationOptions calibration;
+  int64_t batch = 8;                       // calibration samples per forward pass
+
+  // The grid for a module, or null when the module is skipped.
+  std::shared_ptr<const Grid> grid_for(const std::string& module) const;
+  AffineGridOptions grid_options_for(const std::string& module) const;
+  bool skipped(const std::string& module) const;
+  void validate() const;  // bad bits/group combinations and malformed patterns: fail_input
+};
+
+// "PATTERN:bits=3,group=64" (either key may be left out).
+ModuleOverride parse_module_override(const std::string& text);
+const char* method_name(QuantMethod method);
+
+}  // namespace mp
