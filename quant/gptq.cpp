@@ -1,9 +1,29 @@
 #include "quant/gptq.h"
 
+#include <ATen/Parallel.h>
+
 #include "lib/error.h"
 
 namespace mp {
 namespace {
+
+// The per-column steps touch one column, a few thousand floats: handing them to the thread pool
+// costs more in wake-ups than it saves (and, on a busy machine, spinning workers starve the
+// thread doing the work), so they run on the calling thread alone.
+class SingleThreaded {
+ public:
+  SingleThreaded() : previous_(at::get_num_threads()) {
+    if (previous_ > 1) at::set_num_threads(1);
+  }
+  ~SingleThreaded() {
+    if (previous_ > 1) at::set_num_threads(previous_);
+  }
+  SingleThreaded(const SingleThreaded&) = delete;
+  SingleThreaded& operator=(const SingleThreaded&) = delete;
+
+ private:
+  int previous_;
+};
 
 struct InverseHessian {
   at::Tensor upper;  // f32 U with UᵀU = (H + λI)⁻¹: row q holds the update weights of column q
@@ -73,46 +93,56 @@ GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
   result.damp_raises = inverse.damp_raises;
   const at::Tensor& hinv = inverse.upper;
 
-  at::Tensor codes = at::empty({rows, columns}, at::kInt);  // in processing order
+  // Transposed, so every input column is one contiguous row and updates run along it.
+  at::Tensor columns_major = weight.t().contiguous();
+  at::Tensor codes = at::empty({columns, rows}, at::kInt);  // row q: codes of the q-th column processed
+  const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
+  const float* d = hinv_diagonal.data_ptr<float>();
+  const int64_t* original_column = order.data_ptr<int64_t>();
+  const int32_t* group_of = column_groups.data_ptr<int32_t>();
   std::vector<GridParams> chosen;
   GridParams current;
   double loss = 0;
-  const std::vector<int64_t> original_column(order.data_ptr<int64_t>(),
-                                             order.data_ptr<int64_t>() + columns);
-  const std::vector<int32_t> group_of(column_groups.data_ptr<int32_t>(),
-                                      column_groups.data_ptr<int32_t>() + columns);
 
-  // Lazy batch updates: errors are applied to the block's own columns immediately and to the rest
-  // of W once per block, as one matrix product.
+  // Lazy batch updates: the columns after a block receive its errors only when the block is done,
+  // as one matrix product; inside the block a column receives the errors of the block's earlier
+  // columns just before it is quantized (one matrix-vector product instead of a rank-1 update of
+  // the whole block after every column: far fewer, larger operations).
   for (int64_t i1 = 0; i1 < columns; i1 += options.block_size) {
     const int64_t i2 = std::min(i1 + options.block_size, columns), count = i2 - i1;
-    at::Tensor block = weight.slice(1, i1, i2).clone();
-    at::Tensor block_errors = at::zeros({rows, count}, at::kFloat);
+    at::Tensor block_errors = at::empty({count, rows}, at::kFloat);
     const at::Tensor block_hinv = hinv.slice(0, i1, i2).slice(1, i1, i2);
+    // Columns [begin, end) of the block with the errors of its first `done` columns applied.
+    auto updated = [&](int64_t done, int64_t begin, int64_t end) {
+      const at::Tensor current = columns_major.slice(0, i1 + begin, i1 + end);
+      if (done == 0) return current;
+      return at::addmm(current, block_hinv.slice(0, 0, done).slice(1, begin, end).t(),
+                       block_errors.slice(0, 0, done), 1.0, -1.0);
+    };
 
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t q = i1 + i;
-      if (!groups_up_front && q % group_size == 0) {
-        const int64_t end = std::min(q + group_size, columns);
-        at::Tensor span = block.slice(1, i, std::min(count, end - i1));
-        if (end > i2) span = at::cat({span, weight.slice(1, i2, end)}, 1);
-        current = grid->choose(span);
-        chosen.push_back(current);
+    {
+      const SingleThreaded column_steps;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t q = i1 + i;
+        if (!groups_up_front && q % group_size == 0) {
+          const int64_t end = std::min(q + group_size, columns);
+          at::Tensor span = updated(i, i, std::min(end, i2) - i1);
+          if (end > i2) span = at::cat({span, columns_major.slice(0, i2, end)});
+          current = grid->choose(span.t());
+          chosen.push_back(current);
+        }
+        const GridParams params =
+            groups_up_front ? up_front.group(group_of[original_column[q]]) : current;
+
+        const at::Tensor column = updated(i, i, i + 1).squeeze(0);
+        const at::Tensor column_codes = grid->quantize(column.unsqueeze(1), params);
+        codes[q].copy_(column_codes.squeeze(1));
+        at::Tensor error = block_errors[i];
+        at::sub_out(error, column, grid->dequantize(column_codes, params).squeeze(1)).div_(d[q]);
       }
-      const GridParams params = groups_up_front ? up_front.group(group_of[original_column[q]]) : current;
-
-      const at::Tensor column = block.select(1, i).unsqueeze(1);
-      const at::Tensor column_codes = grid->quantize(column, params);
-      const at::Tensor quantized = grid->dequantize(column_codes, params);
-      codes.select(1, q).copy_(column_codes.squeeze(1));
-
-      const double d = block_hinv[i][i].item<double>();
-      const at::Tensor error = (column - quantized).squeeze(1) / d;
-      loss += error.square().sum().item<double>() / 2;
-      block.slice(1, i).addr_(error, block_hinv.select(0, i).slice(0, i), 1.0, -1.0);
-      block_errors.select(1, i).copy_(error);
     }
-    weight.slice(1, i2).addmm_(block_errors, hinv.slice(0, i1, i2).slice(1, i2), 1.0, -1.0);
+    loss += block_errors.square().sum().item<double>() / 2;
+    columns_major.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), block_errors, 1.0, -1.0);
   }
   result.loss = loss;
 
@@ -124,7 +154,7 @@ GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
     // Groups were formed along the processing order; map each original column to its group.
     g_idx = column_groups.index_select(0, inverse_order);
   }
-  result.layer = {codes.index_select(1, inverse_order), params.scale, params.zero, g_idx,
+  result.layer = {codes.index_select(0, inverse_order).t().contiguous(), params.scale, params.zero, g_idx,
                   std::move(grid)};
   return result;
 }
