@@ -1,0 +1,98 @@
+#include "quant/affine_grid.h"
+
+#include "lib/error.h"
+
+namespace mp {
+
+AffineGrid::AffineGrid(const AffineGridOptions& options) : options_(options) {
+  if (options.bits < 2 || options.bits > 8)
+    fail_input("grid", "bits must be between 2 and 8, got " + std::to_string(options.bits));
+  if (options.group_size == 0 || options.group_size < -1)
+    fail_input("grid", "group size must be positive or -1, got " +
+                           std::to_string(options.group_size));
+  if (options.search == RangeSearch::mse &&
+      (options.mse_steps < 1 || options.mse_max_shrink <= 0 || options.mse_max_shrink >= 1))
+    fail_input("grid", "MSE search needs steps >= 1 and a max shrink in (0, 1)");
+}
+
+GridParams AffineGrid::choose(const at::Tensor& w, const at::Tensor& importance) const {
+  const int64_t rows = w.size(0), span = w.size(1);
+  const int64_t size = group_size() == -1 ? span : group_size();
+  const int64_t full_groups = span / size, full_columns = full_groups * size;
+  const at::Tensor weights = w.to(at::kFloat);
+  const at::Tensor cost = importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
+  auto columns = [](const at::Tensor& t, int64_t begin, int64_t end) {
+    return t.defined() ? t.slice(1, begin, end) : t;
+  };
+
+  std::vector<GridParams> parts;
+  if (full_groups > 0) {
+    // Every full group becomes one row, so all of them are searched at once.
+    auto as_group_rows = [&](const at::Tensor& t) {
+      return t.defined() ? t.slice(1, 0, full_columns).reshape({rows * full_groups, size}) : t;
+    };
+    GridParams params = choose_rows(as_group_rows(weights), as_group_rows(cost));
+    parts.push_back({params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
+  }
+  if (full_columns < span)
+    parts.push_back(choose_rows(columns(weights, full_columns, span), columns(cost, full_columns, span)));
+  return parts.size() == 1 ? parts.front() : concat_groups(parts);
+}
+
+GridParams AffineGrid::choose_rows(const at::Tensor& w, const at::Tensor& importance) const {
+  // The range always includes 0, so a zero weight stays exactly zero.
+  at::Tensor low = at::clamp_max(std::get<0>(w.min(1, /*keepdim=*/true)), 0.0);
+  at::Tensor high = at::clamp_min(std::get<0>(w.max(1, /*keepdim=*/true)), 0.0);
+  if (sym()) {
+    high = at::maximum(high, -low);
+    low = -high;
+  }
+  // An all-zero group still needs a usable scale.
+  const at::Tensor empty = low == high;
+  low = at::where(empty, at::full_like(low, -1.0), low);
+  high = at::where(empty, at::full_like(high, 1.0), high);
+
+  GridParams best = params_for_range(low, high);
+  if (options_.search == RangeSearch::min_max) return best;
+
+  at::Tensor best_error = group_error(w, best, importance);
+  const int shrink_steps = static_cast<int>(options_.mse_max_shrink * options_.mse_steps);
+  for (int i = 1; i < shrink_steps; ++i) {
+    const double shrink = 1.0 - static_cast<double>(i) / options_.mse_steps;
+    GridParams candidate = params_for_range(low * shrink, high * shrink);
+    at::Tensor error = group_error(w, candidate, importance);
+    const at::Tensor better = error < best_error;
+    best.scale = at::where(better, candidate.scale, best.scale);
+    best.zero = at::where(better, candidate.zero, best.zero);
+    best_error = at::where(better, error, best_error);
+  }
+  return best;
+}
+
+GridParams AffineGrid::params_for_range(const at::Tensor& low, const at::Tensor& high) const {
+  const double max_code = static_cast<double>(this->max_code());
+  // The smallest positive fp16 subnormal: a scale that survives rounding to the storage type.
+  at::Tensor scale = at::clamp_min((high - low) / max_code, 5.9604645e-8);
+  if (options_.scale_type != at::kFloat) scale = scale.to(options_.scale_type).to(at::kFloat);
+  at::Tensor zero = sym() ? at::full_like(scale, static_cast<double>(int64_t{1} << (bits() - 1)))
+                          : at::clamp(at::round(-low / scale), 0.0, max_code);
+  return {scale, zero};
+}
+
+at::Tensor AffineGrid::quantize(const at::Tensor& w, const GridParams& params) const {
+  return at::clamp(at::round(w / params.scale) + params.zero, 0.0, static_cast<double>(max_code()))
+      .to(at::kInt);
+}
+
+at::Tensor AffineGrid::dequantize(const at::Tensor& codes, const GridParams& params) const {
+  return params.scale * (codes.to(at::kFloat) - params.zero);
+}
+
+at::Tensor AffineGrid::group_error(const at::Tensor& w, const GridParams& params,
+                                   const at::Tensor& importance) const {
+  at::Tensor error = (dequantize(quantize(w, params), params) - w).abs_().pow_(options_.mse_norm);
+  if (importance.defined()) error.mul_(importance);
+  return error.sum(1, /*keepdim=*/true);
+}
+
+}  // namespace mp

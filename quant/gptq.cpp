@@ -1,0 +1,162 @@
+#include "quant/gptq.h"
+
+#include <ATen/Parallel.h>
+
+#include "lib/error.h"
+
+namespace mp {
+namespace {
+
+// The per-column steps touch one column, a few thousand floats: handing them to the thread pool
+// costs more in wake-ups than it saves (and, on a busy machine, spinning workers starve the
+// thread doing the work), so they run on the calling thread alone.
+class SingleThreaded {
+ public:
+  SingleThreaded() : previous_(at::get_num_threads()) {
+    if (previous_ > 1) at::set_num_threads(1);
+  }
+  ~SingleThreaded() {
+    if (previous_ > 1) at::set_num_threads(previous_);
+  }
+  SingleThreaded(const SingleThreaded&) = delete;
+  SingleThreaded& operator=(const SingleThreaded&) = delete;
+
+ private:
+  int previous_;
+};
+
+struct InverseHessian {
+  at::Tensor upper;  // f32 U with UᵀU = (H + λI)⁻¹: row q holds the update weights of column q
+  double damp_used;
+  int damp_raises;
+};
+
+// Step "Cholesky reformulation": H ← H + λI, then the upper Cholesky factor of H⁻¹. λ starts at
+// damp · mean(diag H) and grows ×10 while either factorization fails.
+InverseHessian cholesky_of_inverse(const at::Tensor& h, const GptqOptions& options) {
+  const double mean_diagonal = h.diagonal().mean().item<double>();
+  const at::Tensor identity = at::eye(h.size(0), h.options());
+  InverseHessian result{{}, options.damp, 0};
+  while (result.damp_used <= options.max_damp) {
+    const at::Tensor damped = h + identity * (result.damp_used * mean_diagonal);
+    const auto [lower, info] = at::linalg_cholesky_ex(damped);
+    if (info.item<int>() == 0) {
+      const auto [upper, inverse_info] =
+          at::linalg_cholesky_ex(at::cholesky_inverse(lower), /*upper=*/true);
+      if (inverse_info.item<int>() == 0 && upper.isfinite().all().item<bool>()) {
+        result.upper = upper.to(at::kFloat);
+        return result;
+      }
+    }
+    result.damp_used *= 10;
+    ++result.damp_raises;
+  }
+  fail_runtime("GPTQ: Hessian not positive definite even with damping " +
+               std::to_string(options.max_damp) + " of its mean diagonal");
+}
+
+}  // namespace
+
+GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
+                         std::shared_ptr<const Grid> grid, const GptqOptions& options) {
+  if (w.dim() != 2 || h.dim() != 2 || h.size(0) != w.size(1) || h.size(1) != w.size(1))
+    fail_runtime("GPTQ: weight [out, in] and Hessian [in, in] do not match");
+  const int64_t rows = w.size(0), columns = w.size(1);
+  const int64_t group_size = grid->group_size() == -1 ? columns : grid->group_size();
+  at::Tensor weight = w.to(at::kFloat).clone();
+  at::Tensor hessian = h.clone();
+  GptqResult result;
+
+  // Dead inputs never fire: their weights cannot matter, so they become 0 and H_ii 1.
+  const at::Tensor dead = hessian.diagonal() == 0;
+  result.dead_columns = dead.sum().item<int64_t>();
+  hessian.diagonal().masked_fill_(dead, 1.0);
+  weight.masked_fill_(dead.unsqueeze(0), 0.0);
+
+  // Per-channel and static groups see the whole unmodified W; otherwise each group is chosen from
+  // the already-updated weights when its first column comes up.
+  const bool groups_up_front = options.static_groups || grid->group_size() == -1;
+  const at::Tensor column_groups = grid->sequential_groups(columns);
+  GridParams up_front;
+  if (groups_up_front) up_front = grid->choose(weight);
+
+  // Act-order: columns with the largest H_ii (the most input energy) go first.
+  at::Tensor order = at::arange(columns, at::kLong);
+  if (options.act_order) {
+    order = std::get<1>(hessian.diagonal().sort(/*dim=*/0, /*descending=*/true));
+    weight = weight.index_select(1, order);
+    hessian = hessian.index_select(0, order).index_select(1, order);
+  }
+
+  const InverseHessian inverse = cholesky_of_inverse(hessian, options);
+  result.damp_used = inverse.damp_used;
+  result.damp_raises = inverse.damp_raises;
+  const at::Tensor& hinv = inverse.upper;
+
+  // Transposed, so every input column is one contiguous row and updates run along it.
+  at::Tensor columns_major = weight.t().contiguous();
+  at::Tensor codes = at::empty({columns, rows}, at::kInt);  // row q: codes of the q-th column processed
+  const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
+  const float* d = hinv_diagonal.data_ptr<float>();
+  const int64_t* original_column = order.data_ptr<int64_t>();
+  const int32_t* group_of = column_groups.data_ptr<int32_t>();
+  std::vector<GridParams> chosen;
+  GridParams current;
+  double loss = 0;
+
+  // Lazy batch updates: the columns after a block receive its errors only when the block is done,
+  // as one matrix product; inside the block a column receives the errors of the block's earlier
+  // columns just before it is quantized (one matrix-vector product instead of a rank-1 update of
+  // the whole block after every column: far fewer, larger operations).
+  for (int64_t i1 = 0; i1 < columns; i1 += options.block_size) {
+    const int64_t i2 = std::min(i1 + options.block_size, columns), count = i2 - i1;
+    at::Tensor block_errors = at::empty({count, rows}, at::kFloat);
+    const at::Tensor block_hinv = hinv.slice(0, i1, i2).slice(1, i1, i2);
+    // Columns [begin, end) of the block with the errors of its first `done` columns applied.
+    auto updated = [&](int64_t done, int64_t begin, int64_t end) {
+      const at::Tensor current = columns_major.slice(0, i1 + begin, i1 + end);
+      if (done == 0) return current;
+      return at::addmm(current, block_hinv.slice(0, 0, done).slice(1, begin, end).t(),
+                       block_errors.slice(0, 0, done), 1.0, -1.0);
+    };
+
+    {
+      const SingleThreaded column_steps;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t q = i1 + i;
+        if (!groups_up_front && q % group_size == 0) {
+          const int64_t end = std::min(q + group_size, columns);
+          at::Tensor span = updated(i, i, std::min(end, i2) - i1);
+          if (end > i2) span = at::cat({span, columns_major.slice(0, i2, end)});
+          current = grid->choose(span.t());
+          chosen.push_back(current);
+        }
+        const GridParams params =
+            groups_up_front ? up_front.group(group_of[original_column[q]]) : current;
+
+        const at::Tensor column = updated(i, i, i + 1).squeeze(0);
+        const at::Tensor column_codes = grid->quantize(column.unsqueeze(1), params);
+        codes[q].copy_(column_codes.squeeze(1));
+        at::Tensor error = block_errors[i];
+        at::sub_out(error, column, grid->dequantize(column_codes, params).squeeze(1)).div_(d[q]);
+      }
+    }
+    loss += block_errors.square().sum().item<double>() / 2;
+    columns_major.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), block_errors, 1.0, -1.0);
+  }
+  result.loss = loss;
+
+  const at::Tensor inverse_order = at::argsort(order);
+  at::Tensor g_idx = column_groups;
+  GridParams params = up_front;
+  if (!groups_up_front) {
+    params = concat_groups(chosen);
+    // Groups were formed along the processing order; map each original column to its group.
+    g_idx = column_groups.index_select(0, inverse_order);
+  }
+  result.layer = {codes.index_select(0, inverse_order).t().contiguous(), params.scale, params.zero, g_idx,
+                  std::move(grid)};
+  return result;
+}
+
+}  // namespace mp

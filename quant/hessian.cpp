@@ -1,0 +1,27 @@
+#include "quant/hessian.h"
+
+#include "lib/error.h"
+
+namespace mp {
+
+HessianAccumulator::HessianAccumulator(int64_t in_features, at::ScalarType dtype)
+    : h_(at::zeros({in_features, in_features}, dtype)) {
+  if (dtype != at::kFloat && dtype != at::kDouble)
+    fail_runtime("Hessian must be accumulated in f32 or f64");
+}
+
+void HessianAccumulator::add(const at::Tensor& x) {
+  const int64_t in_features = h_.size(0);
+  if (x.size(-1) != in_features)
+    fail_runtime("Hessian input has " + std::to_string(x.size(-1)) + " features, expected " +
+                 std::to_string(in_features));
+  const at::Tensor tokens = x.reshape({-1, in_features}).to(h_.scalar_type());
+  const int64_t batch = tokens.size(0);
+  if (batch == 0) return;
+  const int64_t total = tokens_ + batch;
+  // H ← (n/(n+b))·H + (2/(n+b))·XᵀX: one BLAS call, no scaled copy of the batch.
+  h_.addmm_(tokens.t(), tokens, static_cast<double>(tokens_) / total, 2.0 / total);
+  tokens_ = total;
+}
+
+}  // namespace mp

@@ -1,0 +1,48 @@
+#include "quant/pack_gptq.h"
+
+#include "lib/error.h"
+#include "quant/affine_grid.h"
+#include "quant/bit_packing.h"
+
+namespace mp {
+namespace {
+
+void check_bits(int bits) {
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+    fail_runtime("HF GPTQ stores 2, 3, 4 or 8 bits, not " + std::to_string(bits));
+}
+
+int64_t stored_zero_offset(GptqCheckpointFormat format) {
+  return format == GptqCheckpointFormat::gptq ? 1 : 0;
+}
+
+}  // namespace
+
+GptqTensors pack_gptq(const QuantizedLinear& layer, GptqCheckpointFormat format) {
+  check_bits(layer.bits());
+  const at::Tensor scales = layer.scales.to(at::kHalf);
+  if (!at::equal(scales.to(at::kFloat), layer.scales))
+    fail_runtime("GPTQ packing: scales are not fp16 values; quantize with fp16 scales");
+  const at::Tensor zeros = layer.integer_zeros() - stored_zero_offset(format);
+  if (zeros.numel() > 0 && zeros.min().item<int>() < 0)
+    fail_runtime("GPTQ packing: a zero point of 0 cannot be stored in checkpoint_format gptq "
+                 "(it stores zero - 1); use gptq_v2");
+  return {pack_bits(layer.codes.t(), layer.bits(), 0), pack_bits(zeros.t(), layer.bits(), 1),
+          scales.t().contiguous(), layer.g_idx.to(at::kInt)};
+}
+
+QuantizedLinear unpack_gptq(const GptqTensors& tensors, int bits, int64_t group_size, bool sym,
+                            GptqCheckpointFormat format) {
+  check_bits(bits);
+  const int64_t in = tensors.g_idx.size(0), out = tensors.scales.size(1);
+  AffineGridOptions options;
+  options.bits = bits;
+  options.group_size = group_size;
+  options.sym = sym;
+  const at::Tensor zeros = unpack_bits(tensors.qzeros, bits, 1, out) + stored_zero_offset(format);
+  return {unpack_bits(tensors.qweight, bits, 0, in).t().contiguous(),
+          tensors.scales.to(at::kFloat).t().contiguous(), zeros.to(at::kFloat).t().contiguous(),
+          tensors.g_idx.to(at::kInt), std::make_shared<AffineGrid>(options)};
+}
+
+}  // namespace mp
