@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "formats/gptq_checkpoint.h"
+#include "lib/error.h"
 #include "quant/quantize_model.h"
 #include "tools/common.h"
 #include "tools/tools.h"
