@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include "formats/gguf_types.h"
 
 namespace mp::gguf_blocks {
 
@@ -19,6 +22,36 @@ Block load_block(const uint8_t* bytes, int64_t index) {
 template <class Block>
 void store_block(uint8_t* bytes, int64_t index, const Block& block) {
   std::memcpy(bytes + index * static_cast<int64_t>(sizeof(Block)), &block, sizeof(Block));
+}
+
+using RowDecoder = void (*)(const uint8_t* bytes, float* out, int64_t n);
+using RowEncoder = void (*)(const float* in, uint8_t* out, int64_t n, const float* importance);
+struct RowCodec {
+  GgmlType type;
+  RowDecoder decode;
+  RowEncoder encode;
+};
+
+// Rows of independent blocks of kValues values. Encode gets a block's values and its slice of the
+// importance matrix (nullptr without one).
+template <class Block, int64_t kValues, void (*Decode)(const Block& block, float* out)>
+void dequantize_blocks(const uint8_t* bytes, float* out, int64_t n) {
+  for (int64_t b = 0; b < n / kValues; ++b) Decode(load_block<Block>(bytes, b), out + b * kValues);
+}
+
+template <class Block, int64_t kValues, void (*Encode)(const float* x, const float* importance, Block* block)>
+void quantize_blocks(const float* in, uint8_t* out, int64_t n, const float* importance) {
+  for (int64_t b = 0; b < n / kValues; ++b) {
+    Block block;
+    Encode(in + b * kValues, importance ? importance + b * kValues : nullptr, &block);
+    store_block(out, b, block);
+  }
+}
+
+template <class Block, int64_t kValues, void (*Decode)(const Block&, float*),
+          void (*Encode)(const float*, const float*, Block*)>
+constexpr RowCodec block_codec(GgmlType type) {
+  return {type, dequantize_blocks<Block, kValues, Decode>, quantize_blocks<Block, kValues, Encode>};
 }
 
 // Round to nearest, ties to even, the way ggml does it: adding 1.5 * 2^23 leaves the rounded
@@ -43,23 +76,10 @@ inline void importance_weights(const float* x, const float* importance, float si
   for (int j = 0; j < n; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
 }
 
-// The per-type codecs that formats/gguf_codecs.cpp dispatches to. Decoders: (bytes, out, n).
-// Encoders: (in, out, n, importance or nullptr).
-#define MP_GGUF_BLOCK_CODEC(name)                                          \
-  void dequantize_##name(const uint8_t* bytes, float* out, int64_t n);    \
-  void quantize_##name(const float* in, uint8_t* out, int64_t n, const float* importance);
-MP_GGUF_BLOCK_CODEC(q4_0)
-MP_GGUF_BLOCK_CODEC(q4_1)
-MP_GGUF_BLOCK_CODEC(q5_0)
-MP_GGUF_BLOCK_CODEC(q5_1)
-MP_GGUF_BLOCK_CODEC(q8_0)
-MP_GGUF_BLOCK_CODEC(q2_K)
-MP_GGUF_BLOCK_CODEC(q3_K)
-MP_GGUF_BLOCK_CODEC(q4_K)
-MP_GGUF_BLOCK_CODEC(q5_K)
-MP_GGUF_BLOCK_CODEC(q6_K)
-MP_GGUF_BLOCK_CODEC(iq4_nl)
-MP_GGUF_BLOCK_CODEC(iq4_xs)
-#undef MP_GGUF_BLOCK_CODEC
+// The types each codec file implements; formats/gguf_codecs.cpp gathers them.
+std::vector<RowCodec> legacy_quant_codecs();   // q4_0 q4_1 q5_0 q5_1 q8_0
+std::vector<RowCodec> kquant_2_3bit_codecs();  // q2_K q3_K
+std::vector<RowCodec> kquant_4_6bit_codecs();  // q4_K q5_K q6_K
+std::vector<RowCodec> iq4_codecs();            // iq4_nl iq4_xs
 
 }  // namespace mp::gguf_blocks

@@ -10,8 +10,7 @@ namespace mp {
 
 namespace {
 
-using Decoder = void (*)(const uint8_t*, float*, int64_t);
-using Encoder = void (*)(const float*, uint8_t*, int64_t, const float*);
+using gguf_blocks::RowCodec;
 
 // Plain number types: one value per "block", no importance matrix.
 template <uint16_t (*ToBits)(float)>
@@ -39,33 +38,24 @@ void decode_f32(const uint8_t* bytes, float* out, int64_t n) {
   std::memcpy(out, bytes, static_cast<size_t>(n) * sizeof(float));
 }
 
-struct Codec {
-  GgmlType type;
-  Decoder decode;
-  Encoder encode;
-};
+const std::vector<RowCodec>& all_codecs() {
+  static const std::vector<RowCodec> codecs = [] {
+    std::vector<RowCodec> all = {
+        {GgmlType::F32, decode_f32, encode_f32},
+        {GgmlType::F16, decode_halves<fp16_to_fp32>, encode_halves<fp32_to_fp16>},
+        {GgmlType::BF16, decode_halves<bf16_to_fp32>, encode_halves<fp32_to_bf16>},
+    };
+    for (auto list : {gguf_blocks::legacy_quant_codecs, gguf_blocks::kquant_2_3bit_codecs,
+                      gguf_blocks::kquant_4_6bit_codecs, gguf_blocks::iq4_codecs})
+      for (const RowCodec& codec : list()) all.push_back(codec);
+    return all;
+  }();
+  return codecs;
+}
 
-const Codec kCodecs[] = {
-    {GgmlType::F32, decode_f32, encode_f32},
-    {GgmlType::F16, decode_halves<fp16_to_fp32>, encode_halves<fp32_to_fp16>},
-    {GgmlType::BF16, decode_halves<bf16_to_fp32>, encode_halves<fp32_to_bf16>},
-    {GgmlType::Q4_0, gguf_blocks::dequantize_q4_0, gguf_blocks::quantize_q4_0},
-    {GgmlType::Q4_1, gguf_blocks::dequantize_q4_1, gguf_blocks::quantize_q4_1},
-    {GgmlType::Q5_0, gguf_blocks::dequantize_q5_0, gguf_blocks::quantize_q5_0},
-    {GgmlType::Q5_1, gguf_blocks::dequantize_q5_1, gguf_blocks::quantize_q5_1},
-    {GgmlType::Q8_0, gguf_blocks::dequantize_q8_0, gguf_blocks::quantize_q8_0},
-    {GgmlType::Q2_K, gguf_blocks::dequantize_q2_K, gguf_blocks::quantize_q2_K},
-    {GgmlType::Q3_K, gguf_blocks::dequantize_q3_K, gguf_blocks::quantize_q3_K},
-    {GgmlType::Q4_K, gguf_blocks::dequantize_q4_K, gguf_blocks::quantize_q4_K},
-    {GgmlType::Q5_K, gguf_blocks::dequantize_q5_K, gguf_blocks::quantize_q5_K},
-    {GgmlType::Q6_K, gguf_blocks::dequantize_q6_K, gguf_blocks::quantize_q6_K},
-    {GgmlType::IQ4_NL, gguf_blocks::dequantize_iq4_nl, gguf_blocks::quantize_iq4_nl},
-    {GgmlType::IQ4_XS, gguf_blocks::dequantize_iq4_xs, gguf_blocks::quantize_iq4_xs},
-};
-
-const Codec& codec_for(GgmlType type, int64_t n) {
+const RowCodec& codec_for(GgmlType type, int64_t n) {
   ggml_row_bytes(type, n);  // checks that n is whole blocks
-  for (const auto& codec : kCodecs)
+  for (const auto& codec : all_codecs())
     if (codec.type == type) return codec;
   fail_runtime(std::string("no codec for ggml type ") + ggml_type_name(type));
 }

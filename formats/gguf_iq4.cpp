@@ -105,76 +105,65 @@ void dequantize_block(const uint8_t* qs, float d, float* out) {
   }
 }
 
+void decode_iq4_nl(const BlockIQ4NL& block, float* out) { dequantize_block(block.qs, fp16_to_fp32(block.d), out); }
+
+// The weights' sigma² is taken over the block itself.
+void encode_iq4_nl(const float* x, const float* importance, BlockIQ4NL* block) {
+  float weights[kBlock];
+  value_weights(x, importance, 2 * mean_square(x, kBlock), weights);
+  uint8_t L[kBlock];
+  const float d = block_scale(x, weights, L);
+  block->d = fp32_to_fp16(d);
+  levels_for_scale(x, d, L);
+  pack_nibbles(L, block->qs);
+}
+
+constexpr int kXsBlocks = sizeof(BlockIQ4XS::scales_l) * 2, kXsSuper = kBlock * kXsBlocks;
+
+void decode_iq4_xs(const BlockIQ4XS& block, float* out) {
+  const float d = fp16_to_fp32(block.d);
+  for (int ib = 0; ib < kXsBlocks; ++ib) {
+    const int ls = ((block.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((block.scales_h >> (2 * ib)) & 3) << 4);
+    dequantize_block(block.qs + 16 * ib, d * (ls - 32), out + kBlock * ib);
+  }
+}
+
+void encode_iq4_xs(const float* xs, const float* importance, BlockIQ4XS* block) {
+  const float sigma2 = 2 * mean_square(xs, kXsSuper);
+  float scales[kXsBlocks];
+  float max_scale = 0, amax_scale = 0;
+  for (int ib = 0; ib < kXsBlocks; ++ib) {
+    float weights[kBlock];
+    uint8_t unused[kBlock];
+    value_weights(xs + kBlock * ib, importance ? importance + kBlock * ib : nullptr, sigma2, weights);
+    scales[ib] = block_scale(xs + kBlock * ib, weights, unused);
+    if (std::fabs(scales[ib]) > amax_scale) {
+      amax_scale = std::fabs(scales[ib]);
+      max_scale = scales[ib];
+    }
+  }
+  // The block scale of largest magnitude maps to multiplier -32; levels are then re-picked against
+  // each block's rounded scale d·l.
+  *block = {};
+  const float d = -max_scale / 32;
+  block->d = fp32_to_fp16(d);
+  const float id = d ? 1 / d : 0.f;
+  for (int ib = 0; ib < kXsBlocks; ++ib) {
+    const int l = std::max(-32, std::min(31, nearest_int(id * scales[ib])));
+    uint8_t L[kBlock];
+    levels_for_scale(xs + kBlock * ib, d * l, L);
+    pack_nibbles(L, block->qs + 16 * ib);
+    const int biased = l + 32;
+    block->scales_l[ib / 2] |= static_cast<uint8_t>((biased & 0xf) << (4 * (ib % 2)));
+    block->scales_h |= static_cast<uint16_t>((biased >> 4) << (2 * ib));
+  }
+}
+
 }  // namespace
 
-void dequantize_iq4_nl(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const auto block = load_block<BlockIQ4NL>(bytes, b);
-    dequantize_block(block.qs, fp16_to_fp32(block.d), out + b * kBlock);
-  }
-}
-
-void quantize_iq4_nl(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    float weights[kBlock];
-    value_weights(x, importance ? importance + b * kBlock : nullptr, 2 * mean_square(x, kBlock), weights);
-    uint8_t L[kBlock];
-    const float d = block_scale(x, weights, L);
-    BlockIQ4NL block;
-    block.d = fp32_to_fp16(d);
-    levels_for_scale(x, d, L);
-    pack_nibbles(L, block.qs);
-    store_block(out, b, block);
-  }
-}
-
-void dequantize_iq4_xs(const uint8_t* bytes, float* out, int64_t n) {
-  constexpr int kBlocks = sizeof(BlockIQ4XS::scales_l) * 2;
-  for (int64_t b = 0; b < n / (kBlock * kBlocks); ++b) {
-    const auto block = load_block<BlockIQ4XS>(bytes, b);
-    const float d = fp16_to_fp32(block.d);
-    for (int ib = 0; ib < kBlocks; ++ib) {
-      const int ls = ((block.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((block.scales_h >> (2 * ib)) & 3) << 4);
-      dequantize_block(block.qs + 16 * ib, d * (ls - 32), out + (b * kBlocks + ib) * kBlock);
-    }
-  }
-}
-
-void quantize_iq4_xs(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  constexpr int kBlocks = sizeof(BlockIQ4XS::scales_l) * 2, kSuper = kBlock * kBlocks;
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const float* xs = in + b * kSuper;
-    const float sigma2 = 2 * mean_square(xs, kSuper);
-    float scales[kBlocks];
-    float max_scale = 0, amax_scale = 0;
-    for (int ib = 0; ib < kBlocks; ++ib) {
-      float weights[kBlock];
-      uint8_t unused[kBlock];
-      value_weights(xs + kBlock * ib, importance ? importance + b * kSuper + kBlock * ib : nullptr, sigma2, weights);
-      scales[ib] = block_scale(xs + kBlock * ib, weights, unused);
-      if (std::fabs(scales[ib]) > amax_scale) {
-        amax_scale = std::fabs(scales[ib]);
-        max_scale = scales[ib];
-      }
-    }
-    // The block scale of largest magnitude maps to multiplier -32; levels are then re-picked
-    // against each block's rounded scale d·l.
-    BlockIQ4XS block = {};
-    const float d = -max_scale / 32;
-    block.d = fp32_to_fp16(d);
-    const float id = d ? 1 / d : 0.f;
-    for (int ib = 0; ib < kBlocks; ++ib) {
-      const int l = std::max(-32, std::min(31, nearest_int(id * scales[ib])));
-      uint8_t L[kBlock];
-      levels_for_scale(xs + kBlock * ib, d * l, L);
-      pack_nibbles(L, block.qs + 16 * ib);
-      const int biased = l + 32;
-      block.scales_l[ib / 2] |= static_cast<uint8_t>((biased & 0xf) << (4 * (ib % 2)));
-      block.scales_h |= static_cast<uint16_t>((biased >> 4) << (2 * ib));
-    }
-    store_block(out, b, block);
-  }
+std::vector<RowCodec> iq4_codecs() {
+  return {block_codec<BlockIQ4NL, kBlock, decode_iq4_nl, encode_iq4_nl>(GgmlType::IQ4_NL),
+          block_codec<BlockIQ4XS, kXsSuper, decode_iq4_xs, encode_iq4_xs>(GgmlType::IQ4_XS)};
 }
 
 }  // namespace mp::gguf_blocks

@@ -149,85 +149,68 @@ void q3_K_scales_weighted(const float* x, const float* importance, int8_t* L, Bl
   block->d = fp32_to_fp16(d_block);
 }
 
+void encode_q2_K(const float* x, const float* importance, BlockQ2K* block) {
+  uint8_t L[kSuper];
+  importance ? q2_K_scales_weighted(x, importance, L, block) : q2_K_scales_ref(x, L, block);
+  // Requantize every value against the scales as they will be decoded.
+  const float d_all = fp16_to_fp32(block->d), dmin_all = fp16_to_fp32(block->dmin);
+  for (int j = 0; j < kSubBlocks; ++j) {
+    const float d = d_all * (block->scales[j] & 0xf);
+    if (!d) continue;
+    const float dm = dmin_all * (block->scales[j] >> 4);
+    for (int i = 0; i < kSub; ++i)
+      L[kSub * j + i] = static_cast<uint8_t>(std::max(0, std::min(3, nearest_int((x[kSub * j + i] + dm) / d))));
+  }
+  pack_2bit(L, block->qs);
+}
+
+void encode_q3_K(const float* x, const float* importance, BlockQ3K* block) {
+  int8_t L[kSuper];
+  importance ? q3_K_scales_weighted(x, importance, L, block) : q3_K_scales_ref(x, L, block);
+  const float d_all = fp16_to_fp32(block->d);
+  for (int j = 0; j < kSubBlocks; ++j) {
+    const float d = d_all * static_cast<int8_t>(q3_K_scale(block->scales, j) - 32);
+    if (!d) continue;
+    for (int i = 0; i < kSub; ++i)
+      L[kSub * j + i] = static_cast<int8_t>(std::max(-4, std::min(3, nearest_int(x[kSub * j + i] / d))) + 4);
+  }
+  // Levels 0..7: the third bit goes to hmask, the low two bits to qs.
+  uint8_t low[kSuper];
+  std::fill(block->hmask, block->hmask + 32, uint8_t{0});
+  for (int j = 0; j < kSuper; ++j) {
+    if (L[j] > 3) block->hmask[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
+    low[j] = static_cast<uint8_t>(L[j] & 3);
+  }
+  pack_2bit(low, block->qs);
+}
+
+void decode_q2_K(const BlockQ2K& block, float* out) {
+  const float d = fp16_to_fp32(block.d), min = fp16_to_fp32(block.dmin);
+  int L[kSuper];
+  unpack_2bit(block.qs, L);
+  for (int j = 0; j < kSuper; ++j) {
+    const uint8_t sc = block.scales[j / kSub];
+    const float dl = d * (sc & 0xf), ml = min * (sc >> 4);
+    out[j] = dl * L[j] - ml;
+  }
+}
+
+void decode_q3_K(const BlockQ3K& block, float* out) {
+  const float d_all = fp16_to_fp32(block.d);
+  int L[kSuper];
+  unpack_2bit(block.qs, L);
+  for (int j = 0; j < kSuper; ++j) {
+    const float dl = d_all * (q3_K_scale(block.scales, j / kSub) - 32);
+    const bool high = (block.hmask[j % 32] >> (j / 32)) & 1;
+    out[j] = dl * (L[j] - (high ? 0 : 4));
+  }
+}
+
 }  // namespace
 
-void dequantize_q2_K(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const auto block = load_block<BlockQ2K>(bytes, b);
-    const float d = fp16_to_fp32(block.d), min = fp16_to_fp32(block.dmin);
-    int L[kSuper];
-    unpack_2bit(block.qs, L);
-    for (int j = 0; j < kSuper; ++j) {
-      const uint8_t sc = block.scales[j / kSub];
-      const float dl = d * (sc & 0xf), ml = min * (sc >> 4);
-      out[b * kSuper + j] = dl * L[j] - ml;
-    }
-  }
-}
-
-void quantize_q2_K(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const float* x = in + b * kSuper;
-    uint8_t L[kSuper];
-    BlockQ2K block;
-    if (importance)
-      q2_K_scales_weighted(x, importance + b * kSuper, L, &block);
-    else
-      q2_K_scales_ref(x, L, &block);
-    // Requantize every value against the scales as they will be decoded.
-    const float d_all = fp16_to_fp32(block.d), dmin_all = fp16_to_fp32(block.dmin);
-    for (int j = 0; j < kSubBlocks; ++j) {
-      const float d = d_all * (block.scales[j] & 0xf);
-      if (!d) continue;
-      const float dm = dmin_all * (block.scales[j] >> 4);
-      for (int i = 0; i < kSub; ++i)
-        L[kSub * j + i] = static_cast<uint8_t>(std::max(0, std::min(3, nearest_int((x[kSub * j + i] + dm) / d))));
-    }
-    pack_2bit(L, block.qs);
-    store_block(out, b, block);
-  }
-}
-
-void dequantize_q3_K(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const auto block = load_block<BlockQ3K>(bytes, b);
-    const float d_all = fp16_to_fp32(block.d);
-    int L[kSuper];
-    unpack_2bit(block.qs, L);
-    for (int j = 0; j < kSuper; ++j) {
-      const float dl = d_all * (q3_K_scale(block.scales, j / kSub) - 32);
-      const bool high = (block.hmask[j % 32] >> (j / 32)) & 1;
-      out[b * kSuper + j] = dl * (L[j] - (high ? 0 : 4));
-    }
-  }
-}
-
-void quantize_q3_K(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const float* x = in + b * kSuper;
-    int8_t L[kSuper];
-    BlockQ3K block;
-    if (importance)
-      q3_K_scales_weighted(x, importance + b * kSuper, L, &block);
-    else
-      q3_K_scales_ref(x, L, &block);
-    const float d_all = fp16_to_fp32(block.d);
-    for (int j = 0; j < kSubBlocks; ++j) {
-      const float d = d_all * static_cast<int8_t>(q3_K_scale(block.scales, j) - 32);
-      if (!d) continue;
-      for (int i = 0; i < kSub; ++i)
-        L[kSub * j + i] = static_cast<int8_t>(std::max(-4, std::min(3, nearest_int(x[kSub * j + i] / d))) + 4);
-    }
-    // Levels 0..7: the third bit goes to hmask, the low two bits to qs.
-    uint8_t low[kSuper];
-    std::fill(block.hmask, block.hmask + 32, uint8_t{0});
-    for (int j = 0; j < kSuper; ++j) {
-      if (L[j] > 3) block.hmask[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
-      low[j] = static_cast<uint8_t>(L[j] & 3);
-    }
-    pack_2bit(low, block.qs);
-    store_block(out, b, block);
-  }
+std::vector<RowCodec> kquant_2_3bit_codecs() {
+  return {block_codec<BlockQ2K, kSuper, decode_q2_K, encode_q2_K>(GgmlType::Q2_K),
+          block_codec<BlockQ3K, kSuper, decode_q3_K, encode_q3_K>(GgmlType::Q3_K)};
 }
 
 }  // namespace mp::gguf_blocks

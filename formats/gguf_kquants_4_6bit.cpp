@@ -127,21 +127,15 @@ void k4_requantize(const float* x, const ScalesMins& s, const uint8_t* packed_sc
 }
 
 template <class Block>
-void k4_quantize(const float* in, uint8_t* out, int64_t n, const float* importance, int nmax,
-                 float rmin, int nstep, void (*pack)(const uint8_t* L, Block* block)) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const float* x = in + b * kSuper;
-    uint8_t L[kSuper];
-    const ScalesMins s = importance ? k4_scales_weighted(x, importance + b * kSuper, nmax, L)
-                                    : k4_scales_ref(x, nmax, rmin, nstep, L);
-    Block block;
-    block.d = s.d;
-    block.dmin = s.dmin;
-    set_scale_min_k4(s.ls, s.lm, block.scales);
-    k4_requantize(x, s, block.scales, nmax, L);
-    pack(L, &block);
-    store_block(out, b, block);
-  }
+void encode_k4(const float* x, const float* importance, Block* block, int nmax, float rmin, int nstep,
+               void (*pack)(const uint8_t* L, Block* block)) {
+  uint8_t L[kSuper];
+  const ScalesMins s = importance ? k4_scales_weighted(x, importance, nmax, L) : k4_scales_ref(x, nmax, rmin, nstep, L);
+  block->d = s.d;
+  block->dmin = s.dmin;
+  set_scale_min_k4(s.ls, s.lm, block->scales);
+  k4_requantize(x, s, block->scales, nmax, L);
+  pack(L, block);
 }
 
 // Value j's low nibble: byte 32·(j/64) + j%32, low half for j%64 < 32, high half otherwise.
@@ -156,17 +150,14 @@ int k4_nibble(const uint8_t* qs, int j) {
   return (j % 64) < 32 ? byte & 0xf : byte >> 4;
 }
 
-template <class Block>
-void k4_dequantize(const uint8_t* bytes, float* out, int64_t n, int (*level)(const Block&, int)) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const auto block = load_block<Block>(bytes, b);
-    const float d = fp16_to_fp32(block.d), min = fp16_to_fp32(block.dmin);
-    for (int sub = 0; sub < kSubBlocks; ++sub) {
-      uint8_t sc, m;
-      scale_min_k4(sub, block.scales, &sc, &m);
-      const float d1 = d * sc, m1 = min * m;
-      for (int i = 0; i < kSub; ++i) out[b * kSuper + kSub * sub + i] = d1 * level(block, kSub * sub + i) - m1;
-    }
+template <class Block, int (*Level)(const Block&, int)>
+void decode_k4(const Block& block, float* out) {
+  const float d = fp16_to_fp32(block.d), min = fp16_to_fp32(block.dmin);
+  for (int sub = 0; sub < kSubBlocks; ++sub) {
+    uint8_t sc, m;
+    scale_min_k4(sub, block.scales, &sc, &m);
+    const float d1 = d * sc, m1 = min * m;
+    for (int i = 0; i < kSub; ++i) out[kSub * sub + i] = d1 * Level(block, kSub * sub + i) - m1;
   }
 }
 
@@ -181,6 +172,14 @@ void pack_q5_K(const uint8_t* L, BlockQ5K* block) {
 }
 int q5_K_level(const BlockQ5K& block, int j) {
   return k4_nibble(block.qs, j) + (((block.qh[j % 32] >> (j / 32)) & 1) ? 16 : 0);
+}
+
+// ggml tunes the reference search range per type.
+void encode_q4_K(const float* x, const float* importance, BlockQ4K* block) {
+  encode_k4(x, importance, block, 15, -1.f, 20, pack_q4_K);
+}
+void encode_q5_K(const float* x, const float* importance, BlockQ5K* block) {
+  encode_k4(x, importance, block, 31, -0.5f, 15, pack_q5_K);
 }
 
 // ---------------------------------------------------------------------------------------- q6_K
@@ -209,65 +208,47 @@ int q6_K_level(const BlockQ6K& block, int j) {
   return low | (high << 4);
 }
 
-}  // namespace
-
-void dequantize_q4_K(const uint8_t* bytes, float* out, int64_t n) { k4_dequantize<BlockQ4K>(bytes, out, n, q4_K_level); }
-
-void quantize_q4_K(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  k4_quantize<BlockQ4K>(in, out, n, importance, 15, -1.f, 20, pack_q4_K);
-}
-
-void dequantize_q5_K(const uint8_t* bytes, float* out, int64_t n) { k4_dequantize<BlockQ5K>(bytes, out, n, q5_K_level); }
-
-void quantize_q5_K(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  k4_quantize<BlockQ5K>(in, out, n, importance, 31, -0.5f, 15, pack_q5_K);
-}
-
-void dequantize_q6_K(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const auto block = load_block<BlockQ6K>(bytes, b);
-    const float d = fp16_to_fp32(block.d);
-    for (int j = 0; j < kSuper; ++j) out[b * kSuper + j] = d * block.scales[j / 16] * (q6_K_level(block, j) - 32);
-  }
+void decode_q6_K(const BlockQ6K& block, float* out) {
+  const float d = fp16_to_fp32(block.d);
+  for (int j = 0; j < kSuper; ++j) out[j] = d * block.scales[j / 16] * (q6_K_level(block, j) - 32);
 }
 
 // ggml's reference and importance-weighted q6_K differ only in the weights of the scale search
 // (x² without importance, the importance itself with it).
-void quantize_q6_K(const float* in, uint8_t* out, int64_t n, const float* importance) {
+void encode_q6_K(const float* x, const float* importance, BlockQ6K* block) {
   constexpr int kSub16 = 16, kScales = kSuper / kSub16;
-  for (int64_t b = 0; b < n / kSuper; ++b) {
-    const float* x = in + b * kSuper;
-    int8_t L[kSuper];
-    float scales[kScales];
-    float max_scale = 0, max_abs_scale = 0;
-    for (int ib = 0; ib < kScales; ++ib) {
-      const float* weights = importance ? importance + b * kSuper + kSub16 * ib : nullptr;
-      scales[ib] = make_qx_quants(kSub16, 32, x + kSub16 * ib, L + kSub16 * ib, weights);
-      if (std::fabs(scales[ib]) > max_abs_scale) {
-        max_abs_scale = std::fabs(scales[ib]);
-        max_scale = scales[ib];
-      }
+  int8_t L[kSuper];
+  float scales[kScales];
+  float max_scale = 0, max_abs_scale = 0;
+  for (int ib = 0; ib < kScales; ++ib) {
+    scales[ib] = make_qx_quants(kSub16, 32, x + kSub16 * ib, L + kSub16 * ib, importance ? importance + kSub16 * ib : nullptr);
+    if (std::fabs(scales[ib]) > max_abs_scale) {
+      max_abs_scale = std::fabs(scales[ib]);
+      max_scale = scales[ib];
     }
-    BlockQ6K block = {};
-    if (max_abs_scale < kGroupMaxEps) {
-      block.d = fp32_to_fp16(0.f);
-      store_block(out, b, block);
-      continue;
-    }
-    const float iscale = -128.f / max_scale;
-    block.d = fp32_to_fp16(1 / iscale);
-    for (int ib = 0; ib < kScales; ++ib) block.scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
-    for (int j = 0; j < kScales; ++j) {
-      const float d = fp16_to_fp32(block.d) * block.scales[j];
-      if (!d) continue;
-      for (int i = 0; i < kSub16; ++i)
-        L[kSub16 * j + i] = static_cast<int8_t>(std::max(-32, std::min(31, nearest_int(x[kSub16 * j + i] / d))) + 32);
-    }
-    uint8_t levels[kSuper];
-    for (int j = 0; j < kSuper; ++j) levels[j] = static_cast<uint8_t>(L[j]);
-    pack_q6_K(levels, &block);
-    store_block(out, b, block);
   }
+  *block = {};
+  if (max_abs_scale < kGroupMaxEps) return;
+  const float iscale = -128.f / max_scale;
+  block->d = fp32_to_fp16(1 / iscale);
+  for (int ib = 0; ib < kScales; ++ib) block->scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
+  for (int j = 0; j < kScales; ++j) {
+    const float d = fp16_to_fp32(block->d) * block->scales[j];
+    if (!d) continue;
+    for (int i = 0; i < kSub16; ++i)
+      L[kSub16 * j + i] = static_cast<int8_t>(std::max(-32, std::min(31, nearest_int(x[kSub16 * j + i] / d))) + 32);
+  }
+  uint8_t levels[kSuper];
+  for (int j = 0; j < kSuper; ++j) levels[j] = static_cast<uint8_t>(L[j]);
+  pack_q6_K(levels, block);
+}
+
+}  // namespace
+
+std::vector<RowCodec> kquant_4_6bit_codecs() {
+  return {block_codec<BlockQ4K, kSuper, decode_k4<BlockQ4K, q4_K_level>, encode_q4_K>(GgmlType::Q4_K),
+          block_codec<BlockQ5K, kSuper, decode_k4<BlockQ5K, q5_K_level>, encode_q5_K>(GgmlType::Q5_K),
+          block_codec<BlockQ6K, kSuper, decode_q6_K, encode_q6_K>(GgmlType::Q6_K)};
 }
 
 }  // namespace mp::gguf_blocks

@@ -64,212 +64,122 @@ void add_fifth_bits(const uint8_t qh_bytes[4], int* levels) {
   for (int j = 0; j < kBlock; ++j) levels[j] |= static_cast<int>((qh >> j) & 1) << 4;
 }
 
-// Symmetric formats (q4_0, q5_0) without importance: the value of largest magnitude maps to the most
-// negative level -2^(bits-1), the rest are rounded half up and clipped at the top level.
-float symmetric_levels_ref(const float* x, int bits, uint8_t* levels) {
+// The levels of one block and the scale (and minimum) they go with, before packing.
+struct BlockLevels {
+  float d = 0, min = 0;
+  uint8_t L[kBlock];
+};
+
+// Symmetric formats (q4_0, q5_0). Without importance, the value of largest magnitude maps to the most
+// negative level -2^(bits-1) and the rest are rounded half up, clipped at the top level. With
+// importance, the weighted scale search picks the scale.
+BlockLevels symmetric_levels(const float* x, const float* weights, int bits) {
   const int half = 1 << (bits - 1);
-  const float max = [&] {
-    float amax = 0, m = 0;
-    for (int j = 0; j < kBlock; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        m = x[j];
-      }
-    return m;
-  }();
-  const float d = max / -half;
-  const float id = d ? 1.0f / d : 0.0f;
+  BlockLevels out;
+  if (weights) {
+    int8_t L[kBlock];
+    out.d = make_qx_quants(kBlock, half, x, L, weights);
+    for (int j = 0; j < kBlock; ++j) out.L[j] = static_cast<uint8_t>(L[j]);
+    return out;
+  }
+  float amax = 0, max = 0;
   for (int j = 0; j < kBlock; ++j)
-    levels[j] = static_cast<uint8_t>(std::min(2 * half - 1, int{static_cast<int8_t>(x[j] * id + (half + 0.5f))}));
-  return d;
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  out.d = max / -half;
+  const float id = out.d ? 1.0f / out.d : 0.0f;
+  for (int j = 0; j < kBlock; ++j)
+    out.L[j] = static_cast<uint8_t>(std::min(2 * half - 1, int{static_cast<int8_t>(x[j] * id + (half + 0.5f))}));
+  return out;
 }
 
-// Asymmetric formats (q4_1, q5_1) without importance: the range [min, max] is split evenly.
-void asymmetric_levels_ref(const float* x, int bits, uint8_t* levels, float* d_out, float* min_out) {
+// Asymmetric formats (q4_1, q5_1). Without importance the range [min, max] is split evenly; with it,
+// the weighted search fits scale and minimum together.
+BlockLevels asymmetric_levels(const float* x, const float* weights, int bits) {
+  const int top = (1 << bits) - 1;
+  BlockLevels out;
+  if (weights) {
+    float negated_min;
+    out.d = make_qkx_quants(kBlock, top, x, weights, out.L, &negated_min, -0.9f, 0.05f, 36, false);
+    out.min = -negated_min;
+    return out;
+  }
   float min = FLT_MAX, max = -FLT_MAX;
   for (int j = 0; j < kBlock; ++j) {
     if (x[j] < min) min = x[j];
     if (x[j] > max) max = x[j];
   }
-  const int top = (1 << bits) - 1;
-  const float d = (max - min) / top;
-  const float id = d ? 1.0f / d : 0.0f;
-  for (int j = 0; j < kBlock; ++j) {
-    const int level = static_cast<int8_t>((x[j] - min) * id + 0.5f);  // rounds half up
-    levels[j] = static_cast<uint8_t>(std::min(top, level));
+  out.d = (max - min) / top;
+  out.min = min;
+  const float id = out.d ? 1.0f / out.d : 0.0f;
+  for (int j = 0; j < kBlock; ++j)
+    out.L[j] = static_cast<uint8_t>(std::min(top, int{static_cast<int8_t>((x[j] - min) * id + 0.5f)}));
+  return out;
+}
+
+// q4_0, q4_1, q5_0 and q5_1 differ only in the bits per level and in storing a minimum.
+template <class Block, int kBits, bool kAsymmetric>
+void quantize_legacy(const float* in, uint8_t* out, int64_t n, const float* importance) {
+  const float sigma2 = importance ? mean_square(in, n) : 0;
+  for (int64_t b = 0; b < n / kBlock; ++b) {
+    const float* x = in + b * kBlock;
+    float weights[kBlock];
+    if (importance) importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
+    const float* w = importance ? weights : nullptr;
+    const BlockLevels levels = kAsymmetric ? asymmetric_levels(x, w, kBits) : symmetric_levels(x, w, kBits);
+    Block block;
+    block.d = fp32_to_fp16(levels.d);
+    if constexpr (kAsymmetric) block.m = fp32_to_fp16(levels.min);
+    if constexpr (kBits == 5) {
+      const uint32_t qh = fifth_bits(levels.L);
+      std::memcpy(block.qh, &qh, 4);
+    }
+    pack_nibbles(levels.L, block.qs);
+    store_block(out, b, block);
   }
-  *d_out = d;
-  *min_out = min;
 }
 
-// Symmetric formats with importance: the weighted scale search, levels offset by nmax = 2^(bits-1).
-float symmetric_levels_weighted(const float* x, const float* weights, int bits, uint8_t* levels) {
-  int8_t L[kBlock];
-  const float d = make_qx_quants(kBlock, 1 << (bits - 1), x, L, weights);
-  for (int j = 0; j < kBlock; ++j) levels[j] = static_cast<uint8_t>(L[j]);
-  return d;
+template <class Block, int kBits, bool kAsymmetric>
+void decode_legacy(const Block& block, float* out) {
+  const float d = fp16_to_fp32(block.d);
+  int levels[kBlock];
+  unpack_nibbles(block.qs, levels);
+  if constexpr (kBits == 5) add_fifth_bits(block.qh, levels);
+  if constexpr (kAsymmetric) {
+    const float m = fp16_to_fp32(block.m);
+    for (int j = 0; j < kBlock; ++j) out[j] = levels[j] * d + m;
+  } else {
+    for (int j = 0; j < kBlock; ++j) out[j] = (levels[j] - (1 << (kBits - 1))) * d;
+  }
 }
 
-float asymmetric_levels_weighted(const float* x, const float* weights, int bits, uint8_t* levels,
-                                 float* min) {
-  float negated_min;
-  const float d = make_qkx_quants(kBlock, (1 << bits) - 1, x, weights, levels, &negated_min, -0.9f,
-                                  0.05f, 36, false);
-  *min = -negated_min;
-  return d;
+void decode_q8_0(const BlockQ8_0& block, float* out) {
+  const float d = fp16_to_fp32(block.d);
+  for (int j = 0; j < kBlock; ++j) out[j] = block.qs[j] * d;
+}
+
+// q8_0 has no importance-weighted variant in ggml.
+void encode_q8_0(const float* x, const float*, BlockQ8_0* block) {
+  float amax = 0;
+  for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float d = amax / 127;
+  const float id = d ? 1.0f / d : 0.0f;
+  block->d = fp32_to_fp16(d);
+  for (int j = 0; j < kBlock; ++j) block->qs[j] = static_cast<int8_t>(std::round(x[j] * id));
 }
 
 }  // namespace
 
-void dequantize_q4_0(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const auto block = load_block<BlockQ4_0>(bytes, b);
-    const float d = fp16_to_fp32(block.d);
-    int levels[kBlock];
-    unpack_nibbles(block.qs, levels);
-    for (int j = 0; j < kBlock; ++j) out[b * kBlock + j] = (levels[j] - 8) * d;
-  }
-}
-
-void quantize_q4_0(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  const float sigma2 = importance ? mean_square(in, n) : 0;
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    uint8_t levels[kBlock];
-    float d;
-    if (importance) {
-      float weights[kBlock];
-      importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
-      d = symmetric_levels_weighted(x, weights, 4, levels);
-    } else {
-      d = symmetric_levels_ref(x, 4, levels);
-    }
-    BlockQ4_0 block;
-    block.d = fp32_to_fp16(d);
-    pack_nibbles(levels, block.qs);
-    store_block(out, b, block);
-  }
-}
-
-void dequantize_q4_1(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const auto block = load_block<BlockQ4_1>(bytes, b);
-    const float d = fp16_to_fp32(block.d), m = fp16_to_fp32(block.m);
-    int levels[kBlock];
-    unpack_nibbles(block.qs, levels);
-    for (int j = 0; j < kBlock; ++j) out[b * kBlock + j] = levels[j] * d + m;
-  }
-}
-
-void quantize_q4_1(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  const float sigma2 = importance ? mean_square(in, n) : 0;
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    uint8_t levels[kBlock];
-    float d, min;
-    if (importance) {
-      float weights[kBlock];
-      importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
-      d = asymmetric_levels_weighted(x, weights, 4, levels, &min);
-    } else {
-      asymmetric_levels_ref(x, 4, levels, &d, &min);
-    }
-    BlockQ4_1 block;
-    block.d = fp32_to_fp16(d);
-    block.m = fp32_to_fp16(min);
-    pack_nibbles(levels, block.qs);
-    store_block(out, b, block);
-  }
-}
-
-void dequantize_q5_0(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const auto block = load_block<BlockQ5_0>(bytes, b);
-    const float d = fp16_to_fp32(block.d);
-    int levels[kBlock];
-    unpack_nibbles(block.qs, levels);
-    add_fifth_bits(block.qh, levels);
-    for (int j = 0; j < kBlock; ++j) out[b * kBlock + j] = (levels[j] - 16) * d;
-  }
-}
-
-void quantize_q5_0(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  const float sigma2 = importance ? mean_square(in, n) : 0;
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    uint8_t levels[kBlock];
-    float d;
-    if (importance) {
-      float weights[kBlock];
-      importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
-      d = symmetric_levels_weighted(x, weights, 5, levels);
-    } else {
-      d = symmetric_levels_ref(x, 5, levels);
-    }
-    BlockQ5_0 block;
-    block.d = fp32_to_fp16(d);
-    const uint32_t qh = fifth_bits(levels);
-    std::memcpy(block.qh, &qh, 4);
-    pack_nibbles(levels, block.qs);
-    store_block(out, b, block);
-  }
-}
-
-void dequantize_q5_1(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const auto block = load_block<BlockQ5_1>(bytes, b);
-    const float d = fp16_to_fp32(block.d), m = fp16_to_fp32(block.m);
-    int levels[kBlock];
-    unpack_nibbles(block.qs, levels);
-    add_fifth_bits(block.qh, levels);
-    for (int j = 0; j < kBlock; ++j) out[b * kBlock + j] = levels[j] * d + m;
-  }
-}
-
-void quantize_q5_1(const float* in, uint8_t* out, int64_t n, const float* importance) {
-  const float sigma2 = importance ? mean_square(in, n) : 0;
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    uint8_t levels[kBlock];
-    float d, min;
-    if (importance) {
-      float weights[kBlock];
-      importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
-      d = asymmetric_levels_weighted(x, weights, 5, levels, &min);
-    } else {
-      asymmetric_levels_ref(x, 5, levels, &d, &min);
-    }
-    BlockQ5_1 block;
-    block.d = fp32_to_fp16(d);
-    block.m = fp32_to_fp16(min);
-    const uint32_t qh = fifth_bits(levels);
-    std::memcpy(block.qh, &qh, 4);
-    pack_nibbles(levels, block.qs);
-    store_block(out, b, block);
-  }
-}
-
-void dequantize_q8_0(const uint8_t* bytes, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const auto block = load_block<BlockQ8_0>(bytes, b);
-    const float d = fp16_to_fp32(block.d);
-    for (int j = 0; j < kBlock; ++j) out[b * kBlock + j] = block.qs[j] * d;
-  }
-}
-
-// q8_0 has no importance-weighted variant in ggml.
-void quantize_q8_0(const float* in, uint8_t* out, int64_t n, const float*) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    float amax = 0;
-    for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    BlockQ8_0 block;
-    block.d = fp32_to_fp16(d);
-    for (int j = 0; j < kBlock; ++j) block.qs[j] = static_cast<int8_t>(std::round(x[j] * id));
-    store_block(out, b, block);
-  }
+std::vector<RowCodec> legacy_quant_codecs() {
+  return {
+      {GgmlType::Q4_0, dequantize_blocks<BlockQ4_0, kBlock, decode_legacy<BlockQ4_0, 4, false>>, quantize_legacy<BlockQ4_0, 4, false>},
+      {GgmlType::Q4_1, dequantize_blocks<BlockQ4_1, kBlock, decode_legacy<BlockQ4_1, 4, true>>, quantize_legacy<BlockQ4_1, 4, true>},
+      {GgmlType::Q5_0, dequantize_blocks<BlockQ5_0, kBlock, decode_legacy<BlockQ5_0, 5, false>>, quantize_legacy<BlockQ5_0, 5, false>},
+      {GgmlType::Q5_1, dequantize_blocks<BlockQ5_1, kBlock, decode_legacy<BlockQ5_1, 5, true>>, quantize_legacy<BlockQ5_1, 5, true>},
+      block_codec<BlockQ8_0, kBlock, decode_q8_0, encode_q8_0>(GgmlType::Q8_0),
+  };
 }
 
 }  // namespace mp::gguf_blocks

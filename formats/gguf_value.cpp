@@ -20,8 +20,22 @@ constexpr TypeInfo kTypes[] = {
     {"BOOL", 1},   {"STRING", 0}, {"ARRAY", 0},  {"UINT64", 8}, {"INT64", 8},  {"FLOAT64", 8},
 };
 
-[[noreturn]] void wrong_type(GgufType have, const char* want) {
-  fail_runtime(std::string("GGUF value is ") + gguf_type_name(have) + ", not " + want);
+// Fails unless `type` is an integer type of the given signedness whose range holds `value`.
+void check_integer(GgufType type, bool is_signed, __int128 value) {
+  const bool signed_type = type == GgufType::INT8 || type == GgufType::INT16 || type == GgufType::INT32 ||
+                           type == GgufType::INT64;
+  const bool unsigned_type = type == GgufType::UINT8 || type == GgufType::UINT16 || type == GgufType::UINT32 ||
+                             type == GgufType::UINT64;
+  if (is_signed ? !signed_type : !unsigned_type)
+    fail_runtime(std::string(gguf_type_name(type)) + " is not a" + (is_signed ? " signed" : "n unsigned") +
+                 " integer type");
+  const int bits = static_cast<int>(8 * gguf_scalar_bytes(type));
+  const __int128 lowest = is_signed ? -(static_cast<__int128>(1) << (bits - 1)) : 0;
+  const __int128 highest = (static_cast<__int128>(1) << (is_signed ? bits - 1 : bits)) - 1;
+  if (value < lowest || value > highest)
+    fail_runtime((value < 0 ? std::to_string(static_cast<long long>(value))
+                            : std::to_string(static_cast<unsigned long long>(value))) +
+                 " does not fit " + gguf_type_name(type));
 }
 
 }  // namespace
@@ -36,94 +50,47 @@ const char* gguf_type_name(GgufType type) {
 uint64_t gguf_scalar_bytes(GgufType type) { return kTypes[static_cast<uint32_t>(type)].bytes; }
 
 GgufValue GgufValue::unsigned_int(GgufType type, uint64_t value) {
-  if (type != GgufType::UINT8 && type != GgufType::UINT16 && type != GgufType::UINT32 && type != GgufType::UINT64)
-    fail_runtime(std::string("unsigned_int: ") + gguf_type_name(type) + " is not an unsigned integer type");
-  const uint64_t bits = 8 * gguf_scalar_bytes(type);
-  if (bits < 64 && value >> bits)
-    fail_runtime(std::to_string(value) + " does not fit " + gguf_type_name(type));
-  GgufValue v;
-  v.type_ = type;
-  v.data_ = value;
-  return v;
+  check_integer(type, false, value);
+  return GgufValue(type, value);
 }
 
 GgufValue GgufValue::signed_int(GgufType type, int64_t value) {
-  if (type != GgufType::INT8 && type != GgufType::INT16 && type != GgufType::INT32 && type != GgufType::INT64)
-    fail_runtime(std::string("signed_int: ") + gguf_type_name(type) + " is not a signed integer type");
-  const uint64_t bits = 8 * gguf_scalar_bytes(type);
-  if (bits < 64 && (value < -(int64_t{1} << (bits - 1)) || value >= (int64_t{1} << (bits - 1))))
-    fail_runtime(std::to_string(value) + " does not fit " + gguf_type_name(type));
-  GgufValue v;
-  v.type_ = type;
-  v.data_ = value;
-  return v;
+  check_integer(type, true, value);
+  return GgufValue(type, value);
 }
 
 GgufValue GgufValue::floating(GgufType type, double value) {
   if (type != GgufType::FLOAT32 && type != GgufType::FLOAT64)
     fail_runtime(std::string("floating: ") + gguf_type_name(type) + " is not a float type");
-  GgufValue v;
-  v.type_ = type;
   // A FLOAT32 holds exactly what the file will hold.
-  v.data_ = type == GgufType::FLOAT32 ? static_cast<double>(static_cast<float>(value)) : value;
-  return v;
+  return GgufValue(type, type == GgufType::FLOAT32 ? static_cast<double>(static_cast<float>(value)) : value);
 }
 
-GgufValue GgufValue::boolean(bool value) {
-  GgufValue v;
-  v.type_ = GgufType::BOOL;
-  v.data_ = value;
-  return v;
-}
+GgufValue GgufValue::boolean(bool value) { return GgufValue(GgufType::BOOL, value); }
 
-GgufValue GgufValue::string(std::string value) {
-  GgufValue v;
-  v.type_ = GgufType::STRING;
-  v.data_ = std::move(value);
-  return v;
-}
+GgufValue GgufValue::string(std::string value) { return GgufValue(GgufType::STRING, std::move(value)); }
 
 GgufValue GgufValue::array(GgufType element_type, std::vector<GgufValue> elements) {
   if (!is_gguf_type(static_cast<uint32_t>(element_type))) fail_runtime("array of an unknown GGUF type");
   for (const auto& e : elements)
     if (e.type() != element_type)
       fail_runtime(std::string("array of ") + gguf_type_name(element_type) + " given a " + gguf_type_name(e.type()));
-  GgufValue v;
-  v.type_ = GgufType::ARRAY;
-  v.element_type_ = element_type;
-  v.data_ = std::move(elements);
-  return v;
+  return GgufValue(GgufType::ARRAY, std::move(elements), element_type);
 }
 
-uint64_t GgufValue::as_uint() const {
-  if (!std::holds_alternative<uint64_t>(data_)) wrong_type(type_, "an unsigned integer");
-  return std::get<uint64_t>(data_);
+template <class T>
+const T& GgufValue::get(const char* wanted) const {
+  if (!std::holds_alternative<T>(data_))
+    fail_runtime(std::string("GGUF value is ") + gguf_type_name(type_) + ", not " + wanted);
+  return std::get<T>(data_);
 }
 
-int64_t GgufValue::as_int() const {
-  if (!std::holds_alternative<int64_t>(data_)) wrong_type(type_, "a signed integer");
-  return std::get<int64_t>(data_);
-}
-
-double GgufValue::as_float() const {
-  if (!std::holds_alternative<double>(data_)) wrong_type(type_, "a float");
-  return std::get<double>(data_);
-}
-
-bool GgufValue::as_bool() const {
-  if (!std::holds_alternative<bool>(data_)) wrong_type(type_, "BOOL");
-  return std::get<bool>(data_);
-}
-
-const std::string& GgufValue::as_string() const {
-  if (!std::holds_alternative<std::string>(data_)) wrong_type(type_, "STRING");
-  return std::get<std::string>(data_);
-}
-
-const std::vector<GgufValue>& GgufValue::as_array() const {
-  if (!std::holds_alternative<std::vector<GgufValue>>(data_)) wrong_type(type_, "ARRAY");
-  return std::get<std::vector<GgufValue>>(data_);
-}
+uint64_t GgufValue::as_uint() const { return get<uint64_t>("an unsigned integer"); }
+int64_t GgufValue::as_int() const { return get<int64_t>("a signed integer"); }
+double GgufValue::as_float() const { return get<double>("a float"); }
+bool GgufValue::as_bool() const { return get<bool>("BOOL"); }
+const std::string& GgufValue::as_string() const { return get<std::string>("STRING"); }
+const std::vector<GgufValue>& GgufValue::as_array() const { return get<std::vector<GgufValue>>("ARRAY"); }
 
 std::string GgufValue::to_text(size_t max_elements) const {
   std::ostringstream out;

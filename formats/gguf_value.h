@@ -51,9 +51,16 @@ class GgufValue {
   bool operator!=(const GgufValue& other) const { return !(*this == other); }
 
  private:
-  GgufType type_ = GgufType::UINT8;
-  GgufType element_type_ = GgufType::UINT8;
-  std::variant<uint64_t, int64_t, double, bool, std::string, std::vector<GgufValue>> data_;
+  using Data = std::variant<uint64_t, int64_t, double, bool, std::string, std::vector<GgufValue>>;
+  GgufValue(GgufType type, Data data, GgufType element_type = GgufType::UINT8)
+      : type_(type), element_type_(element_type), data_(std::move(data)) {}
+
+  template <class T>
+  const T& get(const char* wanted) const;
+
+  GgufType type_;
+  GgufType element_type_;
+  Data data_;
 };
 
 }  // namespace mp

@@ -4,13 +4,13 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "formats/gguf_codecs.h"
 #include "formats/gguf_file.h"
 #include "formats/gguf_writer.h"
 #include "formats/safetensors.h"
 #include "lib/error.h"
+#include "lib/mapped_file.h"
 #include "tests/test_support.h"
 
 using Catch::Matchers::Contains;
@@ -21,11 +21,9 @@ using mp::GgufValue;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+bool same_bytes(const std::string& a, const std::string& b) {
+  const mp::MappedFile fa(a), fb(b);
+  return fa.size() == fb.size() && std::memcmp(fa.data(), fb.data(), fa.size()) == 0;
 }
 
 void spit(const std::string& path, const std::string& bytes) {
@@ -153,7 +151,7 @@ TEST_CASE("gguf writer: rewriting llama.cpp's file reproduces it byte for byte",
   for (const auto& t : in.tensors()) out.add_tensor(t.name, t.shape(), t.type);
   for (const auto& t : in.tensors()) out.write_tensor(in.tensor(t));
   out.commit();
-  CHECK(slurp(dir.path("copy.gguf")) == slurp(original));
+  CHECK(same_bytes(dir.path("copy.gguf"), original));
 }
 
 TEST_CASE("gguf writer -> reader round trip of every value type and several tensor types", "[gguf]") {
