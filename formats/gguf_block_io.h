@@ -1,5 +1,9 @@
-// Shared by the block codec files (internal): reading and writing one block struct at a byte offset,
-// and ggml's rounding helper. Blocks are copied rather than cast so that rows at any alignment work.
+// Shared by the block codec files (internal): block structs read and written at byte offsets (copied,
+// not cast, so rows at any alignment work), the row <-> blocks drivers, the codec table entries, and
+// the helpers of ggml's arithmetic that several formats use.
+//
+// Bit-exactness with ggml depends on evaluating float expressions exactly as written: no fused
+// multiply-add contraction (the default on x86-64 without -march flags that enable FMA).
 #pragma once
 #include <cstdint>
 #include <cmath>
