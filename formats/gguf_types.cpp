@@ -26,6 +26,8 @@ constexpr GgmlTypeInfo kTypes[] = {
     {GgmlType::F64, "f64", 1, 8, false},        {GgmlType::IQ1_M, "iq1_m", 256, 56, false},
     {GgmlType::BF16, "bf16", 1, 2, true},       {GgmlType::TQ1_0, "tq1_0", 256, 54, false},
     {GgmlType::TQ2_0, "tq2_0", 256, 66, false}, {GgmlType::MXFP4, "mxfp4", 32, 17, false},
+    {GgmlType::NVFP4, "nvfp4", 64, 36, false},  {GgmlType::Q1_0, "q1_0", 128, 18, false},
+    {GgmlType::Q2_0, "q2_0", 64, 18, false},
 };
 
 bool same_ignoring_case(const std::string& a, const char* b) {

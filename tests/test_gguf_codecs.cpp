@@ -174,3 +174,24 @@ TEST_CASE("fp16 and bf16 conversions round like LibTorch's (to nearest, ties to 
   std::memcpy(&snan, &signalling, 4);
   CHECK((mp::fp32_to_bf16(snan) & 0x40) != 0);
 }
+
+TEST_CASE("gguf types: ids, names and block sizes as ggml has them", "[gguf]") {
+  CHECK(mp::find_ggml_type(4) == nullptr);  // q4_2, removed from ggml
+  CHECK(mp::find_ggml_type(43) == nullptr);
+  REQUIRE(mp::find_ggml_type(12));
+  CHECK(mp::find_ggml_type(12)->type == GgmlType::Q4_K);
+  GgmlType type;
+  CHECK((mp::parse_ggml_type("Q4_K", &type) && type == GgmlType::Q4_K));
+  CHECK((mp::parse_ggml_type("IQ4_nl", &type) && type == GgmlType::IQ4_NL));
+  CHECK_FALSE(mp::parse_ggml_type("q4_k_m", &type));
+  // Bits per weight as llama.cpp documents them.
+  const std::pair<GgmlType, double> bpw[] = {
+      {GgmlType::Q8_0, 8.5},     {GgmlType::Q4_0, 4.5},   {GgmlType::Q5_1, 6.0},      {GgmlType::Q2_K, 2.625},
+      {GgmlType::Q3_K, 3.4375},  {GgmlType::Q4_K, 4.5},   {GgmlType::Q5_K, 5.5},      {GgmlType::Q6_K, 6.5625},
+      {GgmlType::IQ4_XS, 4.25},  {GgmlType::IQ2_XXS, 2.0625}, {GgmlType::IQ1_M, 1.75}, {GgmlType::TQ1_0, 1.6875},
+  };
+  for (const auto& [t, bits] : bpw) {
+    INFO(mp::ggml_type_name(t));
+    CHECK(mp::ggml_row_bytes(t, 512) * 8 / 512.0 == bits);
+  }
+}

@@ -142,6 +142,17 @@ TEST_CASE("gguf reader: a vocabulary-only file without tensors", "[gguf]") {
   CHECK(file.find("tokenizer.ggml.model")->as_string() == "llama");
 }
 
+TEST_CASE("gguf reader: tensors of types without a codec are listed but not decoded", "[gguf]") {
+  mp::test::ScratchDir dir;
+  RawGguf f;
+  f.header(1, 0).tensor("w", {256, 2}, 16, 0).pad().data(2 * 66);  // iq2_xxs: 66 bytes per 256
+  spit(dir.path("iq2.gguf"), f.bytes);
+  const mp::GgufFile file(dir.path("iq2.gguf"));
+  CHECK(file.tensors()[0].type == GgmlType::IQ2_XXS);
+  CHECK(file.tensors()[0].bytes == 132);
+  CHECK_THROWS_WITH(file.tensor(file.tensors()[0]), Contains("no codec for ggml type iq2_xxs"));
+}
+
 TEST_CASE("gguf writer: rewriting llama.cpp's file reproduces it byte for byte", "[gguf]") {
   const std::string original = mp::test::shared_path("models/stories260K-llamacpp-f32.gguf");
   const mp::GgufFile in(original);
