@@ -19,7 +19,7 @@ constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // empty name, n_dims =
 // Sequential reads from the mapped file; every read is bounds-checked and names what it was reading.
 class Reader {
  public:
-  Reader(const MappedFile& file) : file_(file) {}
+  explicit Reader(const MappedFile& file) : file_(file) {}
 
   uint64_t position() const { return pos_; }
   uint64_t remaining() const { return file_.size() - pos_; }
@@ -59,14 +59,22 @@ class Reader {
   uint64_t pos_ = 0;
 };
 
+// Names from the file go into one-line messages: control characters escaped, long names cut short.
+std::string quote_name(const std::string& name) {
+  std::string text = GgufValue::string(name).to_text();
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return "'" + text + "'";
+}
+
 uint64_t min_value_bytes(GgufType type) {
   if (type == GgufType::STRING) return 8;
   if (type == GgufType::ARRAY) return 12;
   return gguf_scalar_bytes(type);
 }
 
-GgufValue read_value(Reader& in, GgufType type, const std::string& key, int depth) {
-  const std::string what = "value of '" + key + "'";
+// `name` is the key, already quoted for messages.
+GgufValue read_value(Reader& in, GgufType type, const std::string& name, int depth) {
+  const std::string what = "value of " + name;
   switch (type) {
     case GgufType::UINT8: return GgufValue::unsigned_int(type, in.scalar<uint8_t>(what));
     case GgufType::UINT16: return GgufValue::unsigned_int(type, in.scalar<uint16_t>(what));
@@ -85,15 +93,15 @@ GgufValue read_value(Reader& in, GgufType type, const std::string& key, int dept
     }
     case GgufType::STRING: return GgufValue::string(in.string(what));
     case GgufType::ARRAY: {
-      if (depth >= kMaxArrayNesting) in.fail("arrays in '" + key + "' nested deeper than " + std::to_string(kMaxArrayNesting));
-      const uint32_t element_id = in.scalar<uint32_t>("array type of '" + key + "'");
+      if (depth >= kMaxArrayNesting) in.fail("arrays in " + name + " nested deeper than " + std::to_string(kMaxArrayNesting));
+      const uint32_t element_id = in.scalar<uint32_t>("array type of " + name);
       if (!is_gguf_type(element_id))
-        in.fail("array '" + key + "' has unknown element type " + std::to_string(element_id));
+        in.fail("array " + name + " has unknown element type " + std::to_string(element_id));
       const auto element = static_cast<GgufType>(element_id);
-      const uint64_t n = in.count("element count of array '" + key + "'", min_value_bytes(element));
+      const uint64_t n = in.count("element count of array " + name, min_value_bytes(element));
       std::vector<GgufValue> elements;
       elements.reserve(n);
-      for (uint64_t i = 0; i < n; ++i) elements.push_back(read_value(in, element, key, depth + 1));
+      for (uint64_t i = 0; i < n; ++i) elements.push_back(read_value(in, element, name, depth + 1));
       return GgufValue::array(element, std::move(elements));
     }
   }
@@ -106,14 +114,14 @@ void size_tensor(const Reader& in, GgufTensorInfo& t) {
   int64_t numel = 1;
   for (int64_t d : t.dims)
     if (__builtin_mul_overflow(numel, d, &numel))
-      in.fail("tensor '" + t.name + "' has dimensions whose product overflows");
+      in.fail("tensor " + quote_name(t.name) + " has dimensions whose product overflows");
   const int64_t row = t.dims.empty() ? 1 : t.dims[0];
   if (row % type.block_size != 0)
-    in.fail("tensor '" + t.name + "' has rows of " + std::to_string(row) + " values, not a multiple of the " +
+    in.fail("tensor " + quote_name(t.name) + " has rows of " + std::to_string(row) + " values, not a multiple of the " +
             type.name + " block size " + std::to_string(type.block_size));
   uint64_t bytes;
   if (__builtin_mul_overflow(static_cast<uint64_t>(numel / type.block_size), static_cast<uint64_t>(type.block_bytes), &bytes))
-    in.fail("tensor '" + t.name + "' has a byte size that overflows");
+    in.fail("tensor " + quote_name(t.name) + " has a byte size that overflows");
   t.bytes = bytes;
 }
 
@@ -149,10 +157,10 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
 
   for (uint64_t i = 0; i < n_metadata; ++i) {
     std::string key = in.string("metadata key");
-    const uint32_t type_id = in.scalar<uint32_t>("type of '" + key + "'");
-    if (!is_gguf_type(type_id)) in.fail("metadata '" + key + "' has unknown value type " + std::to_string(type_id));
-    GgufValue value = read_value(in, static_cast<GgufType>(type_id), key, 0);
-    if (!key_index_.emplace(key, metadata_.size()).second) in.fail("duplicate metadata key '" + key + "'");
+    const uint32_t type_id = in.scalar<uint32_t>("type of " + quote_name(key));
+    if (!is_gguf_type(type_id)) in.fail("metadata " + quote_name(key) + " has unknown value type " + std::to_string(type_id));
+    GgufValue value = read_value(in, static_cast<GgufType>(type_id), quote_name(key), 0);
+    if (!key_index_.emplace(key, metadata_.size()).second) in.fail("duplicate metadata key " + quote_name(key));
     metadata_.emplace_back(std::move(key), std::move(value));
   }
   if (const GgufValue* a = find("general.alignment")) {
@@ -165,20 +173,20 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
     t.name = in.string("tensor name");
-    const uint32_t n_dims = in.scalar<uint32_t>("dimension count of '" + t.name + "'");
+    const uint32_t n_dims = in.scalar<uint32_t>("dimension count of " + quote_name(t.name));
     if (n_dims > kMaxDims)
-      in.fail("tensor '" + t.name + "' has " + std::to_string(n_dims) + " dimensions (at most " + std::to_string(kMaxDims) + ")");
+      in.fail("tensor " + quote_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (at most " + std::to_string(kMaxDims) + ")");
     for (uint32_t d = 0; d < n_dims; ++d) {
-      const uint64_t dim = in.scalar<uint64_t>("dimensions of '" + t.name + "'");
-      if (dim > static_cast<uint64_t>(INT64_MAX)) in.fail("tensor '" + t.name + "' has dimension " + std::to_string(dim) + " out of range");
+      const uint64_t dim = in.scalar<uint64_t>("dimensions of " + quote_name(t.name));
+      if (dim > static_cast<uint64_t>(INT64_MAX)) in.fail("tensor " + quote_name(t.name) + " has dimension " + std::to_string(dim) + " out of range");
       t.dims.push_back(static_cast<int64_t>(dim));
     }
-    const uint32_t type_id = in.scalar<uint32_t>("ggml type of '" + t.name + "'");
-    if (!find_ggml_type(type_id)) in.fail("tensor '" + t.name + "' has unknown ggml type " + std::to_string(type_id));
+    const uint32_t type_id = in.scalar<uint32_t>("ggml type of " + quote_name(t.name));
+    if (!find_ggml_type(type_id)) in.fail("tensor " + quote_name(t.name) + " has unknown ggml type " + std::to_string(type_id));
     t.type = static_cast<GgmlType>(type_id);
-    t.offset = in.scalar<uint64_t>("data offset of '" + t.name + "'");
+    t.offset = in.scalar<uint64_t>("data offset of " + quote_name(t.name));
     size_tensor(in, t);
-    if (!tensor_index_.emplace(t.name, tensors_.size()).second) in.fail("duplicate tensor name '" + t.name + "'");
+    if (!tensor_index_.emplace(t.name, tensors_.size()).second) in.fail("duplicate tensor name " + quote_name(t.name));
     tensors_.push_back(std::move(t));
   }
 
@@ -187,10 +195,10 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   const uint64_t data_size = data_offset_ <= file_->size() ? file_->size() - data_offset_ : 0;
   for (const auto& t : tensors_) {
     if (t.offset % alignment_ != 0)
-      in.fail("tensor '" + t.name + "' data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
+      in.fail("tensor " + quote_name(t.name) + " data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
               std::to_string(alignment_));
     if (t.offset > data_size || t.bytes > data_size - t.offset)
-      in.fail("tensor '" + t.name + "' data (" + std::to_string(t.bytes) + " bytes at offset " + std::to_string(t.offset) +
+      in.fail("tensor " + quote_name(t.name) + " data (" + std::to_string(t.bytes) + " bytes at offset " + std::to_string(t.offset) +
               ") runs past the end of the data section (" + std::to_string(data_size) + " bytes)");
   }
 }

@@ -275,6 +275,11 @@ TEST_CASE("gguf reader: every defect is a one-line bad-input error", "[gguf]") {
     CHECK_THAT(read_error(dir, f.bytes), Contains("metadata 'k' has unknown value type 13"));
   }
   {
+    RawGguf f;  // names from the file are escaped: the message stays one line
+    f.header(0, 1).str("bad\nkey").put<uint32_t>(42).put<uint64_t>(0);
+    CHECK_THAT(read_error(dir, f.bytes), Contains("metadata 'bad\\x0akey' has unknown value type 42"));
+  }
+  {
     RawGguf f;  // an array of strings whose count cannot fit
     f.header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(1000);
     CHECK_THAT(read_error(dir, f.bytes), Contains("element count of array 'k' 1000 exceeds"));
