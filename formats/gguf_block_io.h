@@ -5,8 +5,8 @@
 // Bit-exactness with ggml depends on evaluating float expressions exactly as written: no fused
 // multiply-add contraction (the default on x86-64 without -march flags that enable FMA).
 #pragma once
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -75,8 +75,7 @@ inline float mean_square(const float* x, int64_t n) {
   return sum_x2 / n;
 }
 
-inline void importance_weights(const float* x, const float* importance, float sigma2, int n,
-                               float* weights) {
+inline void importance_weights(const float* x, const float* importance, float sigma2, int n, float* weights) {
   for (int j = 0; j < n; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
 }
 

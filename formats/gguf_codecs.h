@@ -13,7 +13,6 @@
 namespace mp {
 
 void dequantize_row(GgmlType type, const uint8_t* bytes, float* out, int64_t n);
-void quantize_row(GgmlType type, const float* in, uint8_t* out, int64_t n,
-                  const float* importance = nullptr);
+void quantize_row(GgmlType type, const float* in, uint8_t* out, int64_t n, const float* importance = nullptr);
 
 }  // namespace mp

@@ -11,9 +11,9 @@ namespace mp {
 namespace {
 
 constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
-constexpr uint32_t kMaxDims = 4;       // GGML_MAX_DIMS
-constexpr int kMaxArrayNesting = 8;    // deeper nesting is surely garbage, and would risk the stack
-constexpr uint64_t kMinMetadataBytes = 8 + 4 + 1;  // empty key, type, smallest value
+constexpr uint32_t kMaxDims = 4;     // GGML_MAX_DIMS
+constexpr int kMaxArrayNesting = 8;  // deeper nesting is surely garbage, and would risk the stack
+constexpr uint64_t kMinMetadataBytes = 8 + 4 + 1;        // empty key, type, smallest value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // empty name, n_dims = 0, type, offset
 
 // Sequential reads from the mapped file; every read is bounds-checked and names what it was reading.
@@ -27,7 +27,8 @@ class Reader {
 
   template <class T>
   T scalar(const std::string& what) {
-    if (sizeof(T) > remaining()) fail("truncated at offset " + std::to_string(pos_) + " (reading " + what + ")");
+    if (sizeof(T) > remaining())
+      fail("truncated at offset " + std::to_string(pos_) + " (reading " + what + ")");
     T value;
     std::memcpy(&value, file_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
@@ -49,8 +50,8 @@ class Reader {
   uint64_t count(const std::string& what, uint64_t min_bytes) {
     const uint64_t n = scalar<uint64_t>(what);
     if (n > remaining() / min_bytes)
-      fail(what + " " + std::to_string(n) + " exceeds what the file can hold (" + std::to_string(remaining()) +
-           " bytes left)");
+      fail(what + " " + std::to_string(n) + " exceeds what the file can hold (" +
+           std::to_string(remaining()) + " bytes left)");
     return n;
   }
 
@@ -76,24 +77,36 @@ uint64_t min_value_bytes(GgufType type) {
 GgufValue read_value(Reader& in, GgufType type, const std::string& name, int depth) {
   const std::string what = "value of " + name;
   switch (type) {
-    case GgufType::UINT8: return GgufValue::unsigned_int(type, in.scalar<uint8_t>(what));
-    case GgufType::UINT16: return GgufValue::unsigned_int(type, in.scalar<uint16_t>(what));
-    case GgufType::UINT32: return GgufValue::unsigned_int(type, in.scalar<uint32_t>(what));
-    case GgufType::UINT64: return GgufValue::unsigned_int(type, in.scalar<uint64_t>(what));
-    case GgufType::INT8: return GgufValue::signed_int(type, in.scalar<int8_t>(what));
-    case GgufType::INT16: return GgufValue::signed_int(type, in.scalar<int16_t>(what));
-    case GgufType::INT32: return GgufValue::signed_int(type, in.scalar<int32_t>(what));
-    case GgufType::INT64: return GgufValue::signed_int(type, in.scalar<int64_t>(what));
-    case GgufType::FLOAT32: return GgufValue::floating(type, in.scalar<float>(what));
-    case GgufType::FLOAT64: return GgufValue::floating(type, in.scalar<double>(what));
+    case GgufType::UINT8:
+      return GgufValue::unsigned_int(type, in.scalar<uint8_t>(what));
+    case GgufType::UINT16:
+      return GgufValue::unsigned_int(type, in.scalar<uint16_t>(what));
+    case GgufType::UINT32:
+      return GgufValue::unsigned_int(type, in.scalar<uint32_t>(what));
+    case GgufType::UINT64:
+      return GgufValue::unsigned_int(type, in.scalar<uint64_t>(what));
+    case GgufType::INT8:
+      return GgufValue::signed_int(type, in.scalar<int8_t>(what));
+    case GgufType::INT16:
+      return GgufValue::signed_int(type, in.scalar<int16_t>(what));
+    case GgufType::INT32:
+      return GgufValue::signed_int(type, in.scalar<int32_t>(what));
+    case GgufType::INT64:
+      return GgufValue::signed_int(type, in.scalar<int64_t>(what));
+    case GgufType::FLOAT32:
+      return GgufValue::floating(type, in.scalar<float>(what));
+    case GgufType::FLOAT64:
+      return GgufValue::floating(type, in.scalar<double>(what));
     case GgufType::BOOL: {
       const uint8_t b = in.scalar<uint8_t>(what);
       if (b > 1) in.fail("BOOL " + what + " is " + std::to_string(b) + ", not 0 or 1");
       return GgufValue::boolean(b != 0);
     }
-    case GgufType::STRING: return GgufValue::string(in.string(what));
+    case GgufType::STRING:
+      return GgufValue::string(in.string(what));
     case GgufType::ARRAY: {
-      if (depth >= kMaxArrayNesting) in.fail("arrays in " + name + " nested deeper than " + std::to_string(kMaxArrayNesting));
+      if (depth >= kMaxArrayNesting)
+        in.fail("arrays in " + name + " nested deeper than " + std::to_string(kMaxArrayNesting));
       const uint32_t element_id = in.scalar<uint32_t>("array type of " + name);
       if (!is_gguf_type(element_id))
         in.fail("array " + name + " has unknown element type " + std::to_string(element_id));
@@ -117,10 +130,11 @@ void size_tensor(const Reader& in, GgufTensorInfo& t) {
       in.fail("tensor " + quote_name(t.name) + " has dimensions whose product overflows");
   const int64_t row = t.dims.empty() ? 1 : t.dims[0];
   if (row % type.block_size != 0)
-    in.fail("tensor " + quote_name(t.name) + " has rows of " + std::to_string(row) + " values, not a multiple of the " +
-            type.name + " block size " + std::to_string(type.block_size));
+    in.fail("tensor " + quote_name(t.name) + " has rows of " + std::to_string(row) +
+            " values, not a multiple of the " + type.name + " block size " + std::to_string(type.block_size));
   uint64_t bytes;
-  if (__builtin_mul_overflow(static_cast<uint64_t>(numel / type.block_size), static_cast<uint64_t>(type.block_bytes), &bytes))
+  if (__builtin_mul_overflow(static_cast<uint64_t>(numel / type.block_size),
+                             static_cast<uint64_t>(type.block_bytes), &bytes))
     in.fail("tensor " + quote_name(t.name) + " has a byte size that overflows");
   t.bytes = bytes;
 }
@@ -158,9 +172,11 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   for (uint64_t i = 0; i < n_metadata; ++i) {
     std::string key = in.string("metadata key");
     const uint32_t type_id = in.scalar<uint32_t>("type of " + quote_name(key));
-    if (!is_gguf_type(type_id)) in.fail("metadata " + quote_name(key) + " has unknown value type " + std::to_string(type_id));
+    if (!is_gguf_type(type_id))
+      in.fail("metadata " + quote_name(key) + " has unknown value type " + std::to_string(type_id));
     GgufValue value = read_value(in, static_cast<GgufType>(type_id), quote_name(key), 0);
-    if (!key_index_.emplace(key, metadata_.size()).second) in.fail("duplicate metadata key " + quote_name(key));
+    if (!key_index_.emplace(key, metadata_.size()).second)
+      in.fail("duplicate metadata key " + quote_name(key));
     metadata_.emplace_back(std::move(key), std::move(value));
   }
   if (const GgufValue* a = find("general.alignment")) {
@@ -175,18 +191,22 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
     t.name = in.string("tensor name");
     const uint32_t n_dims = in.scalar<uint32_t>("dimension count of " + quote_name(t.name));
     if (n_dims > kMaxDims)
-      in.fail("tensor " + quote_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (at most " + std::to_string(kMaxDims) + ")");
+      in.fail("tensor " + quote_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (at most " +
+              std::to_string(kMaxDims) + ")");
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t dim = in.scalar<uint64_t>("dimensions of " + quote_name(t.name));
-      if (dim > static_cast<uint64_t>(INT64_MAX)) in.fail("tensor " + quote_name(t.name) + " has dimension " + std::to_string(dim) + " out of range");
+      if (dim > static_cast<uint64_t>(INT64_MAX))
+        in.fail("tensor " + quote_name(t.name) + " has dimension " + std::to_string(dim) + " out of range");
       t.dims.push_back(static_cast<int64_t>(dim));
     }
     const uint32_t type_id = in.scalar<uint32_t>("ggml type of " + quote_name(t.name));
-    if (!find_ggml_type(type_id)) in.fail("tensor " + quote_name(t.name) + " has unknown ggml type " + std::to_string(type_id));
+    if (!find_ggml_type(type_id))
+      in.fail("tensor " + quote_name(t.name) + " has unknown ggml type " + std::to_string(type_id));
     t.type = static_cast<GgmlType>(type_id);
     t.offset = in.scalar<uint64_t>("data offset of " + quote_name(t.name));
     size_tensor(in, t);
-    if (!tensor_index_.emplace(t.name, tensors_.size()).second) in.fail("duplicate tensor name " + quote_name(t.name));
+    if (!tensor_index_.emplace(t.name, tensors_.size()).second)
+      in.fail("duplicate tensor name " + quote_name(t.name));
     tensors_.push_back(std::move(t));
   }
 
@@ -195,11 +215,12 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   const uint64_t data_size = data_offset_ <= file_->size() ? file_->size() - data_offset_ : 0;
   for (const auto& t : tensors_) {
     if (t.offset % alignment_ != 0)
-      in.fail("tensor " + quote_name(t.name) + " data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-              std::to_string(alignment_));
+      in.fail("tensor " + quote_name(t.name) + " data offset " + std::to_string(t.offset) +
+              " is not a multiple of the alignment " + std::to_string(alignment_));
     if (t.offset > data_size || t.bytes > data_size - t.offset)
-      in.fail("tensor " + quote_name(t.name) + " data (" + std::to_string(t.bytes) + " bytes at offset " + std::to_string(t.offset) +
-              ") runs past the end of the data section (" + std::to_string(data_size) + " bytes)");
+      in.fail("tensor " + quote_name(t.name) + " data (" + std::to_string(t.bytes) + " bytes at offset " +
+              std::to_string(t.offset) + ") runs past the end of the data section (" +
+              std::to_string(data_size) + " bytes)");
   }
 }
 
@@ -220,7 +241,8 @@ at::Tensor GgufFile::tensor(const GgufTensorInfo& info) const {
   const uint64_t row_bytes = ggml_row_bytes(info.type, row);
   const uint8_t* src = bytes(info);
   float* dst = out.data_ptr<float>();
-  for (int64_t r = 0; r < out.numel() / row; ++r) dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
+  for (int64_t r = 0; r < out.numel() / row; ++r)
+    dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
   return out;
 }
 

@@ -43,12 +43,16 @@ class GgufFile {
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }  // where the data section starts
 
-  const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }  // in file order
+  const std::vector<std::pair<std::string, GgufValue>>& metadata() const {
+    return metadata_;
+  }  // in file order
   const GgufValue* find(const std::string& key) const;
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }  // in file order
   const GgufTensorInfo* find_tensor(const std::string& name) const;
 
-  const uint8_t* bytes(const GgufTensorInfo& info) const { return file_->data() + data_offset_ + info.offset; }
+  const uint8_t* bytes(const GgufTensorInfo& info) const {
+    return file_->data() + data_offset_ + info.offset;
+  }
   // The tensor as float32, dequantized, shaped outermost first.
   at::Tensor tensor(const GgufTensorInfo& info) const;
 

@@ -14,7 +14,8 @@ namespace {
 
 constexpr int kBlock = 32, kLevels = 16;
 // The levels ggml fitted to the distribution of LLM weights (kvalues_iq4nl).
-constexpr int8_t kValues[kLevels] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr int8_t kValues[kLevels] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                     1,    13,   25,  38,  53,  69,  89,  113};
 // ggml's quantizer refines each block scale over 2·kTries+1 candidates.
 constexpr int kTries = 7;
 
@@ -24,7 +25,7 @@ struct BlockIQ4NL {
 };
 struct BlockIQ4XS {
   uint16_t d;
-  uint16_t scales_h;  // top 2 bits of the 8 block multipliers
+  uint16_t scales_h;    // top 2 bits of the 8 block multipliers
   uint8_t scales_l[4];  // low 4 bits, two per byte
   uint8_t qs[128];
 };
@@ -105,7 +106,9 @@ void dequantize_block(const uint8_t* qs, float d, float* out) {
   }
 }
 
-void decode_iq4_nl(const BlockIQ4NL& block, float* out) { dequantize_block(block.qs, fp16_to_fp32(block.d), out); }
+void decode_iq4_nl(const BlockIQ4NL& block, float* out) {
+  dequantize_block(block.qs, fp16_to_fp32(block.d), out);
+}
 
 // The weights' sigma² is taken over the block itself.
 void encode_iq4_nl(const float* x, const float* importance, BlockIQ4NL* block) {
@@ -123,7 +126,8 @@ constexpr int kXsBlocks = sizeof(BlockIQ4XS::scales_l) * 2, kXsSuper = kBlock * 
 void decode_iq4_xs(const BlockIQ4XS& block, float* out) {
   const float d = fp16_to_fp32(block.d);
   for (int ib = 0; ib < kXsBlocks; ++ib) {
-    const int ls = ((block.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((block.scales_h >> (2 * ib)) & 3) << 4);
+    const int ls =
+        ((block.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((block.scales_h >> (2 * ib)) & 3) << 4);
     dequantize_block(block.qs + 16 * ib, d * (ls - 32), out + kBlock * ib);
   }
 }

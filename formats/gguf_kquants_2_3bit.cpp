@@ -51,7 +51,8 @@ void q2_K_scales_ref(const float* x, uint8_t* L, BlockQ2K* block) {
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < kSubBlocks; ++j) {
     for (int l = 0; l < kSub; ++l) weights[l] = std::fabs(x[kSub * j + l]);
-    scales[j] = make_qkx_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], -0.5f, 0.1f, 15, true);
+    scales[j] =
+        make_qkx_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], -0.5f, 0.1f, 15, true);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
@@ -60,12 +61,14 @@ void q2_K_scales_ref(const float* x, uint8_t* L, BlockQ2K* block) {
   block->d = block->dmin = fp32_to_fp16(0.f);
   if (max_scale > 0) {
     const float iscale = q4scale / max_scale;
-    for (int j = 0; j < kSubBlocks; ++j) block->scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+    for (int j = 0; j < kSubBlocks; ++j)
+      block->scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
     block->d = fp32_to_fp16(max_scale / q4scale);
   }
   if (max_min > 0) {
     const float iscale = q4scale / max_min;
-    for (int j = 0; j < kSubBlocks; ++j) block->scales[j] |= static_cast<uint8_t>(nearest_int(iscale * mins[j]) << 4);
+    for (int j = 0; j < kSubBlocks; ++j)
+      block->scales[j] |= static_cast<uint8_t>(nearest_int(iscale * mins[j]) << 4);
     block->dmin = fp32_to_fp16(max_min / q4scale);
   }
 }
@@ -79,7 +82,8 @@ void q2_K_scales_weighted(const float* x, const float* importance, uint8_t* L, B
     importance_weights(x + kSub * j, importance + kSub * j, sigma2, kSub, weights);
     sw[j] = 0;
     for (int l = 0; l < kSub; ++l) sw[j] += weights[l];
-    scales[j] = make_qkx_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], -0.9f, 0.05f, 36, false);
+    scales[j] =
+        make_qkx_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], -0.9f, 0.05f, 36, false);
   }
   uint8_t Ls[kSubBlocks], Lm[kSubBlocks];
   block->d = fp32_to_fp16(make_qp_quants(kSubBlocks, 15, scales, Ls, sw));
@@ -159,7 +163,8 @@ void encode_q2_K(const float* x, const float* importance, BlockQ2K* block) {
     if (!d) continue;
     const float dm = dmin_all * (block->scales[j] >> 4);
     for (int i = 0; i < kSub; ++i)
-      L[kSub * j + i] = static_cast<uint8_t>(std::max(0, std::min(3, nearest_int((x[kSub * j + i] + dm) / d))));
+      L[kSub * j + i] =
+          static_cast<uint8_t>(std::max(0, std::min(3, nearest_int((x[kSub * j + i] + dm) / d))));
   }
   pack_2bit(L, block->qs);
 }

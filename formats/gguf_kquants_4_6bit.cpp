@@ -105,7 +105,8 @@ ScalesMins k4_scales_weighted(const float* x, const float* importance, int nmax,
     importance_weights(x + kSub * j, importance + kSub * j, sigma2, kSub, weights);
     sw[j] = 0;
     for (int l = 0; l < kSub; ++l) sw[j] += weights[l];
-    scales[j] = make_qkx_quants(kSub, nmax, x + kSub * j, weights, L + kSub * j, &mins[j], -0.9f, 0.05f, 36, false);
+    scales[j] =
+        make_qkx_quants(kSub, nmax, x + kSub * j, weights, L + kSub * j, &mins[j], -0.9f, 0.05f, 36, false);
   }
   ScalesMins result;
   result.d = fp32_to_fp16(make_qp_quants(kSubBlocks, 63, scales, result.ls, sw));
@@ -122,7 +123,8 @@ void k4_requantize(const float* x, const ScalesMins& s, const uint8_t* packed_sc
     if (!d) continue;
     const float dm = fp16_to_fp32(s.dmin) * m;
     for (int i = 0; i < kSub; ++i)
-      L[kSub * j + i] = static_cast<uint8_t>(std::max(0, std::min(nmax, nearest_int((x[kSub * j + i] + dm) / d))));
+      L[kSub * j + i] =
+          static_cast<uint8_t>(std::max(0, std::min(nmax, nearest_int((x[kSub * j + i] + dm) / d))));
   }
 }
 
@@ -130,7 +132,8 @@ template <class Block>
 void encode_k4(const float* x, const float* importance, Block* block, int nmax, float rmin, int nstep,
                void (*pack)(const uint8_t* L, Block* block)) {
   uint8_t L[kSuper];
-  const ScalesMins s = importance ? k4_scales_weighted(x, importance, nmax, L) : k4_scales_ref(x, nmax, rmin, nstep, L);
+  const ScalesMins s =
+      importance ? k4_scales_weighted(x, importance, nmax, L) : k4_scales_ref(x, nmax, rmin, nstep, L);
   block->d = s.d;
   block->dmin = s.dmin;
   set_scale_min_k4(s.ls, s.lm, block->scales);
@@ -142,7 +145,8 @@ void encode_k4(const float* x, const float* importance, Block* block, int nmax, 
 void pack_k4_nibbles(const uint8_t* L, uint8_t* qs) {
   for (int chunk = 0; chunk < kSuper / 64; ++chunk)
     for (int l = 0; l < 32; ++l)
-      qs[32 * chunk + l] = static_cast<uint8_t>((L[64 * chunk + l] & 0xf) | ((L[64 * chunk + 32 + l] & 0xf) << 4));
+      qs[32 * chunk + l] =
+          static_cast<uint8_t>((L[64 * chunk + l] & 0xf) | ((L[64 * chunk + 32 + l] & 0xf) << 4));
 }
 
 int k4_nibble(const uint8_t* qs, int j) {
@@ -221,7 +225,8 @@ void encode_q6_K(const float* x, const float* importance, BlockQ6K* block) {
   float scales[kScales];
   float max_scale = 0, max_abs_scale = 0;
   for (int ib = 0; ib < kScales; ++ib) {
-    scales[ib] = make_qx_quants(kSub16, 32, x + kSub16 * ib, L + kSub16 * ib, importance ? importance + kSub16 * ib : nullptr);
+    scales[ib] = make_qx_quants(kSub16, 32, x + kSub16 * ib, L + kSub16 * ib,
+                                importance ? importance + kSub16 * ib : nullptr);
     if (std::fabs(scales[ib]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[ib]);
       max_scale = scales[ib];
@@ -231,12 +236,14 @@ void encode_q6_K(const float* x, const float* importance, BlockQ6K* block) {
   if (max_abs_scale < kGroupMaxEps) return;
   const float iscale = -128.f / max_scale;
   block->d = fp32_to_fp16(1 / iscale);
-  for (int ib = 0; ib < kScales; ++ib) block->scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
+  for (int ib = 0; ib < kScales; ++ib)
+    block->scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
   for (int j = 0; j < kScales; ++j) {
     const float d = fp16_to_fp32(block->d) * block->scales[j];
     if (!d) continue;
     for (int i = 0; i < kSub16; ++i)
-      L[kSub16 * j + i] = static_cast<int8_t>(std::max(-32, std::min(31, nearest_int(x[kSub16 * j + i] / d))) + 32);
+      L[kSub16 * j + i] =
+          static_cast<int8_t>(std::max(-32, std::min(31, nearest_int(x[kSub16 * j + i] / d))) + 32);
   }
   uint8_t levels[kSuper];
   for (int j = 0; j < kSuper; ++j) levels[j] = static_cast<uint8_t>(L[j]);

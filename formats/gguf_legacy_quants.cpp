@@ -38,11 +38,13 @@ struct BlockQ8_0 {
   int8_t qs[32];
 };
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 &&
-              sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34, "ggml block layouts");
+                  sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34,
+              "ggml block layouts");
 
 // Levels 0..15 (or the low four bits of 0..31), two per byte.
 void pack_nibbles(const uint8_t* levels, uint8_t* qs) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((levels[j] & 0x0f) | ((levels[j + 16] & 0x0f) << 4));
+  for (int j = 0; j < 16; ++j)
+    qs[j] = static_cast<uint8_t>((levels[j] & 0x0f) | ((levels[j + 16] & 0x0f) << 4));
 }
 
 void unpack_nibbles(const uint8_t* qs, int* levels) {
@@ -91,7 +93,8 @@ BlockLevels symmetric_levels(const float* x, const float* weights, int bits) {
   out.d = max / -half;
   const float id = out.d ? 1.0f / out.d : 0.0f;
   for (int j = 0; j < kBlock; ++j)
-    out.L[j] = static_cast<uint8_t>(std::min(2 * half - 1, int{static_cast<int8_t>(x[j] * id + (half + 0.5f))}));
+    out.L[j] =
+        static_cast<uint8_t>(std::min(2 * half - 1, int{static_cast<int8_t>(x[j] * id + (half + 0.5f))}));
   return out;
 }
 
@@ -174,10 +177,14 @@ void encode_q8_0(const float* x, const float*, BlockQ8_0* block) {
 
 std::vector<RowCodec> legacy_quant_codecs() {
   return {
-      {GgmlType::Q4_0, dequantize_blocks<BlockQ4_0, kBlock, decode_legacy<BlockQ4_0, 4, false>>, quantize_legacy<BlockQ4_0, 4, false>},
-      {GgmlType::Q4_1, dequantize_blocks<BlockQ4_1, kBlock, decode_legacy<BlockQ4_1, 4, true>>, quantize_legacy<BlockQ4_1, 4, true>},
-      {GgmlType::Q5_0, dequantize_blocks<BlockQ5_0, kBlock, decode_legacy<BlockQ5_0, 5, false>>, quantize_legacy<BlockQ5_0, 5, false>},
-      {GgmlType::Q5_1, dequantize_blocks<BlockQ5_1, kBlock, decode_legacy<BlockQ5_1, 5, true>>, quantize_legacy<BlockQ5_1, 5, true>},
+      {GgmlType::Q4_0, dequantize_blocks<BlockQ4_0, kBlock, decode_legacy<BlockQ4_0, 4, false>>,
+       quantize_legacy<BlockQ4_0, 4, false>},
+      {GgmlType::Q4_1, dequantize_blocks<BlockQ4_1, kBlock, decode_legacy<BlockQ4_1, 4, true>>,
+       quantize_legacy<BlockQ4_1, 4, true>},
+      {GgmlType::Q5_0, dequantize_blocks<BlockQ5_0, kBlock, decode_legacy<BlockQ5_0, 5, false>>,
+       quantize_legacy<BlockQ5_0, 5, false>},
+      {GgmlType::Q5_1, dequantize_blocks<BlockQ5_1, kBlock, decode_legacy<BlockQ5_1, 5, true>>,
+       quantize_legacy<BlockQ5_1, 5, true>},
       block_codec<BlockQ8_0, kBlock, decode_q8_0, encode_q8_0>(GgmlType::Q8_0),
   };
 }

@@ -21,8 +21,8 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 // and keeps the weighted least-squares fit (absolute error when use_mad). Returns the scale; stores
 // the (non-negative) minimum in *the_min. This is make_qkx2_quants and, with weights always given,
 // make_qkx3_quants.
-float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                      float* the_min, float rmin, float rdelta, int nstep, bool use_mad);
+float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                      float rmin, float rdelta, int nstep, bool use_mad);
 
 // Levels in [0, nmax] for non-negative values (the sub-block scales and mins of the k-quants when an
 // importance matrix is given). Returns the scale.

@@ -16,16 +16,16 @@ struct TypeInfo {
   uint64_t bytes;
 };
 constexpr TypeInfo kTypes[] = {
-    {"UINT8", 1},  {"INT8", 1},   {"UINT16", 2}, {"INT16", 2},  {"UINT32", 4}, {"INT32", 4}, {"FLOAT32", 4},
-    {"BOOL", 1},   {"STRING", 0}, {"ARRAY", 0},  {"UINT64", 8}, {"INT64", 8},  {"FLOAT64", 8},
+    {"UINT8", 1}, {"INT8", 1},   {"UINT16", 2}, {"INT16", 2},  {"UINT32", 4}, {"INT32", 4},   {"FLOAT32", 4},
+    {"BOOL", 1},  {"STRING", 0}, {"ARRAY", 0},  {"UINT64", 8}, {"INT64", 8},  {"FLOAT64", 8},
 };
 
 // Fails unless `type` is an integer type of the given signedness whose range holds `value`.
 void check_integer(GgufType type, bool is_signed, __int128 value) {
-  const bool signed_type = type == GgufType::INT8 || type == GgufType::INT16 || type == GgufType::INT32 ||
-                           type == GgufType::INT64;
-  const bool unsigned_type = type == GgufType::UINT8 || type == GgufType::UINT16 || type == GgufType::UINT32 ||
-                             type == GgufType::UINT64;
+  const bool signed_type =
+      type == GgufType::INT8 || type == GgufType::INT16 || type == GgufType::INT32 || type == GgufType::INT64;
+  const bool unsigned_type = type == GgufType::UINT8 || type == GgufType::UINT16 ||
+                             type == GgufType::UINT32 || type == GgufType::UINT64;
   if (is_signed ? !signed_type : !unsigned_type)
     fail_runtime(std::string(gguf_type_name(type)) + " is not a" + (is_signed ? " signed" : "n unsigned") +
                  " integer type");
@@ -74,7 +74,8 @@ GgufValue GgufValue::array(GgufType element_type, std::vector<GgufValue> element
   if (!is_gguf_type(static_cast<uint32_t>(element_type))) fail_runtime("array of an unknown GGUF type");
   for (const auto& e : elements)
     if (e.type() != element_type)
-      fail_runtime(std::string("array of ") + gguf_type_name(element_type) + " given a " + gguf_type_name(e.type()));
+      fail_runtime(std::string("array of ") + gguf_type_name(element_type) + " given a " +
+                   gguf_type_name(e.type()));
   return GgufValue(GgufType::ARRAY, std::move(elements), element_type);
 }
 
@@ -95,7 +96,9 @@ const std::vector<GgufValue>& GgufValue::as_array() const { return get<std::vect
 std::string GgufValue::to_text(size_t max_elements) const {
   std::ostringstream out;
   switch (type_) {
-    case GgufType::BOOL: out << (as_bool() ? "true" : "false"); break;
+    case GgufType::BOOL:
+      out << (as_bool() ? "true" : "false");
+      break;
     case GgufType::STRING:
       // Listings are one line per key: control characters are shown escaped.
       for (const char c : as_string()) {

@@ -24,18 +24,42 @@ void put_string(std::string& buf, const std::string& s) {
 
 void put_value(std::string& buf, const GgufValue& v) {
   switch (v.type()) {
-    case GgufType::UINT8: put(buf, static_cast<uint8_t>(v.as_uint())); break;
-    case GgufType::UINT16: put(buf, static_cast<uint16_t>(v.as_uint())); break;
-    case GgufType::UINT32: put(buf, static_cast<uint32_t>(v.as_uint())); break;
-    case GgufType::UINT64: put(buf, v.as_uint()); break;
-    case GgufType::INT8: put(buf, static_cast<int8_t>(v.as_int())); break;
-    case GgufType::INT16: put(buf, static_cast<int16_t>(v.as_int())); break;
-    case GgufType::INT32: put(buf, static_cast<int32_t>(v.as_int())); break;
-    case GgufType::INT64: put(buf, v.as_int()); break;
-    case GgufType::FLOAT32: put(buf, static_cast<float>(v.as_float())); break;
-    case GgufType::FLOAT64: put(buf, v.as_float()); break;
-    case GgufType::BOOL: put<uint8_t>(buf, v.as_bool() ? 1 : 0); break;
-    case GgufType::STRING: put_string(buf, v.as_string()); break;
+    case GgufType::UINT8:
+      put(buf, static_cast<uint8_t>(v.as_uint()));
+      break;
+    case GgufType::UINT16:
+      put(buf, static_cast<uint16_t>(v.as_uint()));
+      break;
+    case GgufType::UINT32:
+      put(buf, static_cast<uint32_t>(v.as_uint()));
+      break;
+    case GgufType::UINT64:
+      put(buf, v.as_uint());
+      break;
+    case GgufType::INT8:
+      put(buf, static_cast<int8_t>(v.as_int()));
+      break;
+    case GgufType::INT16:
+      put(buf, static_cast<int16_t>(v.as_int()));
+      break;
+    case GgufType::INT32:
+      put(buf, static_cast<int32_t>(v.as_int()));
+      break;
+    case GgufType::INT64:
+      put(buf, v.as_int());
+      break;
+    case GgufType::FLOAT32:
+      put(buf, static_cast<float>(v.as_float()));
+      break;
+    case GgufType::FLOAT64:
+      put(buf, v.as_float());
+      break;
+    case GgufType::BOOL:
+      put<uint8_t>(buf, v.as_bool() ? 1 : 0);
+      break;
+    case GgufType::STRING:
+      put_string(buf, v.as_string());
+      break;
     case GgufType::ARRAY:
       put(buf, static_cast<uint32_t>(v.element_type()));
       put<uint64_t>(buf, v.as_array().size());
@@ -55,7 +79,8 @@ void GgufWriter::add_metadata(const std::string& key, GgufValue value) {
   if (!keys_.insert(key).second) fail_runtime("GGUF metadata key '" + key + "' declared twice");
   if (key == "general.alignment") {
     const uint64_t a = value.type() == GgufType::UINT32 ? value.as_uint() : 0;
-    if (a == 0 || (a & (a - 1)) != 0) fail_runtime("general.alignment must be a non-zero power of two UINT32");
+    if (a == 0 || (a & (a - 1)) != 0)
+      fail_runtime("general.alignment must be a non-zero power of two UINT32");
     alignment_ = a;
   }
   metadata_.emplace_back(key, std::move(value));
@@ -124,7 +149,8 @@ void GgufWriter::write_tensor_bytes(const void* data, uint64_t bytes) {
   if (!header_written_) write_header();
   const GgufTensorInfo& t = next_tensor();
   if (bytes != t.bytes)
-    fail_runtime("GGUF tensor '" + t.name + "' declared as " + std::to_string(t.bytes) + " bytes, given " + std::to_string(bytes));
+    fail_runtime("GGUF tensor '" + t.name + "' declared as " + std::to_string(t.bytes) + " bytes, given " +
+                 std::to_string(bytes));
   out_.write(data, bytes);
   pad_to_alignment();
   ++next_;
@@ -148,7 +174,8 @@ void GgufWriter::write_tensor(const at::Tensor& values, const float* importance)
 void GgufWriter::commit() {
   if (!header_written_) write_header();
   if (next_ != tensors_.size())
-    fail_runtime("GGUF writer: " + std::to_string(tensors_.size() - next_) + " declared tensors were not written");
+    fail_runtime("GGUF writer: " + std::to_string(tensors_.size() - next_) +
+                 " declared tensors were not written");
   out_.commit();
 }
 

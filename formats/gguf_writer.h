@@ -21,7 +21,8 @@ class GgufWriter {
   // Declarations, all before the first tensor data. A "general.alignment" key (UINT32, a power of
   // two) changes the alignment from the default 32.
   void add_metadata(const std::string& key, GgufValue value);
-  void add_tensor(const std::string& name, const std::vector<int64_t>& shape, GgmlType type);  // shape outermost first
+  void add_tensor(const std::string& name, const std::vector<int64_t>& shape,
+                  GgmlType type);  // shape outermost first
 
   // Data for the next declared tensor: already encoded bytes (exactly the declared size), or values
   // of the declared shape that are encoded here (importance: one weight per column, or nullptr).

@@ -17,8 +17,8 @@ namespace {
 
 using mp::GgmlType;
 
-const char* const kGoldenTypes[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k",
-                                    "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs", "f16", "bf16"};
+const char* const kGoldenTypes[] = {"q4_0", "q4_1", "q5_0", "q5_1",   "q8_0",   "q2_k", "q3_k",
+                                    "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs", "f16",  "bf16"};
 
 GgmlType type_named(const std::string& name) {
   GgmlType type;
@@ -99,9 +99,9 @@ TEST_CASE("gguf codecs: round trips stay within each format's precision", "[gguf
   for (auto& v : x) v = gauss(rng);
   // Relative RMS error bounds, loose enough for any correct codec, tight enough to catch a wrong one.
   const std::pair<GgmlType, double> bounds[] = {
-      {GgmlType::F32, 0.0},    {GgmlType::F16, 1e-3},   {GgmlType::BF16, 5e-3},  {GgmlType::Q8_0, 0.01},
-      {GgmlType::Q6_K, 0.03},  {GgmlType::Q5_0, 0.06},  {GgmlType::Q5_1, 0.06},  {GgmlType::Q5_K, 0.06},
-      {GgmlType::Q4_0, 0.12},  {GgmlType::Q4_1, 0.12},  {GgmlType::Q4_K, 0.12},  {GgmlType::IQ4_NL, 0.12},
+      {GgmlType::F32, 0.0},     {GgmlType::F16, 1e-3},  {GgmlType::BF16, 5e-3}, {GgmlType::Q8_0, 0.01},
+      {GgmlType::Q6_K, 0.03},   {GgmlType::Q5_0, 0.06}, {GgmlType::Q5_1, 0.06}, {GgmlType::Q5_K, 0.06},
+      {GgmlType::Q4_0, 0.12},   {GgmlType::Q4_1, 0.12}, {GgmlType::Q4_K, 0.12}, {GgmlType::IQ4_NL, 0.12},
       {GgmlType::IQ4_XS, 0.12}, {GgmlType::Q3_K, 0.25}, {GgmlType::Q2_K, 0.5},
   };
   for (const auto& [type, bound] : bounds) {
@@ -149,9 +149,18 @@ TEST_CASE("fp16 and bf16 conversions round like LibTorch's (to nearest, ties to 
   // Floats between halves, including exact ties, subnormals, overflow.
   std::mt19937 rng(3);
   std::uniform_int_distribution<uint32_t> any_bits;
-  std::vector<float> samples = {65504.f, 65519.99f, 65520.f, 1e9f, -1e9f, std::ldexp(1.f, -25),
-                                3 * std::ldexp(1.f, -25), std::ldexp(1.f, -26), 1.f + std::ldexp(1.f, -11),
-                                1.f + 3 * std::ldexp(1.f, -11), -0.f, 1e-45f};
+  std::vector<float> samples = {65504.f,
+                                65519.99f,
+                                65520.f,
+                                1e9f,
+                                -1e9f,
+                                std::ldexp(1.f, -25),
+                                3 * std::ldexp(1.f, -25),
+                                std::ldexp(1.f, -26),
+                                1.f + std::ldexp(1.f, -11),
+                                1.f + 3 * std::ldexp(1.f, -11),
+                                -0.f,
+                                1e-45f};
   for (int i = 0; i < 200000; ++i) {
     uint32_t bits = any_bits(rng);
     if (i % 2) bits = (bits & 0x87ffffff) | 0x38000000;  // concentrate on the half range
@@ -186,9 +195,10 @@ TEST_CASE("gguf types: ids, names and block sizes as ggml has them", "[gguf]") {
   CHECK_FALSE(mp::parse_ggml_type("q4_k_m", &type));
   // Bits per weight as llama.cpp documents them.
   const std::pair<GgmlType, double> bpw[] = {
-      {GgmlType::Q8_0, 8.5},     {GgmlType::Q4_0, 4.5},   {GgmlType::Q5_1, 6.0},      {GgmlType::Q2_K, 2.625},
-      {GgmlType::Q3_K, 3.4375},  {GgmlType::Q4_K, 4.5},   {GgmlType::Q5_K, 5.5},      {GgmlType::Q6_K, 6.5625},
-      {GgmlType::IQ4_XS, 4.25},  {GgmlType::IQ2_XXS, 2.0625}, {GgmlType::IQ1_M, 1.75}, {GgmlType::TQ1_0, 1.6875},
+      {GgmlType::Q8_0, 8.5},       {GgmlType::Q4_0, 4.5},    {GgmlType::Q5_1, 6.0},
+      {GgmlType::Q2_K, 2.625},     {GgmlType::Q3_K, 3.4375}, {GgmlType::Q4_K, 4.5},
+      {GgmlType::Q5_K, 5.5},       {GgmlType::Q6_K, 6.5625}, {GgmlType::IQ4_XS, 4.25},
+      {GgmlType::IQ2_XXS, 2.0625}, {GgmlType::IQ1_M, 1.75},  {GgmlType::TQ1_0, 1.6875},
   };
   for (const auto& [t, bits] : bpw) {
     INFO(mp::ggml_type_name(t));

@@ -1,9 +1,8 @@
 // The GGUF container: reading llama.cpp's own files, writer -> reader round trips, and one test per
 // validation error on small hand-built broken files.
-#include <nlohmann/json.hpp>
-
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "formats/gguf_codecs.h"
 #include "formats/gguf_file.h"
@@ -117,10 +116,11 @@ TEST_CASE("gguf reader: llama.cpp's stories260K export", "[gguf]") {
 
   // Tensors come back in PyTorch order and equal the HF checkpoint they were converted from.
   const mp::SafetensorsFile hf(mp::test::shared_path("models/stories260K/model.safetensors"));
-  const std::pair<const char*, const char*> same[] = {{"token_embd.weight", "model.embed_tokens.weight"},
-                                                      {"blk.0.ffn_down.weight", "model.layers.0.mlp.down_proj.weight"},
-                                                      {"blk.4.attn_v.weight", "model.layers.4.self_attn.v_proj.weight"},
-                                                      {"output_norm.weight", "model.norm.weight"}};
+  const std::pair<const char*, const char*> same[] = {
+      {"token_embd.weight", "model.embed_tokens.weight"},
+      {"blk.0.ffn_down.weight", "model.layers.0.mlp.down_proj.weight"},
+      {"blk.4.attn_v.weight", "model.layers.4.self_attn.v_proj.weight"},
+      {"output_norm.weight", "model.norm.weight"}};
   for (const auto& [gguf_name, hf_name] : same) {
     const mp::GgufTensorInfo* info = file.find_tensor(gguf_name);
     REQUIRE(info);
@@ -182,13 +182,15 @@ TEST_CASE("gguf writer -> reader round trip of every value type and several tens
       {"f64", GgufValue::floating(GgufType::FLOAT64, 1.0 / 3)},
       {"strings", GgufValue::array(GgufType::STRING, {GgufValue::string("a"), GgufValue::string("")})},
       {"empty", GgufValue::array(GgufType::FLOAT32, {})},
-      {"nested", GgufValue::array(GgufType::ARRAY,
-                                  {GgufValue::array(GgufType::INT16, {GgufValue::signed_int(GgufType::INT16, -7)}),
-                                   GgufValue::array(GgufType::BOOL, {GgufValue::boolean(false)})})},
+      {"nested",
+       GgufValue::array(GgufType::ARRAY,
+                        {GgufValue::array(GgufType::INT16, {GgufValue::signed_int(GgufType::INT16, -7)}),
+                         GgufValue::array(GgufType::BOOL, {GgufValue::boolean(false)})})},
   };
   const std::pair<GgmlType, std::vector<int64_t>> layout[] = {
-      {GgmlType::F32, {3, 5}}, {GgmlType::F16, {2, 32}}, {GgmlType::BF16, {7}},  {GgmlType::Q4_0, {2, 64}},
-      {GgmlType::Q8_0, {32}},  {GgmlType::Q4_K, {2, 256}}, {GgmlType::Q6_K, {256}}, {GgmlType::IQ4_XS, {1, 1, 256}},
+      {GgmlType::F32, {3, 5}},   {GgmlType::F16, {2, 32}},        {GgmlType::BF16, {7}},
+      {GgmlType::Q4_0, {2, 64}}, {GgmlType::Q8_0, {32}},          {GgmlType::Q4_K, {2, 256}},
+      {GgmlType::Q6_K, {256}},   {GgmlType::IQ4_XS, {1, 1, 256}},
   };
   for (const uint32_t alignment : {0u, 64u}) {  // 0: the default
     mp::test::ScratchDir dir;
@@ -243,13 +245,14 @@ TEST_CASE("gguf writer refuses inconsistent use", "[gguf]") {
   mp::test::ScratchDir dir;
   mp::GgufWriter out(dir.path("x.gguf"));
   out.add_tensor("a", {4, 32}, GgmlType::Q4_0);
-  CHECK_THROWS_AS(out.add_tensor("a", {32}, GgmlType::F32), mp::Error);                      // duplicate
-  CHECK_THROWS_AS(out.add_tensor("b", {4, 31}, GgmlType::Q4_0), mp::Error);                  // partial block
-  CHECK_THROWS_AS(out.add_tensor(std::string(64, 'n'), {32}, GgmlType::F32), mp::Error);     // name too long
-  CHECK_THROWS_AS(out.add_metadata("general.alignment", GgufValue::uint32(48)), mp::Error);  // not a power of 2
+  CHECK_THROWS_AS(out.add_tensor("a", {32}, GgmlType::F32), mp::Error);                   // duplicate
+  CHECK_THROWS_AS(out.add_tensor("b", {4, 31}, GgmlType::Q4_0), mp::Error);               // partial block
+  CHECK_THROWS_AS(out.add_tensor(std::string(64, 'n'), {32}, GgmlType::F32), mp::Error);  // name too long
+  CHECK_THROWS_AS(out.add_metadata("general.alignment", GgufValue::uint32(48)),
+                  mp::Error);  // not a power of 2
   CHECK_THROWS_AS(GgufValue::unsigned_int(GgufType::UINT8, 256), mp::Error);
-  CHECK_THROWS_AS(out.write_tensor(at::zeros({4, 64})), mp::Error);                          // wrong shape
-  CHECK_THROWS_AS(out.commit(), mp::Error);                                                  // tensor missing
+  CHECK_THROWS_AS(out.write_tensor(at::zeros({4, 64})), mp::Error);  // wrong shape
+  CHECK_THROWS_AS(out.commit(), mp::Error);                          // tensor missing
   CHECK_FALSE(std::filesystem::exists(dir.path("x.gguf")));
 }
 
@@ -259,11 +262,14 @@ TEST_CASE("gguf reader: every defect is a one-line bad-input error", "[gguf]") {
   spit(dir.path("ok.gguf"), small_valid_file().bytes);
   CHECK(mp::GgufFile(dir.path("ok.gguf")).tensors().size() == 1);
 
-  CHECK_THAT(read_error(dir, "GGUX" + small_valid_file().bytes.substr(4)), Contains("not a GGUF file (bad magic)"));
+  CHECK_THAT(read_error(dir, "GGUX" + small_valid_file().bytes.substr(4)),
+             Contains("not a GGUF file (bad magic)"));
   CHECK_THAT(read_error(dir, "GG"), Contains("bad magic"));
   CHECK_THAT(read_error(dir, RawGguf().header(0, 0, 1).bytes), Contains("unsupported GGUF version 1"));
-  CHECK_THAT(read_error(dir, RawGguf().header(0, 1ull << 60).bytes), Contains("metadata count 1152921504606846976 exceeds"));
-  CHECK_THAT(read_error(dir, RawGguf().header(1ull << 62, 0).pad(64).bytes), Contains("tensor count 4611686018427387904 exceeds"));
+  CHECK_THAT(read_error(dir, RawGguf().header(0, 1ull << 60).bytes),
+             Contains("metadata count 1152921504606846976 exceeds"));
+  CHECK_THAT(read_error(dir, RawGguf().header(1ull << 62, 0).pad(64).bytes),
+             Contains("tensor count 4611686018427387904 exceeds"));
   {
     RawGguf f;
     f.header(0, 1).put<uint64_t>(1000).bytes += "general.short_key";
@@ -300,12 +306,16 @@ TEST_CASE("gguf reader: every defect is a one-line bad-input error", "[gguf]") {
     return f.bytes;
   };
   CHECK_THAT(read_error(dir, one_tensor({32}, 99, 0, 128)), Contains("tensor 'w' has unknown ggml type 99"));
-  CHECK_THAT(read_error(dir, one_tensor({32, 2}, 0, 0, 128)), Contains("runs past the end of the data section (128 bytes)"));
-  CHECK_THAT(read_error(dir, one_tensor({32}, 0, 16, 256)), Contains("data offset 16 is not a multiple of the alignment 32"));
+  CHECK_THAT(read_error(dir, one_tensor({32, 2}, 0, 0, 128)),
+             Contains("runs past the end of the data section (128 bytes)"));
+  CHECK_THAT(read_error(dir, one_tensor({32}, 0, 16, 256)),
+             Contains("data offset 16 is not a multiple of the alignment 32"));
   CHECK_THAT(read_error(dir, one_tensor({1ull << 32, 1ull << 32}, 0, 0, 32)), Contains("overflows"));
   CHECK_THAT(read_error(dir, one_tensor({1ull << 62}, 0, 0, 32)), Contains("byte size that overflows"));
-  CHECK_THAT(read_error(dir, one_tensor({48, 2}, 2, 0, 64)), Contains("rows of 48 values, not a multiple of the q4_0 block size 32"));
-  CHECK_THAT(read_error(dir, one_tensor({1, 1, 1, 1, 1}, 0, 0, 32)), Contains("has 5 dimensions (at most 4)"));
+  CHECK_THAT(read_error(dir, one_tensor({48, 2}, 2, 0, 64)),
+             Contains("rows of 48 values, not a multiple of the q4_0 block size 32"));
+  CHECK_THAT(read_error(dir, one_tensor({1, 1, 1, 1, 1}, 0, 0, 32)),
+             Contains("has 5 dimensions (at most 4)"));
   CHECK_THAT(read_error(dir, one_tensor({1ull << 63}, 0, 0, 32)), Contains("out of range"));
 
   // Cut anywhere before the end of its data, the valid file is truncated somewhere.
@@ -313,7 +323,8 @@ TEST_CASE("gguf reader: every defect is a one-line bad-input error", "[gguf]") {
   for (size_t cut = 4; cut < whole.size(); ++cut) {
     INFO("cut at " << cut);
     const std::string message = read_error(dir, whole.substr(0, cut));
-    const bool named = message.find("truncated") != std::string::npos || message.find("past the end") != std::string::npos ||
+    const bool named = message.find("truncated") != std::string::npos ||
+                       message.find("past the end") != std::string::npos ||
                        message.find("exceeds") != std::string::npos;
     CHECK(named);
   }
