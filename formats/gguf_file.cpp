@@ -76,27 +76,10 @@ uint64_t min_value_bytes(GgufType type) {
 // `name` is the key, already quoted for messages.
 GgufValue read_value(Reader& in, GgufType type, const std::string& name, int depth) {
   const std::string what = "value of " + name;
+  if (is_number_type(type))
+    return visit_number_type(
+        type, [&](auto zero) { return GgufValue::number(type, in.scalar<decltype(zero)>(what)); });
   switch (type) {
-    case GgufType::UINT8:
-      return GgufValue::unsigned_int(type, in.scalar<uint8_t>(what));
-    case GgufType::UINT16:
-      return GgufValue::unsigned_int(type, in.scalar<uint16_t>(what));
-    case GgufType::UINT32:
-      return GgufValue::unsigned_int(type, in.scalar<uint32_t>(what));
-    case GgufType::UINT64:
-      return GgufValue::unsigned_int(type, in.scalar<uint64_t>(what));
-    case GgufType::INT8:
-      return GgufValue::signed_int(type, in.scalar<int8_t>(what));
-    case GgufType::INT16:
-      return GgufValue::signed_int(type, in.scalar<int16_t>(what));
-    case GgufType::INT32:
-      return GgufValue::signed_int(type, in.scalar<int32_t>(what));
-    case GgufType::INT64:
-      return GgufValue::signed_int(type, in.scalar<int64_t>(what));
-    case GgufType::FLOAT32:
-      return GgufValue::floating(type, in.scalar<float>(what));
-    case GgufType::FLOAT64:
-      return GgufValue::floating(type, in.scalar<double>(what));
     case GgufType::BOOL: {
       const uint8_t b = in.scalar<uint8_t>(what);
       if (b > 1) in.fail("BOOL " + what + " is " + std::to_string(b) + ", not 0 or 1");
@@ -117,6 +100,8 @@ GgufValue read_value(Reader& in, GgufType type, const std::string& name, int dep
       for (uint64_t i = 0; i < n; ++i) elements.push_back(read_value(in, element, name, depth + 1));
       return GgufValue::array(element, std::move(elements));
     }
+    default:
+      break;
   }
   in.fail("unknown value type");
 }

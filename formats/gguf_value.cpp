@@ -47,6 +47,10 @@ const char* gguf_type_name(GgufType type) {
   return is_gguf_type(id) ? kTypes[id].name : "unknown";
 }
 
+bool is_number_type(GgufType type) {
+  return is_gguf_type(static_cast<uint32_t>(type)) && gguf_scalar_bytes(type) > 0 && type != GgufType::BOOL;
+}
+
 uint64_t gguf_scalar_bytes(GgufType type) { return kTypes[static_cast<uint32_t>(type)].bytes; }
 
 GgufValue GgufValue::unsigned_int(GgufType type, uint64_t value) {

@@ -23,37 +23,9 @@ void put_string(std::string& buf, const std::string& s) {
 }
 
 void put_value(std::string& buf, const GgufValue& v) {
+  if (is_number_type(v.type()))
+    return visit_number_type(v.type(), [&](auto zero) { put(buf, v.number_as<decltype(zero)>()); });
   switch (v.type()) {
-    case GgufType::UINT8:
-      put(buf, static_cast<uint8_t>(v.as_uint()));
-      break;
-    case GgufType::UINT16:
-      put(buf, static_cast<uint16_t>(v.as_uint()));
-      break;
-    case GgufType::UINT32:
-      put(buf, static_cast<uint32_t>(v.as_uint()));
-      break;
-    case GgufType::UINT64:
-      put(buf, v.as_uint());
-      break;
-    case GgufType::INT8:
-      put(buf, static_cast<int8_t>(v.as_int()));
-      break;
-    case GgufType::INT16:
-      put(buf, static_cast<int16_t>(v.as_int()));
-      break;
-    case GgufType::INT32:
-      put(buf, static_cast<int32_t>(v.as_int()));
-      break;
-    case GgufType::INT64:
-      put(buf, v.as_int());
-      break;
-    case GgufType::FLOAT32:
-      put(buf, static_cast<float>(v.as_float()));
-      break;
-    case GgufType::FLOAT64:
-      put(buf, v.as_float());
-      break;
     case GgufType::BOOL:
       put<uint8_t>(buf, v.as_bool() ? 1 : 0);
       break;
@@ -65,6 +37,8 @@ void put_value(std::string& buf, const GgufValue& v) {
       put<uint64_t>(buf, v.as_array().size());
       for (const auto& e : v.as_array()) put_value(buf, e);
       break;
+    default:
+      fail_runtime(std::string("cannot write a GGUF value of type ") + gguf_type_name(v.type()));
   }
 }
 
