@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "formats/gguf_file.h"
 #include "formats/safetensors.h"
 #include "lib/error.h"
 
@@ -19,6 +20,14 @@ void add_safetensors(Inventory& inv, const SafetensorsFile& file) {
   for (const auto& t : file.tensors())
     inv.tensors.push_back({t.name, dtype_name(t.dtype), fs::path(file.path()).filename().string(),
                            t.shape, t.bytes(), t.numel()});
+}
+
+// Shapes outermost first, as for safetensors; dtype is the ggml type name ("q4_K", "f32", ...).
+void add_gguf(Inventory& inv, const GgufFile& file) {
+  for (const auto& [key, value] : file.metadata()) inv.metadata.emplace_back(key, value.to_text());
+  const std::string name = fs::path(file.path()).filename().string();
+  for (const auto& t : file.tensors())
+    inv.tensors.push_back({t.name, ggml_type_name(t.type), name, t.shape(), t.bytes, t.numel()});
 }
 
 }  // namespace
@@ -88,6 +97,11 @@ Inventory inspect_path(const std::string& path) {
     return inv;
   }
   if (!fs::exists(path)) fail_input(path, "no such file or directory");
+  if (is_gguf_file(path)) {
+    inv.format = "gguf";
+    add_gguf(inv, GgufFile(path));
+    return inv;
+  }
   inv.format = "safetensors";
   add_safetensors(inv, SafetensorsFile(path));
   return inv;

@@ -1,0 +1,88 @@
+// Shared by the block codec files (internal): block structs read and written at byte offsets (copied,
+// not cast, so rows at any alignment work), the row <-> blocks drivers, the codec table entries, and
+// the helpers of ggml's arithmetic that several formats use.
+//
+// Bit-exactness with ggml depends on evaluating float expressions exactly as written: no fused
+// multiply-add contraction (the default on x86-64 without -march flags that enable FMA).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "formats/gguf_types.h"
+
+namespace mp::gguf_blocks {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF blocks are little-endian");
+
+template <class Block>
+Block load_block(const uint8_t* bytes, int64_t index) {
+  Block block;
+  std::memcpy(&block, bytes + index * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+  return block;
+}
+
+template <class Block>
+void store_block(uint8_t* bytes, int64_t index, const Block& block) {
+  std::memcpy(bytes + index * static_cast<int64_t>(sizeof(Block)), &block, sizeof(Block));
+}
+
+using RowDecoder = void (*)(const uint8_t* bytes, float* out, int64_t n);
+using RowEncoder = void (*)(const float* in, uint8_t* out, int64_t n, const float* importance);
+struct RowCodec {
+  GgmlType type;
+  RowDecoder decode;
+  RowEncoder encode;
+};
+
+// Rows of independent blocks of kValues values. Encode gets a block's values and its slice of the
+// importance matrix (nullptr without one).
+template <class Block, int64_t kValues, void (*Decode)(const Block& block, float* out)>
+void dequantize_blocks(const uint8_t* bytes, float* out, int64_t n) {
+  for (int64_t b = 0; b < n / kValues; ++b) Decode(load_block<Block>(bytes, b), out + b * kValues);
+}
+
+template <class Block, int64_t kValues, void (*Encode)(const float* x, const float* importance, Block* block)>
+void quantize_blocks(const float* in, uint8_t* out, int64_t n, const float* importance) {
+  for (int64_t b = 0; b < n / kValues; ++b) {
+    Block block;
+    Encode(in + b * kValues, importance ? importance + b * kValues : nullptr, &block);
+    store_block(out, b, block);
+  }
+}
+
+template <class Block, int64_t kValues, void (*Decode)(const Block&, float*),
+          void (*Encode)(const float*, const float*, Block*)>
+constexpr RowCodec block_codec(GgmlType type) {
+  return {type, dequantize_blocks<Block, kValues, Decode>, quantize_blocks<Block, kValues, Encode>};
+}
+
+// Round to nearest, ties to even, the way ggml does it: adding 1.5 * 2^23 leaves the rounded
+// integer in the low mantissa bits. Valid for |value| < 2^22, which every caller guarantees.
+inline int nearest_int(float value) {
+  const float shifted = value + 12582912.0f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
+
+// Importance-weighted quantization weighs value j by importance[j] * sqrt(sigma² + x[j]²), where
+// sigma² is a mean square of the values around it (the row or the super-block, depending on type).
+inline float mean_square(const float* x, int64_t n) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
+  return sum_x2 / n;
+}
+
+inline void importance_weights(const float* x, const float* importance, float sigma2, int n, float* weights) {
+  for (int j = 0; j < n; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
+}
+
+// The types each codec file implements; formats/gguf_codecs.cpp gathers them.
+std::vector<RowCodec> legacy_quant_codecs();   // q4_0 q4_1 q5_0 q5_1 q8_0
+std::vector<RowCodec> kquant_2_3bit_codecs();  // q2_K q3_K
+std::vector<RowCodec> kquant_4_6bit_codecs();  // q4_K q5_K q6_K
+std::vector<RowCodec> iq4_codecs();            // iq4_nl iq4_xs
+
+}  // namespace mp::gguf_blocks
