@@ -85,12 +85,11 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
   for (int64_t i1 = 0; i1 < columns; i1 += block_size) {
     const int64_t i2 = std::min(i1 + block_size, columns), count = i2 - i1;
     at::Tensor block_errors = at::empty({count, rows}, at::kFloat);  // (w − ŵ) / [H⁻¹]_qq
-    const at::Tensor block_hinv = hinv.slice(0, i1, i2).slice(1, i1, i2);
-    // Block columns [begin, end) with the errors of the block's first `done` columns applied.
+    // Columns [i1 + begin, i1 + end) with the errors of the block's first `done` columns applied.
     auto updated = [&](int64_t done, int64_t begin, int64_t end) {
       const at::Tensor stale = columns_major.slice(0, i1 + begin, i1 + end);
       if (done == 0) return stale;
-      return at::addmm(stale, block_hinv.slice(0, 0, done).slice(1, begin, end).t(),
+      return at::addmm(stale, hinv.slice(0, i1, i1 + done).slice(1, i1 + begin, i1 + end).t(),
                        block_errors.slice(0, 0, done), 1.0, -1.0);
     };
     {
@@ -98,11 +97,10 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
       for (int64_t i = 0; i < count; ++i) {
         const int64_t q = i1 + i;
         if (!plan.up_front && q % plan.group_size == 0) {
-          // Columns past this block have not yet received its errors, as in the reference code.
+          // The group is chosen from fully updated weights, also where it reaches past the block
+          // (the reference code looks at weights that lack the current block's errors there).
           const int64_t end = std::min(q + plan.group_size, columns);
-          at::Tensor span = updated(i, i, std::min(end, i2) - i1);
-          if (end > i2) span = at::cat({span, columns_major.slice(0, i2, end)});
-          current = grid.choose(span.t());
+          current = grid.choose(updated(i, i, end - i1).t());
           solved.chosen.push_back(current);
         }
         const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q]) : current;
