@@ -139,13 +139,24 @@ TEST_CASE("GPTQ beats RTN on the layer output with correlated inputs", "[quant]"
   at::manual_seed(22);
   const at::Tensor x = correlated_inputs(2048, 128);
   const at::Tensor w = at::randn({64, 128});
-  const at::Tensor h = hessian_of(x);
-  for (bool act_order : {false, true}) {
-    CAPTURE(act_order);
-    const auto grid = make_grid(3, 32);
+  mp::HessianAccumulator in_f64(128, at::kDouble);
+  in_f64.add(x);
+  struct Case {
+    bool act_order, f64_hessian;
+    mp::RangeSearch search;
+  };
+  for (Case c : {Case{false, false, mp::RangeSearch::min_max}, Case{true, false, mp::RangeSearch::min_max},
+                 Case{false, true, mp::RangeSearch::mse}}) {
+    CAPTURE(c.act_order, c.f64_hessian, c.search == mp::RangeSearch::mse);
+    mp::AffineGridOptions grid_options;
+    grid_options.bits = 3;
+    grid_options.group_size = 32;
+    grid_options.search = c.search;
+    const auto grid = std::make_shared<mp::AffineGrid>(grid_options);
     mp::GptqOptions options;
     options.block_size = 48;
-    options.act_order = act_order;
+    options.act_order = c.act_order;
+    const at::Tensor h = c.f64_hessian ? in_f64.matrix() : hessian_of(x);
     const mp::GptqResult gptq = mp::quantize_gptq(w, h, grid, options);
     const double gptq_error = output_error(w, gptq.layer, x);
     const double rtn_error = output_error(w, mp::quantize_rtn(w, grid), x);
