@@ -102,11 +102,12 @@ int main(int argc, char** argv) {
   const int64_t sequences = quick ? 8 : 128;
   const HessianTiming hessian = accumulate_hessian(sequences);
   const double tokens = static_cast<double>(sequences * kSequence);
-  std::printf("hessian %lld features, %lld x %lld tokens: accumulate %.2f s (%.1f GFLOP/s), "
-              "input generation %.2f s\n",
-              static_cast<long long>(kHidden), static_cast<long long>(sequences),
-              static_cast<long long>(kSequence), hessian.accumulate_s,
-              2.0 * tokens * kHidden * kHidden / hessian.accumulate_s / 1e9, hessian.generate_s);
+  std::printf(
+      "hessian %lld features, %lld x %lld tokens: accumulate %.2f s (%.1f GFLOP/s), "
+      "input generation %.2f s\n",
+      static_cast<long long>(kHidden), static_cast<long long>(sequences),
+      static_cast<long long>(kSequence), hessian.accumulate_s,
+      2.0 * tokens * kHidden * kHidden / hessian.accumulate_s / 1e9, hessian.generate_s);
 
   // Both layer shapes read the same 4096-wide inputs, so they share one Hessian.
   bench_solve(kHidden, hessian.h, act_order);

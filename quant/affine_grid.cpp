@@ -8,8 +8,8 @@ AffineGrid::AffineGrid(const AffineGridOptions& options) : options_(options) {
   if (options.bits < 2 || options.bits > 8)
     fail_input("grid", "bits must be between 2 and 8, got " + std::to_string(options.bits));
   if (options.group_size == 0 || options.group_size < -1)
-    fail_input("grid", "group size must be positive or -1, got " +
-                           std::to_string(options.group_size));
+    fail_input("grid",
+               "group size must be positive or -1, got " + std::to_string(options.group_size));
   if (options.search == RangeSearch::mse &&
       (options.mse_steps < 1 || options.mse_max_shrink <= 0 || options.mse_max_shrink >= 1))
     fail_input("grid", "MSE search needs steps >= 1 and a max shrink in (0, 1)");
@@ -20,7 +20,8 @@ GridParams AffineGrid::choose(const at::Tensor& w, const at::Tensor& importance)
   const int64_t size = group_size() == -1 ? span : group_size();
   const int64_t full_groups = span / size, full_columns = full_groups * size;
   const at::Tensor weights = w.to(at::kFloat);
-  const at::Tensor cost = importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
+  const at::Tensor cost =
+      importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
   auto columns = [](const at::Tensor& t, int64_t begin, int64_t end) {
     return t.defined() ? t.slice(1, begin, end) : t;
   };
@@ -32,10 +33,12 @@ GridParams AffineGrid::choose(const at::Tensor& w, const at::Tensor& importance)
       return t.defined() ? t.slice(1, 0, full_columns).reshape({rows * full_groups, size}) : t;
     };
     GridParams params = choose_rows(as_group_rows(weights), as_group_rows(cost));
-    parts.push_back({params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
+    parts.push_back(
+        {params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
   }
   if (full_columns < span)
-    parts.push_back(choose_rows(columns(weights, full_columns, span), columns(cost, full_columns, span)));
+    parts.push_back(
+        choose_rows(columns(weights, full_columns, span), columns(cost, full_columns, span)));
   return parts.size() == 1 ? parts.front() : concat_groups(parts);
 }
 

@@ -56,8 +56,8 @@ InverseHessian cholesky_of_inverse(const at::Tensor& h, const GptqOptions& optio
 }
 
 struct SolvedColumns {
-  at::Tensor codes;                 // int32 [columns, rows]: row q holds the q-th processed column
-  std::vector<GridParams> chosen;   // groups chosen on the way, in processing order
+  at::Tensor codes;                // int32 [columns, rows]: row q holds the q-th processed column
+  std::vector<GridParams> chosen;  // groups chosen on the way, in processing order
   double loss = 0;
 };
 
@@ -121,8 +121,8 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
 
 }  // namespace
 
-GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
-                         std::shared_ptr<const Grid> grid, const GptqOptions& options) {
+GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_ptr<const Grid> grid,
+                         const GptqOptions& options) {
   if (w.dim() != 2 || h.dim() != 2 || h.size(0) != w.size(1) || h.size(1) != w.size(1))
     fail_runtime("GPTQ: weight [out, in] and Hessian [in, in] do not match");
   if (options.block_size < 1 || options.damp <= 0)

@@ -41,8 +41,8 @@ double output_error(const at::Tensor& w, const mp::QuantizedLinear& layer, const
 at::Tensor reference_gptq(const at::Tensor& w, const at::Tensor& h, const mp::Grid& grid,
                           bool act_order, double* loss) {
   const int64_t rows = w.size(0), columns = w.size(1), group_size = grid.group_size();
-  const at::Tensor order = act_order ? std::get<1>(h.diagonal().sort(0, true))
-                                     : at::arange(columns, at::kLong);
+  const at::Tensor order =
+      act_order ? std::get<1>(h.diagonal().sort(0, true)) : at::arange(columns, at::kLong);
   at::Tensor hp = h.to(at::kDouble).index_select(0, order).index_select(1, order);
   hp = hp + at::eye(columns, at::kDouble) * (0.01 * hp.diagonal().mean().item<double>());
   const at::Tensor u = at::linalg_cholesky(at::inverse(hp), /*upper=*/true);
@@ -54,7 +54,8 @@ at::Tensor reference_gptq(const at::Tensor& w, const at::Tensor& h, const mp::Gr
     if (q % group_size == 0)
       params = grid.choose(current.slice(1, q, std::min(q + group_size, columns)).to(at::kFloat));
     const at::Tensor column = current.slice(1, q, q + 1).to(at::kFloat);
-    const at::Tensor quantized = grid.dequantize(grid.quantize(column, params.group(0)), params.group(0));
+    const at::Tensor quantized =
+        grid.dequantize(grid.quantize(column, params.group(0)), params.group(0));
     for (int64_t r = 0; r < rows; ++r) {
       const double error = current[r][q].item<double>() - quantized[r][0].item<double>();
       result[r][q] = quantized[r][0].item<double>();
@@ -128,7 +129,8 @@ TEST_CASE("GPTQ matches an unblocked f64 reference", "[quant]") {
     const mp::GptqResult result = mp::quantize_gptq(w, h, grid, options);
     double reference_loss = 0;
     const at::Tensor reference = reference_gptq(w, h, *grid, act_order, &reference_loss);
-    // Blocked f32 and unblocked f64 could round a weight sitting on a tie differently; nothing more.
+    // Blocked f32 and unblocked f64 could round a weight sitting on a tie differently; nothing
+    // more.
     const at::Tensor differ = (result.layer.dequantize() - reference).abs() > 1e-5;
     CHECK(differ.sum().item<int64_t>() <= 1);
     CHECK(result.loss == Approx(reference_loss).epsilon(1e-4));
@@ -145,8 +147,9 @@ TEST_CASE("GPTQ beats RTN on the layer output with correlated inputs", "[quant]"
     bool act_order, f64_hessian;
     mp::RangeSearch search;
   };
-  for (Case c : {Case{false, false, mp::RangeSearch::min_max}, Case{true, false, mp::RangeSearch::min_max},
-                 Case{false, true, mp::RangeSearch::mse}}) {
+  for (Case c :
+       {Case{false, false, mp::RangeSearch::min_max}, Case{true, false, mp::RangeSearch::min_max},
+        Case{false, true, mp::RangeSearch::mse}}) {
     CAPTURE(c.act_order, c.f64_hessian, c.search == mp::RangeSearch::mse);
     mp::AffineGridOptions grid_options;
     grid_options.bits = 3;
