@@ -46,7 +46,7 @@ GridParams AffineGrid::choose_rows(const at::Tensor& w, const at::Tensor& import
   // The range always includes 0, so a zero weight stays exactly zero.
   at::Tensor low = at::clamp_max(std::get<0>(w.min(1, /*keepdim=*/true)), 0.0);
   at::Tensor high = at::clamp_min(std::get<0>(w.max(1, /*keepdim=*/true)), 0.0);
-  if (sym()) {
+  if (symmetric()) {
     high = at::maximum(high, -low);
     low = -high;
   }
@@ -77,7 +77,7 @@ GridParams AffineGrid::params_for_range(const at::Tensor& low, const at::Tensor&
   // The smallest positive fp16 subnormal: a scale that survives rounding to the storage type.
   at::Tensor scale = at::clamp_min((high - low) / max_code, 5.9604645e-8);
   if (options_.scale_type != at::kFloat) scale = scale.to(options_.scale_type).to(at::kFloat);
-  at::Tensor zero = sym() ? at::full_like(scale, static_cast<double>(int64_t{1} << (bits() - 1)))
+  at::Tensor zero = symmetric() ? at::full_like(scale, static_cast<double>(int64_t{1} << (bits() - 1)))
                           : at::clamp(at::round(-low / scale), 0.0, max_code);
   return {scale, zero};
 }

@@ -31,7 +31,7 @@ class AffineGrid : public Grid {
   const AffineGridOptions& options() const { return options_; }
   int bits() const override { return options_.bits; }
   int64_t group_size() const override { return options_.group_size; }
-  bool sym() const { return options_.sym; }
+  bool symmetric() const override { return options_.sym; }
 
   GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
   at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;
