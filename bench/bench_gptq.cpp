@@ -17,6 +17,7 @@
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
+#include "quant/rtn.h"
 
 namespace {
 
@@ -42,6 +43,7 @@ double sgemm_gflops(int64_t n) {
 
 struct HessianTiming {
   at::Tensor h;
+  at::Tensor last_batch;  // kept to compare output errors
   double accumulate_s = 0, generate_s = 0;
 };
 
@@ -59,22 +61,34 @@ HessianTiming accumulate_hessian(int64_t sequences) {
     start = std::chrono::steady_clock::now();
     accumulator.add(x);
     timing.accumulate_s += seconds_since(start);
+    timing.last_batch = x;
   }
   timing.h = accumulator.matrix();
   return timing;
 }
 
-void bench_solve(int64_t out, const at::Tensor& h, bool act_order) {
+// ‖(W − Ŵ)xᵀ‖² / ‖Wxᵀ‖² on a batch of calibration inputs.
+double relative_output_error(const at::Tensor& w, const mp::QuantizedLinear& layer,
+                             const at::Tensor& x) {
+  return at::matmul(x, (w - layer.dequantize()).t()).square().sum().item<double>() /
+         at::matmul(x, w.t()).square().sum().item<double>();
+}
+
+void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order) {
   mp::AffineGridOptions grid;  // 4 bits, group 128, asymmetric: the common GPTQ setting
   mp::GptqOptions options;
   options.act_order = act_order;
   const at::Tensor w = at::randn({out, kHidden}) * 0.02;
   const auto start = std::chrono::steady_clock::now();
-  const mp::GptqResult result =
-      mp::quantize_gptq(w, h, std::make_shared<mp::AffineGrid>(grid), options);
-  std::printf("gptq %lldx%lld 4-bit group 128%s: solve %.2f s, damp %.3g, loss %.4g\n",
+  const auto affine = std::make_shared<mp::AffineGrid>(grid);
+  const mp::GptqResult result = mp::quantize_gptq(w, hessian.h, affine, options);
+  const double solve_s = seconds_since(start);
+  std::printf("gptq %lldx%lld 4-bit group 128%s: solve %.2f s, damp %.3g, loss %.4g, "
+              "relative output error %.3g (RTN %.3g)\n",
               static_cast<long long>(out), static_cast<long long>(kHidden),
-              act_order ? " act-order" : "", seconds_since(start), result.damp_used, result.loss);
+              act_order ? " act-order" : "", solve_s, result.damp_used, result.loss,
+              relative_output_error(w, result.layer, hessian.last_batch),
+              relative_output_error(w, mp::quantize_rtn(w, affine), hessian.last_batch));
 }
 
 }  // namespace
@@ -102,15 +116,16 @@ int main(int argc, char** argv) {
   const int64_t sequences = quick ? 8 : 128;
   const HessianTiming hessian = accumulate_hessian(sequences);
   const double tokens = static_cast<double>(sequences * kSequence);
-  std::printf("hessian %lld features, %lld x %lld tokens: accumulate %.2f s (%.1f GFLOP/s), "
-              "input generation %.2f s\n",
-              static_cast<long long>(kHidden), static_cast<long long>(sequences),
-              static_cast<long long>(kSequence), hessian.accumulate_s,
-              2.0 * tokens * kHidden * kHidden / hessian.accumulate_s / 1e9, hessian.generate_s);
+  std::printf(
+      "hessian %lld features, %lld x %lld tokens: accumulate %.2f s (%.1f GFLOP/s), "
+      "input generation %.2f s\n",
+      static_cast<long long>(kHidden), static_cast<long long>(sequences),
+      static_cast<long long>(kSequence), hessian.accumulate_s,
+      2.0 * tokens * kHidden * kHidden / hessian.accumulate_s / 1e9, hessian.generate_s);
 
   // Both layer shapes read the same 4096-wide inputs, so they share one Hessian.
-  bench_solve(kHidden, hessian.h, act_order);
-  bench_solve(kIntermediate, hessian.h, act_order);
+  bench_solve(kHidden, hessian, act_order);
+  bench_solve(kIntermediate, hessian, act_order);
   std::printf("peak RSS %.0f MB\n", peak_rss_mb());
   return 0;
 }

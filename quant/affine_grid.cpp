@@ -8,8 +8,8 @@ AffineGrid::AffineGrid(const AffineGridOptions& options) : options_(options) {
   if (options.bits < 2 || options.bits > 8)
     fail_input("grid", "bits must be between 2 and 8, got " + std::to_string(options.bits));
   if (options.group_size == 0 || options.group_size < -1)
-    fail_input("grid", "group size must be positive or -1, got " +
-                           std::to_string(options.group_size));
+    fail_input("grid",
+               "group size must be positive or -1, got " + std::to_string(options.group_size));
   if (options.search == RangeSearch::mse &&
       (options.mse_steps < 1 || options.mse_max_shrink <= 0 || options.mse_max_shrink >= 1))
     fail_input("grid", "MSE search needs steps >= 1 and a max shrink in (0, 1)");
@@ -20,7 +20,8 @@ GridParams AffineGrid::choose(const at::Tensor& w, const at::Tensor& importance)
   const int64_t size = group_size() == -1 ? span : group_size();
   const int64_t full_groups = span / size, full_columns = full_groups * size;
   const at::Tensor weights = w.to(at::kFloat);
-  const at::Tensor cost = importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
+  const at::Tensor cost =
+      importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
   auto columns = [](const at::Tensor& t, int64_t begin, int64_t end) {
     return t.defined() ? t.slice(1, begin, end) : t;
   };
@@ -32,10 +33,12 @@ GridParams AffineGrid::choose(const at::Tensor& w, const at::Tensor& importance)
       return t.defined() ? t.slice(1, 0, full_columns).reshape({rows * full_groups, size}) : t;
     };
     GridParams params = choose_rows(as_group_rows(weights), as_group_rows(cost));
-    parts.push_back({params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
+    parts.push_back(
+        {params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
   }
   if (full_columns < span)
-    parts.push_back(choose_rows(columns(weights, full_columns, span), columns(cost, full_columns, span)));
+    parts.push_back(
+        choose_rows(columns(weights, full_columns, span), columns(cost, full_columns, span)));
   return parts.size() == 1 ? parts.front() : concat_groups(parts);
 }
 
@@ -43,7 +46,7 @@ GridParams AffineGrid::choose_rows(const at::Tensor& w, const at::Tensor& import
   // The range always includes 0, so a zero weight stays exactly zero.
   at::Tensor low = at::clamp_max(std::get<0>(w.min(1, /*keepdim=*/true)), 0.0);
   at::Tensor high = at::clamp_min(std::get<0>(w.max(1, /*keepdim=*/true)), 0.0);
-  if (sym()) {
+  if (symmetric()) {
     high = at::maximum(high, -low);
     low = -high;
   }
@@ -74,7 +77,7 @@ GridParams AffineGrid::params_for_range(const at::Tensor& low, const at::Tensor&
   // The smallest positive fp16 subnormal: a scale that survives rounding to the storage type.
   at::Tensor scale = at::clamp_min((high - low) / max_code, 5.9604645e-8);
   if (options_.scale_type != at::kFloat) scale = scale.to(options_.scale_type).to(at::kFloat);
-  at::Tensor zero = sym() ? at::full_like(scale, static_cast<double>(int64_t{1} << (bits() - 1)))
+  at::Tensor zero = symmetric() ? at::full_like(scale, static_cast<double>(int64_t{1} << (bits() - 1)))
                           : at::clamp(at::round(-low / scale), 0.0, max_code);
   return {scale, zero};
 }

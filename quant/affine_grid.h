@@ -1,5 +1,5 @@
-// The uniform affine grid of GPTQ and AWQ checkpoints: w ≈ scale · (q − zero), q in [0, 2^bits − 1].
-// Symmetric grids fix zero at 2^(bits−1); asymmetric grids place it so the group's range is
+// The uniform affine grid of GPTQ and AWQ checkpoints: w ≈ scale · (q − zero), q in [0, 2^bits −
+// 1]. Symmetric grids fix zero at 2^(bits−1); asymmetric grids place it so the group's range is
 // covered. The range is taken from min and max (always including 0, so 0 stays exact), optionally
 // shrunk by the MSE clipping search of GPTQ's find_params(mse=True): try shrink factors
 // 1, 1 − 1/steps, ... down to 1 − max_shrink and keep, per group, the one with the smallest
@@ -12,12 +12,12 @@ namespace mp {
 enum class RangeSearch { min_max, mse };
 
 struct AffineGridOptions {
-  int bits = 4;               // 2..8
-  int64_t group_size = 128;   // -1: one group per row
+  int bits = 4;              // 2..8
+  int64_t group_size = 128;  // -1: one group per row
   bool sym = false;
   RangeSearch search = RangeSearch::min_max;
-  double mse_norm = 2.4;      // the exponent GPTQ's reference search uses
-  int mse_steps = 100;        // shrink factors are 1 − i/mse_steps ...
+  double mse_norm = 2.4;        // the exponent GPTQ's reference search uses
+  int mse_steps = 100;          // shrink factors are 1 − i/mse_steps ...
   double mse_max_shrink = 0.8;  // ... for i < mse_max_shrink · mse_steps
   // Scales are rounded to this type before the zero point and the codes are computed from them,
   // so a checkpoint storing fp16 scales reproduces exactly what the algorithm used.
@@ -31,7 +31,7 @@ class AffineGrid : public Grid {
   const AffineGridOptions& options() const { return options_; }
   int bits() const override { return options_.bits; }
   int64_t group_size() const override { return options_.group_size; }
-  bool sym() const { return options_.sym; }
+  bool symmetric() const override { return options_.sym; }
 
   GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
   at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;

@@ -55,14 +55,79 @@ InverseHessian cholesky_of_inverse(const at::Tensor& h, const GptqOptions& optio
                std::to_string(options.max_damp) + " of its mean diagonal");
 }
 
+struct SolvedColumns {
+  at::Tensor codes;                // int32 [columns, rows]: row q holds the q-th processed column
+  std::vector<GridParams> chosen;  // groups chosen on the way, in processing order
+  double loss = 0;
+};
+
+// How each processed column gets its grid parameters: from groups chosen up front (group_of[q]
+// indexes `up_front`), or from a group chosen when its first column comes up.
+struct GroupPlan {
+  const GridParams* up_front;  // null: choose on the way
+  const int32_t* group_of;     // the up-front group of every processed column
+  int64_t group_size;
+};
+
+// Steps "lazy batch updates" and "quantize column, spread its error": columns_major [columns, rows]
+// holds Wᵀ in processing order and is updated in place. The columns after a block receive its
+// errors once the block is done, as one matrix product; inside the block a column receives the
+// errors of the block's earlier columns just before it is quantized (one matrix-vector product,
+// rather than a rank-1 update of the whole block after every column: fewer, larger operations).
+SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv, const Grid& grid,
+                               const GroupPlan& plan, int64_t block_size) {
+  const int64_t columns = columns_major.size(0), rows = columns_major.size(1);
+  const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
+  const float* d = hinv_diagonal.data_ptr<float>();
+  SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, 0};
+  GridParams current;
+
+  for (int64_t i1 = 0; i1 < columns; i1 += block_size) {
+    const int64_t i2 = std::min(i1 + block_size, columns), count = i2 - i1;
+    at::Tensor block_errors = at::empty({count, rows}, at::kFloat);  // (w − ŵ) / [H⁻¹]_qq
+    // Columns [i1 + begin, i1 + end) with the errors of the block's first `done` columns applied.
+    auto updated = [&](int64_t done, int64_t begin, int64_t end) {
+      const at::Tensor stale = columns_major.slice(0, i1 + begin, i1 + end);
+      if (done == 0) return stale;
+      return at::addmm(stale, hinv.slice(0, i1, i1 + done).slice(1, i1 + begin, i1 + end).t(),
+                       block_errors.slice(0, 0, done), 1.0, -1.0);
+    };
+    {
+      const SingleThreaded column_steps;
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t q = i1 + i;
+        if (!plan.up_front && q % plan.group_size == 0) {
+          // The group is chosen from fully updated weights, also where it reaches past the block
+          // (the reference code looks at weights that lack the current block's errors there).
+          const int64_t end = std::min(q + plan.group_size, columns);
+          current = grid.choose(updated(i, i, end - i1).t());
+          solved.chosen.push_back(current);
+        }
+        const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q]) : current;
+
+        const at::Tensor column = updated(i, i, i + 1).squeeze(0);
+        const at::Tensor column_codes = grid.quantize(column.unsqueeze(1), params);
+        solved.codes[q].copy_(column_codes.squeeze(1));
+        at::Tensor error = block_errors[i];
+        at::sub_out(error, column, grid.dequantize(column_codes, params).squeeze(1)).div_(d[q]);
+      }
+    }
+    solved.loss += block_errors.square().sum().item<double>() / 2;
+    columns_major.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), block_errors, 1.0,
+                                      -1.0);
+  }
+  return solved;
+}
+
 }  // namespace
 
-GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
-                         std::shared_ptr<const Grid> grid, const GptqOptions& options) {
+GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_ptr<const Grid> grid,
+                         const GptqOptions& options) {
   if (w.dim() != 2 || h.dim() != 2 || h.size(0) != w.size(1) || h.size(1) != w.size(1))
     fail_runtime("GPTQ: weight [out, in] and Hessian [in, in] do not match");
-  const int64_t rows = w.size(0), columns = w.size(1);
-  const int64_t group_size = grid->group_size() == -1 ? columns : grid->group_size();
+  if (options.block_size < 1 || options.damp <= 0)
+    fail_input("GPTQ options", "block size and damping must be positive");
+  const int64_t columns = w.size(1);
   at::Tensor weight = w.to(at::kFloat).clone();
   at::Tensor hessian = h.clone();
   GptqResult result;
@@ -73,8 +138,8 @@ GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
   hessian.diagonal().masked_fill_(dead, 1.0);
   weight.masked_fill_(dead.unsqueeze(0), 0.0);
 
-  // Per-channel and static groups see the whole unmodified W; otherwise each group is chosen from
-  // the already-updated weights when its first column comes up.
+  // Per-channel and static groups are chosen from the whole unmodified W; otherwise each group is
+  // chosen from the already-updated weights when its first column comes up.
   const bool groups_up_front = options.static_groups || grid->group_size() == -1;
   const at::Tensor column_groups = grid->sequential_groups(columns);
   GridParams up_front;
@@ -91,71 +156,27 @@ GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
   const InverseHessian inverse = cholesky_of_inverse(hessian, options);
   result.damp_used = inverse.damp_used;
   result.damp_raises = inverse.damp_raises;
-  const at::Tensor& hinv = inverse.upper;
 
   // Transposed, so every input column is one contiguous row and updates run along it.
   at::Tensor columns_major = weight.t().contiguous();
-  at::Tensor codes = at::empty({columns, rows}, at::kInt);  // row q: codes of the q-th column processed
-  const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
-  const float* d = hinv_diagonal.data_ptr<float>();
-  const int64_t* original_column = order.data_ptr<int64_t>();
-  const int32_t* group_of = column_groups.data_ptr<int32_t>();
-  std::vector<GridParams> chosen;
-  GridParams current;
-  double loss = 0;
-
-  // Lazy batch updates: the columns after a block receive its errors only when the block is done,
-  // as one matrix product; inside the block a column receives the errors of the block's earlier
-  // columns just before it is quantized (one matrix-vector product instead of a rank-1 update of
-  // the whole block after every column: far fewer, larger operations).
-  for (int64_t i1 = 0; i1 < columns; i1 += options.block_size) {
-    const int64_t i2 = std::min(i1 + options.block_size, columns), count = i2 - i1;
-    at::Tensor block_errors = at::empty({count, rows}, at::kFloat);
-    const at::Tensor block_hinv = hinv.slice(0, i1, i2).slice(1, i1, i2);
-    // Columns [begin, end) of the block with the errors of its first `done` columns applied.
-    auto updated = [&](int64_t done, int64_t begin, int64_t end) {
-      const at::Tensor current = columns_major.slice(0, i1 + begin, i1 + end);
-      if (done == 0) return current;
-      return at::addmm(current, block_hinv.slice(0, 0, done).slice(1, begin, end).t(),
-                       block_errors.slice(0, 0, done), 1.0, -1.0);
-    };
-
-    {
-      const SingleThreaded column_steps;
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t q = i1 + i;
-        if (!groups_up_front && q % group_size == 0) {
-          const int64_t end = std::min(q + group_size, columns);
-          at::Tensor span = updated(i, i, std::min(end, i2) - i1);
-          if (end > i2) span = at::cat({span, columns_major.slice(0, i2, end)});
-          current = grid->choose(span.t());
-          chosen.push_back(current);
-        }
-        const GridParams params =
-            groups_up_front ? up_front.group(group_of[original_column[q]]) : current;
-
-        const at::Tensor column = updated(i, i, i + 1).squeeze(0);
-        const at::Tensor column_codes = grid->quantize(column.unsqueeze(1), params);
-        codes[q].copy_(column_codes.squeeze(1));
-        at::Tensor error = block_errors[i];
-        at::sub_out(error, column, grid->dequantize(column_codes, params).squeeze(1)).div_(d[q]);
-      }
-    }
-    loss += block_errors.square().sum().item<double>() / 2;
-    columns_major.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), block_errors, 1.0, -1.0);
-  }
-  result.loss = loss;
+  weight = at::Tensor();
+  const at::Tensor processed_groups = column_groups.index_select(0, order).contiguous();
+  const GroupPlan plan{groups_up_front ? &up_front : nullptr, processed_groups.data_ptr<int32_t>(),
+                       grid->group_size() == -1 ? columns : grid->group_size()};
+  const SolvedColumns solved =
+      quantize_columns(columns_major, inverse.upper, *grid, plan, options.block_size);
+  result.loss = solved.loss;
 
   const at::Tensor inverse_order = at::argsort(order);
   at::Tensor g_idx = column_groups;
   GridParams params = up_front;
   if (!groups_up_front) {
-    params = concat_groups(chosen);
+    params = concat_groups(solved.chosen);
     // Groups were formed along the processing order; map each original column to its group.
     g_idx = column_groups.index_select(0, inverse_order);
   }
-  result.layer = {codes.index_select(0, inverse_order).t().contiguous(), params.scale, params.zero, g_idx,
-                  std::move(grid)};
+  result.layer = {solved.codes.index_select(0, inverse_order).t().contiguous(), params.scale,
+                  params.zero, g_idx, std::move(grid)};
   return result;
 }
 

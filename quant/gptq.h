@@ -16,14 +16,14 @@ struct GptqOptions {
 
 struct GptqResult {
   QuantizedLinear layer;
-  double damp_used = 0;         // the fraction of mean diag(H) finally added
-  int damp_raises = 0;          // how often it had to be raised for the Cholesky to succeed
-  int64_t dead_columns = 0;     // inputs that were always zero (H_ii = 0)
-  double loss = 0;              // Σ (w − ŵ)² / [H⁻¹]_qq / 2: the reference code's "error"
+  double damp_used = 0;      // the fraction of mean diag(H) finally added
+  int damp_raises = 0;       // how often it had to be raised for the Cholesky to succeed
+  int64_t dead_columns = 0;  // inputs that were always zero (H_ii = 0)
+  double loss = 0;           // Σ (w − ŵ)² / [H⁻¹]_qq / 2: the reference code's "error"
 };
 
 // w: [out, in] weight; h: [in, in] Hessian (f32 or f64), e.g. HessianAccumulator::matrix().
-GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h,
-                         std::shared_ptr<const Grid> grid, const GptqOptions& options = {});
+GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_ptr<const Grid> grid,
+                         const GptqOptions& options = {});
 
 }  // namespace mp

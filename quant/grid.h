@@ -41,6 +41,8 @@ class Grid {
   int64_t max_code() const { return (int64_t{1} << bits()) - 1; }
   // Columns sharing one (scale, zero); -1 means the whole row.
   virtual int64_t group_size() const = 0;
+  // True when the zero point is fixed (w = 0 sits on a code for every scale), as HF GPTQ's "sym".
+  virtual bool symmetric() const = 0;
 
   // Parameters for w [rows, span], cut into groups of group_size() starting at the span's first
   // column (the last group ragged). `importance` is optional, [span] or [rows, span], non-negative:

@@ -24,7 +24,8 @@ at::Tensor pack_order() {
 AwqTensors pack_awq(const QuantizedLinear& layer) {
   if (layer.bits() != kAwqBits) fail_runtime("AWQ GEMM packing stores 4 bits only");
   if (layer.out_features() % 8 != 0) fail_runtime("AWQ GEMM packing needs out divisible by 8");
-  if (!layer.groups_in_column_order()) fail_runtime("AWQ checkpoints cannot store act-order groups");
+  if (!layer.groups_in_column_order())
+    fail_runtime("AWQ checkpoints cannot store act-order groups");
   const at::Tensor scales = layer.scales.to(at::kHalf);
   if (!at::equal(scales.to(at::kFloat), layer.scales))
     fail_runtime("AWQ packing: scales are not fp16 values; quantize with fp16 scales");
@@ -42,11 +43,14 @@ QuantizedLinear unpack_awq(const AwqTensors& tensors, int64_t group_size) {
   options.group_size = group_size;
   auto grid = std::make_shared<AffineGrid>(options);
   at::Tensor g_idx = grid->sequential_groups(in);
-  return {reorder_runs_of_8(unpack_bits(tensors.qweight, kAwqBits, 1, out), unorder).t().contiguous(),
-          tensors.scales.to(at::kFloat).t().contiguous(),
-          reorder_runs_of_8(unpack_bits(tensors.qzeros, kAwqBits, 1, out), unorder)
-              .to(at::kFloat).t().contiguous(),
-          g_idx, std::move(grid)};
+  return {
+      reorder_runs_of_8(unpack_bits(tensors.qweight, kAwqBits, 1, out), unorder).t().contiguous(),
+      tensors.scales.to(at::kFloat).t().contiguous(),
+      reorder_runs_of_8(unpack_bits(tensors.qzeros, kAwqBits, 1, out), unorder)
+          .to(at::kFloat)
+          .t()
+          .contiguous(),
+      g_idx, std::move(grid)};
 }
 
 }  // namespace mp

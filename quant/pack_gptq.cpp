@@ -25,8 +25,9 @@ GptqTensors pack_gptq(const QuantizedLinear& layer, GptqCheckpointFormat format)
     fail_runtime("GPTQ packing: scales are not fp16 values; quantize with fp16 scales");
   const at::Tensor zeros = layer.integer_zeros() - stored_zero_offset(format);
   if (zeros.numel() > 0 && zeros.min().item<int>() < 0)
-    fail_runtime("GPTQ packing: a zero point of 0 cannot be stored in checkpoint_format gptq "
-                 "(it stores zero - 1); use gptq_v2");
+    fail_runtime(
+        "GPTQ packing: a zero point of 0 cannot be stored in checkpoint_format gptq "
+        "(it stores zero - 1); use gptq_v2");
   return {pack_bits(layer.codes.t(), layer.bits(), 0), pack_bits(zeros.t(), layer.bits(), 1),
           scales.t().contiguous(), layer.g_idx.to(at::kInt)};
 }

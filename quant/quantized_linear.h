@@ -18,6 +18,7 @@ struct QuantizedLinear {
 
   int bits() const { return grid->bits(); }
   int64_t group_size() const { return grid->group_size(); }
+  bool sym() const { return grid->symmetric(); }
   int64_t out_features() const { return codes.size(0); }
   int64_t in_features() const { return codes.size(1); }
   int64_t groups() const { return scales.size(1); }

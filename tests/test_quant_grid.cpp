@@ -92,6 +92,8 @@ TEST_CASE("grid ranges: symmetric centres the codes, asymmetric covers the group
   const at::Tensor w = at::rand({8, 64}) + 1;
   const mp::QuantizedLinear sym = mp::quantize_rtn(w, make_grid(4, 16, true));
   const mp::QuantizedLinear asym = mp::quantize_rtn(w, make_grid(4, 16, false));
+  CHECK(sym.sym());
+  CHECK_FALSE(asym.sym());
   CHECK(at::equal(sym.zeros, at::full_like(sym.zeros, 8)));
   // Without clipping every weight is within one step of its code (half a step of rounding plus at
   // most half a step from rounding the zero point).
