@@ -46,6 +46,12 @@ GptqCheckpointSink::GptqCheckpointSink(const std::string& out_dir, const ModelCo
                                        const nlohmann::json& provenance)
     : out_(out_dir), config_(config), plan_(plan), provenance_(provenance) {}
 
+GptqCheckpointFormat GptqCheckpointSink::format() const {
+  // "gptq" stores zero - 1, which cannot hold the zero point 0 an asymmetric group whose weights
+  // are all non-negative gets (readers would decode the wrapped value); "gptq_v2" stores zero as is.
+  return plan_.grid.sym ? GptqCheckpointFormat::gptq : GptqCheckpointFormat::gptq_v2;
+}
+
 std::string GptqCheckpointSink::shard_name(int64_t shard) const {
   char name[64];
   std::snprintf(name, sizeof name, "model-%05lld-of-%05lld.safetensors", static_cast<long long>(shard + 1),
@@ -68,7 +74,7 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
       } else {
         QuantizedLinear padded = pad_to_words(it->second);
         if (padded.codes.sizes() != it->second.codes.sizes()) padded_.push_back(hf_names::layer(index, suffix));
-        GptqTensors t = pack_gptq(padded, GptqCheckpointFormat::gptq);
+        GptqTensors t = pack_gptq(padded, format());
         add(suffix + ".qweight", t.qweight);
         add(suffix + ".qzeros", t.qzeros);
         add(suffix + ".scales", t.scales);
@@ -102,7 +108,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
                        {"damp_percent", plan_.gptq.damp},
                        {"true_sequential", plan_.true_sequential},
                        {"static_groups", plan_.gptq.static_groups},
-                       {"checkpoint_format", "gptq"},
+                       {"checkpoint_format", format() == GptqCheckpointFormat::gptq ? "gptq" : "gptq_v2"},
                        {"quantizer", std::string("modelpress:") + MODELPRESS_VERSION},
                        {"modelpress_method", method_name(plan_.method)}};
   nlohmann::json dynamic = nlohmann::json::object();

@@ -21,6 +21,7 @@ class GptqCheckpointSink : public QuantizedModelSink {
 
  private:
   std::string shard_name(int64_t shard) const;
+  GptqCheckpointFormat format() const;
   AtomicDirectory out_;
   ModelConfig config_;
   QuantizePlan plan_;
