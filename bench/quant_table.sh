@@ -10,6 +10,8 @@ calib="${2:-$shared/corpora/tinystories/calib.txt}"
 text="${3:-$shared/corpora/tinystories/eval.txt}"
 threads="${THREADS:-1}"
 nsamples="${NSAMPLES:-128}"
+bit_widths="${BITS:-8 4 3}"          # e.g. BITS=3 to run part of the table
+with_fp32="${WITH_FP32:-1}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -17,8 +19,8 @@ ppl() { "$mp" eval -q --json --ctx 256 -t "$threads" -m "$1" -f "$text" | python
 
 echo "| method | bits | group | sym | PPL |"
 echo "| --- | --- | --- | --- | --- |"
-echo "| fp32 | 32 | - | - | $(ppl "$model") |"
-for bits in 8 4 3; do
+[ "$with_fp32" = 1 ] && echo "| fp32 | 32 | - | - | $(ppl "$model") |"
+for bits in $bit_widths; do
   for group in 32 -1; do
     for sym in --sym --asym; do
       for method in rtn gptq; do
