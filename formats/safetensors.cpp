@@ -1,5 +1,8 @@
 #include "formats/safetensors.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -138,6 +141,14 @@ at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
   return at::from_blob(const_cast<uint8_t*>(p), info.shape, [keep_alive](void*) {}, options);
 }
 
+void SafetensorsFile::release(const TensorInfo& info) const {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  // Only whole pages inside the tensor: neighbours sharing a boundary page stay resident.
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(bytes(info)) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(bytes(info)) + info.bytes()) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& dir) : dir_(dir) {
   namespace fs = std::filesystem;
   const fs::path index_path = fs::path(dir) / "model.safetensors.index.json";
@@ -184,6 +195,11 @@ const TensorInfo& SafetensorsCheckpoint::info(const std::string& name) const {
 at::Tensor SafetensorsCheckpoint::tensor(const std::string& name) const {
   const auto& info_ref = info(name);
   return where_.at(name).first->tensor(info_ref);
+}
+
+void SafetensorsCheckpoint::release(const std::string& name) const {
+  const auto& info_ref = info(name);
+  where_.at(name).first->release(info_ref);
 }
 
 std::vector<std::string> SafetensorsCheckpoint::names() const {

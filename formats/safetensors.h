@@ -37,6 +37,9 @@ class SafetensorsFile {
   const uint8_t* bytes(const TensorInfo& info) const { return data_ + info.begin; }
   // A CPU tensor viewing the mapped bytes (read-only: clone or convert before writing to it).
   at::Tensor tensor(const TensorInfo& info) const;
+  // Drops the tensor's pages from this process's memory (they are re-read if touched again):
+  // streaming a model layer by layer keeps only the current layer resident.
+  void release(const TensorInfo& info) const;
 
  private:
   std::shared_ptr<MappedFile> file_;
@@ -53,6 +56,7 @@ class SafetensorsCheckpoint {
 
   bool has(const std::string& name) const { return where_.count(name) > 0; }
   at::Tensor tensor(const std::string& name) const;  // read-only view, see SafetensorsFile
+  void release(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;
   std::vector<std::string> names() const;  // sorted
   const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }

@@ -19,6 +19,8 @@ class ModelSource {
   virtual bool has(const std::string& name) const = 0;
   // A float CPU tensor; may be a read-only view over a memory map, so copy before writing to it.
   virtual at::Tensor tensor(const std::string& name) const = 0;
+  // The caller is done with this tensor: a memory-mapped source may drop its pages.
+  virtual void release(const std::string& name) const {}
   virtual Tokenizer tokenizer() const = 0;
   virtual const std::string& path() const = 0;
 };

@@ -152,3 +152,16 @@ TEST_CASE("an aborted writer leaves no file and never clobbers an existing one",
   for (const auto& e : std::filesystem::directory_iterator(dir.root)) entries += e.is_regular_file();
   CHECK(entries == 1);
 }
+
+TEST_CASE("released tensors are read again from the file when touched", "[safetensors]") {
+  test::ScratchDir dir;
+  at::Tensor big = at::randn({64, 1024});  // spans whole pages
+  save_safetensors(dir.path("model.safetensors"), {{"small", at::ones({3})}, {"big", big}});
+  SafetensorsCheckpoint model(dir.path());
+  at::Tensor view = model.tensor("big");
+  CHECK(at::equal(view, big));
+  model.release("big");
+  model.release("small");
+  CHECK(at::equal(view, big));
+  CHECK(at::equal(model.tensor("small"), at::ones({3})));
+}
