@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   mp::tools::add_eval(app);
   mp::tools::add_generate(app);
   mp::tools::add_tokenize(app);
+  mp::tools::add_distill_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

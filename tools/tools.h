@@ -8,5 +8,6 @@ void add_inspect(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_tokenize(CLI::App& app);
+void add_distill_train(CLI::App& app);
 
 }  // namespace mp::tools
