@@ -14,6 +14,11 @@ namespace mp {
 
 namespace {
 
+std::string directory_of(const std::string& file) {
+  const std::string parent = fs::path(file).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
 StudentModel build_student(const DistillTrainRequest& r) {
   const int sources = !r.student.empty() + !r.student_config.empty() + r.init_from_teacher;
   if (sources != 1)
@@ -24,9 +29,9 @@ StudentModel build_student(const DistillTrainRequest& r) {
     return StudentModel::from_teacher_layers(r.teacher, r.keep_layers);
   }
   // Tokenizer files travel with the config, or come from the teacher.
-  const std::string config_dir = fs::path(r.student_config).parent_path().string();
+  const std::string config_dir = directory_of(r.student_config);
   const std::string tokenizer_dir =
-      fs::exists(fs::path(config_dir.empty() ? "." : config_dir) / "tokenizer.model") || r.teacher.empty()
+      fs::exists(fs::path(config_dir) / "tokenizer.model") || r.teacher.empty()
           ? config_dir
           : r.teacher;
   return StudentModel::from_config(ModelConfig::from_json(read_json_file(r.student_config), r.student_config),
@@ -103,7 +108,7 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
 
   StudentModel student = build_student(r);
   const std::string tokenizer_dir = !r.teacher.empty() ? r.teacher : !r.student.empty() ? r.student
-                                                                    : fs::path(r.student_config).parent_path().string();
+                                                                    : directory_of(r.student_config);
   const TokenDataset data(token_dataset_for(r.data, tokenizer_dir, r.train.out, world));
   std::unique_ptr<TokenDataset> eval_data;
   if (!r.eval_data.empty())

@@ -139,6 +139,7 @@ void StudentModel::save(const std::string& dir) const {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& [name, value] : params_) tensors.emplace_back(name, value.detach());
   save_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  if (tokenizer_dir_.empty()) return;  // a student from a bare config has no tokenizer to ship
   for (const char* file : {"tokenizer.model", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"}) {
     const fs::path from = fs::path(tokenizer_dir_) / file;
     if (!fs::exists(from) || fs::equivalent(fs::path(tokenizer_dir_), fs::path(dir))) continue;
