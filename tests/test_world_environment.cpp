@@ -19,16 +19,21 @@ struct Env {
   }
 };
 
+void check_world(const std::string& launcher, int rank, int size, const std::string& addr, int port) {
+  const mp::WorldInfo w = mp::world_from_environment();
+  CHECK(w.launcher == launcher);
+  CHECK(w.rank == rank);
+  CHECK(w.size == size);
+  CHECK(w.master_addr == addr);
+  CHECK(w.master_port == port);
+}
+
 }  // namespace
 
 TEST_CASE("world from torchrun and Slurm variables", "[distill][distributed]") {
   for (const char* v : {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS"})
     REQUIRE(std::getenv(v) == nullptr);  // the test owns these
-  {
-    const mp::WorldInfo w = mp::world_from_environment();
-    CHECK(w.size == 1);
-    CHECK(w.launcher == "single");
-  }
+  check_world("single", 0, 1, "127.0.0.1", 29500);
   {
     Env env;
     env.set("RANK", "3");
@@ -37,23 +42,13 @@ TEST_CASE("world from torchrun and Slurm variables", "[distill][distributed]") {
     env.set("MASTER_PORT", "1234");
     env.set("SLURM_PROCID", "0");  // torchrun's variables win inside a Slurm allocation
     env.set("SLURM_NTASKS", "1");
-    const mp::WorldInfo w = mp::world_from_environment();
-    CHECK(w.launcher == "torchrun");
-    CHECK(w.rank == 3);
-    CHECK(w.size == 4);
-    CHECK(w.master_addr == "10.0.0.7");
-    CHECK(w.master_port == 1234);
+    check_world("torchrun", 3, 4, "10.0.0.7", 1234);
   }
   {
     Env env;
     env.set("SLURM_PROCID", "1");
     env.set("SLURM_NTASKS", "2");
-    const mp::WorldInfo w = mp::world_from_environment();
-    CHECK(w.launcher == "slurm");
-    CHECK(w.rank == 1);
-    CHECK(w.size == 2);
-    CHECK(w.master_addr == "127.0.0.1");
-    CHECK(w.master_port == 29500);
+    check_world("slurm", 1, 2, "127.0.0.1", 29500);
   }
   {
     Env env;
