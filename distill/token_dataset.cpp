@@ -1,6 +1,7 @@
 #include "distill/token_dataset.h"
 
 #include "lib/error.h"
+#include "lib/version.h"
 
 namespace mp {
 
@@ -46,7 +47,7 @@ void TokenDatasetWriter::commit() {
   file_.set_attribute("tokens_sha256", tokens_hash_.hex_digest());
   file_.set_attribute("source_files", files);
   file_.set_attribute("source_sha256", hashes);
-  file_.set_attribute("modelpress_version", std::string(MODELPRESS_VERSION));
+  file_.set_attribute("modelpress_version", std::string(version()));
   file_.close();
   output_.commit();
 }

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "lib/error.h"
+#include "lib/version.h"
 
 namespace fs = std::filesystem;
 
@@ -109,7 +110,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
                        {"true_sequential", plan_.true_sequential},
                        {"static_groups", plan_.gptq.static_groups},
                        {"checkpoint_format", format() == GptqCheckpointFormat::gptq ? "gptq" : "gptq_v2"},
-                       {"quantizer", std::string("modelpress:") + MODELPRESS_VERSION},
+                       {"quantizer", std::string("modelpress:") + version()},
                        {"modelpress_method", method_name(plan_.method)}};
   nlohmann::json dynamic = nlohmann::json::object();
   for (const auto& p : plan_.skip) dynamic["-:" + p] = nlohmann::json::object();

@@ -97,8 +97,10 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   at::Tensor mask = attention_mask(t, total, start_pos, c.sliding_window, x.device()).to(q.scalar_type());
   at::Tensor scores = at::baddbmm(mask.repeat({group, 1}).expand({b * kv_heads, group * t, total}), qg, kt,
                                   /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(static_cast<double>(d)));
-  at::Tensor probs = scores.scalar_type() == at::kFloat ? at::softmax_out(scores, scores, -1)
-                                                        : at::softmax(scores, -1, at::kFloat).to(v.scalar_type());
+  // Autograd cannot differentiate the in-place (out=) softmax, so training takes the plain one.
+  at::Tensor probs = scores.scalar_type() != at::kFloat ? at::softmax(scores, -1, at::kFloat).to(v.scalar_type())
+                     : scores.requires_grad()           ? at::softmax(scores, -1)
+                                                        : at::softmax_out(scores, scores, -1);
   at::Tensor out = at::bmm(probs, v.reshape({b * kv_heads, total, d}))
                        .view({b, c.num_heads, t, d}).transpose(1, 2).reshape({b, t, c.num_heads * d});
   if (capture) capture("o_in", out);

@@ -3,18 +3,19 @@
 #include <exception>
 
 #include "lib/error.h"
+#include "lib/version.h"
 #include "tools/tools.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"modelpress: quantize, distill, evaluate and export large language models"};
-  app.set_version_flag("--version", std::string("modelpress ") + MODELPRESS_VERSION + " (" +
-                                        MODELPRESS_GIT_COMMIT + ")");
+  app.set_version_flag("--version", std::string("modelpress ") + mp::version() + " (" + mp::git_commit() + ")");
   app.require_subcommand(1);
   mp::tools::add_inspect(app);
   mp::tools::add_eval(app);
   mp::tools::add_generate(app);
   mp::tools::add_tokenize(app);
   mp::tools::add_quantize(app);
+  mp::tools::add_distill_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

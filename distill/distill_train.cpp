@@ -1,0 +1,144 @@
+#include "distill/distill_train.h"
+
+#include <filesystem>
+
+#include "distill/cache_teacher.h"
+#include "distill/tokenize_corpus.h"
+#include "lib/error.h"
+#include "lib/progress.h"
+#include "lib/sha256.h"
+
+namespace fs = std::filesystem;
+
+namespace mp {
+
+namespace {
+
+std::string directory_of(const std::string& file) {
+  const std::string parent = fs::path(file).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+StudentModel build_student(const DistillTrainRequest& r) {
+  const int sources = !r.student.empty() + !r.student_config.empty() + r.init_from_teacher;
+  if (sources != 1)
+    fail_input("--student/--student-config/--init-from-teacher", "give exactly one way to build the student");
+  if (!r.student.empty()) return StudentModel::from_pretrained(r.student);
+  if (r.init_from_teacher) {
+    if (r.teacher.empty()) fail_input("--init-from-teacher", "needs --teacher");
+    return StudentModel::from_teacher_layers(r.teacher, r.keep_layers);
+  }
+  // Tokenizer files travel with the config, or come from the teacher.
+  const std::string config_dir = directory_of(r.student_config);
+  const std::string tokenizer_dir =
+      fs::exists(fs::path(config_dir) / "tokenizer.model") || r.teacher.empty()
+          ? config_dir
+          : r.teacher;
+  return StudentModel::from_config(ModelConfig::from_json(read_json_file(r.student_config), r.student_config),
+                                   r.train.seed, tokenizer_dir);
+}
+
+// A text file becomes OUT/<name>.tokens.h5 (rank 0 tokenizes, the others wait); an existing
+// tokenization of the same text is reused.
+std::string token_dataset_for(const std::string& path, const std::string& tokenizer_dir, const std::string& out,
+                              DataParallel& world) {
+  if (path.empty() || fs::path(path).extension() == ".h5") return path;
+  const std::string h5 = out + "/" + fs::path(path).stem().string() + ".tokens.h5";
+  if (world.is_writer()) {
+    const std::string text_sha = sha256_file(path);
+    const bool current = fs::exists(h5) && [&] {
+      const TokenDataset existing(h5);
+      return existing.sources().size() == 1 && existing.sources()[0].sha256 == text_sha;
+    }();
+    if (!current) {
+      fs::create_directories(out);
+      tokenize_corpus(tokenizer_dir + "/tokenizer.model", {path}, h5);
+    }
+  }
+  world.barrier();
+  return h5;
+}
+
+LogprobStorage parse_storage(const std::string& s) {
+  if (s == "f16") return LogprobStorage::float16;
+  if (s == "f32") return LogprobStorage::float32;
+  fail_input("--cache-logprobs", "use f16 or f32, not '" + s + "'");
+}
+
+// Runs the teacher over the dataset into the cache, unless a finished cache is already there.
+void ensure_teacher_cache(const DistillTrainRequest& r, const TokenDataset& data, DataParallel& world) {
+  if (world.is_writer() && !fs::exists(r.cache_teacher)) {
+    if (r.teacher.empty()) fail_input("--cache-teacher", r.cache_teacher + " does not exist and no --teacher to build it");
+    LlamaModel teacher(open_model(r.teacher), RuntimeOptions{});
+    TeacherCacheIdentity identity;
+    identity.k = r.cache_k;
+    identity.context = r.train.seq;
+    identity.teacher_sha256 = model_weights_sha256(r.teacher);
+    identity.storage = parse_storage(r.cache_logprobs);
+    Progress progress("cache-teacher", data.n_tokens(), "tokens");
+    int64_t reported = 0;
+    cache_teacher(data, r.cache_teacher, identity,
+                  [&](const std::vector<int32_t>& window) {
+                    at::NoGradGuard no_grad;
+                    const at::Tensor tokens = at::tensor(window).to(at::kLong).unsqueeze(0);
+                    return teacher.forward(tokens).squeeze(0);
+                  },
+                  [&](int64_t done, int64_t) {
+                    progress.advance(done - reported);
+                    reported = done;
+                  });
+    progress.finish();
+  }
+  world.barrier();
+  const TeacherCacheReader cache(r.cache_teacher);
+  if (cache.identity().dataset_sha256 != data.tokens_sha256())
+    fail_input(r.cache_teacher, "teacher cache was computed on other tokens than " + data.path());
+  if (!r.teacher.empty() && cache.identity().teacher_sha256 != model_weights_sha256(r.teacher))
+    fail_input(r.cache_teacher, "teacher cache was computed by another teacher than " + r.teacher);
+}
+
+}  // namespace
+
+DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
+  const RuntimeOptions runtime = apply_runtime_settings(r.runtime);
+  const WorldInfo world_info = world_from_environment();
+  DataParallel world(world_info, runtime.device);
+  if (!world.is_writer()) Progress::set_quiet(true);
+  if (r.data.empty()) fail_input("--data", "required");
+
+  StudentModel student = build_student(r);
+  const std::string tokenizer_dir = !r.teacher.empty() ? r.teacher : !r.student.empty() ? r.student
+                                                                    : directory_of(r.student_config);
+  const TokenDataset data(token_dataset_for(r.data, tokenizer_dir, r.train.out, world));
+  std::unique_ptr<TokenDataset> eval_data;
+  if (!r.eval_data.empty())
+    eval_data = std::make_unique<TokenDataset>(token_dataset_for(r.eval_data, tokenizer_dir, r.train.out, world));
+
+  DistillTrainReport report;
+  report.rank = world.rank();
+  report.world_size = world.size();
+  report.student_parameters = student.parameter_count();
+  std::unique_ptr<TeacherSignal> signal;
+  // alpha = 0 is cross-entropy only: the teacher may still provide the initial layers.
+  if (r.distill.alpha == 0 && !r.cache_only) {
+    signal = cross_entropy_signal(r.distill);
+  } else if (!r.cache_teacher.empty()) {
+    ensure_teacher_cache(r, data, world);
+    report.cache_tokens = TeacherCacheReader(r.cache_teacher).n_tokens();
+    report.cache_bytes_per_token =
+        static_cast<double>(fs::file_size(r.cache_teacher)) / static_cast<double>(report.cache_tokens);
+    if (r.cache_only) return report;
+    signal = cached_teacher_signal(r.cache_teacher, r.train.seq, r.distill);
+  } else if (!r.teacher.empty()) {
+    signal = online_teacher_signal(std::make_shared<LlamaModel>(open_model(r.teacher), RuntimeOptions{}), r.distill);
+  } else {
+    signal = cross_entropy_signal(r.distill);
+  }
+  report.signal = signal->describe();
+  TrainOptions train = r.train;
+  train.dtype = runtime.dtype;
+  report.train = mp::train(student, *signal, data, eval_data.get(), world, train);
+  return report;
+}
+
+}  // namespace mp

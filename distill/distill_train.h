@@ -1,0 +1,43 @@
+// `modelpress distill-train` end to end: resolve the student, the data and the teacher signal
+// (building the teacher cache on the way when asked), then train (distill/trainer.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "distill/losses.h"
+#include "distill/trainer.h"
+#include "lib/runtime.h"
+
+namespace mp {
+
+struct DistillTrainRequest {
+  // Student: exactly one of these.
+  std::string student;                   // an HF directory to continue training
+  std::string student_config;            // a config.json: random init from seed
+  bool init_from_teacher = false;        // with keep_layers: teacher layers subset
+  std::vector<int64_t> keep_layers;
+
+  std::string teacher;                   // HF directory; without it (and without a cache): CE only
+  std::string cache_teacher;             // teacher cache .h5: built (resumably) if absent, then used
+  int64_t cache_k = 32;
+  std::string cache_logprobs = "f16";    // f16 or f32
+  bool cache_only = false;               // stop once the cache exists
+
+  std::string data, eval_data;           // .h5 token datasets, or text files tokenized into --out
+  DistillOptions distill;
+  TrainOptions train;
+  RuntimeSettings runtime;
+};
+
+struct DistillTrainReport {
+  TrainSummary train;
+  std::string signal;
+  int64_t student_parameters = 0;
+  double cache_bytes_per_token = 0;  // on disk, when a teacher cache is used
+  int64_t cache_tokens = 0;
+  int rank = 0, world_size = 1;
+};
+
+DistillTrainReport run_distill_train(const DistillTrainRequest& request);
+
+}  // namespace mp

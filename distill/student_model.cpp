@@ -1,0 +1,163 @@
+#include "distill/student_model.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "formats/safetensors.h"
+#include "lib/atomic_output.h"
+#include "lib/decoder_layer.h"
+#include "lib/error.h"
+#include "lib/model_source.h"
+
+namespace fs = std::filesystem;
+
+namespace mp {
+
+namespace {
+
+const char* const kLayerSuffixes[] = {
+    "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+    "mlp.gate_proj.weight",   "mlp.up_proj.weight",      "mlp.down_proj.weight"};
+
+// Training covers the plain Llama architecture; biases would need their own names and init.
+void require_plain_llama(const ModelConfig& c, const std::string& where) {
+  if (c.qkv_bias || c.o_bias || c.mlp_bias)
+    fail_input(where, "training supports Llama models without biases (this config has biases)");
+}
+
+std::string tokenizer_dir_of(const std::string& path) {
+  return fs::is_directory(path) ? path : fs::path(path).parent_path().string();
+}
+
+at::Tensor trainable(const at::Tensor& t) { return t.to(at::kFloat).clone().set_requires_grad(true); }
+
+}  // namespace
+
+std::vector<std::string> llama_parameter_names(const ModelConfig& c) {
+  std::vector<std::string> names{hf_names::embed};
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    for (const char* suffix : kLayerSuffixes) names.push_back(hf_names::layer(i, suffix));
+  names.push_back(hf_names::final_norm);
+  if (!c.tie_word_embeddings) names.push_back(hf_names::lm_head);
+  return names;
+}
+
+StudentModel::StudentModel(ModelConfig config, std::string tokenizer_dir)
+    : config_(std::move(config)), tokenizer_dir_(std::move(tokenizer_dir)), rope_(config_) {}
+
+void StudentModel::add(const std::string& name, at::Tensor value) {
+  index_[name] = params_.size();
+  params_.emplace_back(name, trainable(value));
+}
+
+at::Tensor& StudentModel::parameter(const std::string& name) {
+  auto it = index_.find(name);
+  if (it == index_.end()) fail_runtime("student has no parameter " + name);
+  return params_[it->second].second;
+}
+
+int64_t StudentModel::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : params_) n += p.second.numel();
+  return n;
+}
+
+StudentModel StudentModel::from_pretrained(const std::string& path) {
+  auto source = open_model(path);
+  require_plain_llama(source->config(), path);
+  StudentModel m(source->config(), tokenizer_dir_of(path));
+  for (const auto& name : llama_parameter_names(m.config_)) m.add(name, source->tensor(name));
+  return m;
+}
+
+StudentModel StudentModel::from_config(const ModelConfig& config, uint64_t seed, std::string tokenizer_dir) {
+  require_plain_llama(config, "--student-config");
+  StudentModel m(config, std::move(tokenizer_dir));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (const auto& name : llama_parameter_names(config)) {
+    const bool norm = name.find("norm") != std::string::npos;
+    std::vector<int64_t> shape;
+    if (name == hf_names::embed || name == hf_names::lm_head) shape = {config.vocab_size, config.hidden_size};
+    else if (norm) shape = {config.hidden_size};
+    else if (name.find("q_proj") != std::string::npos) shape = {config.q_size(), config.hidden_size};
+    else if (name.find("k_proj") != std::string::npos || name.find("v_proj") != std::string::npos)
+      shape = {config.kv_size(), config.hidden_size};
+    else if (name.find("o_proj") != std::string::npos) shape = {config.hidden_size, config.q_size()};
+    else if (name.find("down_proj") != std::string::npos) shape = {config.hidden_size, config.intermediate_size};
+    else shape = {config.intermediate_size, config.hidden_size};  // gate, up
+    m.add(name, norm ? at::ones(shape) : at::empty(shape).normal_(0.0, 0.02, gen));
+  }
+  return m;
+}
+
+StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, const std::vector<int64_t>& keep) {
+  auto source = open_model(teacher_path);
+  const ModelConfig& teacher = source->config();
+  require_plain_llama(teacher, teacher_path);
+  if (keep.empty()) fail_input("--keep-layers", "no layers given");
+  for (int64_t i : keep)
+    if (i < 0 || i >= teacher.num_layers)
+      fail_input("--keep-layers", "layer " + std::to_string(i) + " does not exist (the teacher has " +
+                                      std::to_string(teacher.num_layers) + " layers)");
+  ModelConfig config = teacher;
+  config.num_layers = static_cast<int64_t>(keep.size());
+  config.raw["num_hidden_layers"] = config.num_layers;
+  StudentModel m(config, tokenizer_dir_of(teacher_path));
+  m.add(hf_names::embed, source->tensor(hf_names::embed));
+  for (size_t j = 0; j < keep.size(); ++j)
+    for (const char* suffix : kLayerSuffixes)
+      m.add(hf_names::layer(static_cast<int64_t>(j), suffix), source->tensor(hf_names::layer(keep[j], suffix)));
+  m.add(hf_names::final_norm, source->tensor(hf_names::final_norm));
+  if (!config.tie_word_embeddings) m.add(hf_names::lm_head, source->tensor(hf_names::lm_head));
+  return m;
+}
+
+at::Tensor StudentModel::forward(const at::Tensor& tokens, at::ScalarType dtype) {
+  auto w = [&](const std::string& name) { return parameter(name).to(dtype); };
+  at::Tensor embed = w(hf_names::embed);
+  at::Tensor h = at::embedding(embed, tokens);
+  for (int64_t i = 0; i < config_.num_layers; ++i) {
+    DecoderLayerWeights layer;
+    layer.input_norm = w(hf_names::layer(i, "input_layernorm.weight"));
+    layer.post_attention_norm = w(hf_names::layer(i, "post_attention_layernorm.weight"));
+    for (const auto& group : decoder_linear_groups())
+      for (const auto& linear : group.linears) layer.linear(linear) = w(hf_names::layer(i, linear + ".weight"));
+    h = decoder_layer_forward(config_, layer, rope_, h, /*start_pos=*/0);
+  }
+  const at::Tensor head = config_.tie_word_embeddings ? embed : w(hf_names::lm_head);
+  return at::linear(rms_norm(h, w(hf_names::final_norm), config_.rms_norm_eps), head).to(at::kFloat);
+}
+
+void StudentModel::save(const std::string& dir) const {
+  nlohmann::json config = config_.raw;
+  config["num_hidden_layers"] = config_.num_layers;
+  config["torch_dtype"] = "float32";
+  write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, value] : params_) tensors.emplace_back(name, value.detach());
+  save_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  if (tokenizer_dir_.empty()) return;  // a student from a bare config has no tokenizer to ship
+  for (const char* file : {"tokenizer.model", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"}) {
+    const fs::path from = fs::path(tokenizer_dir_) / file;
+    if (!fs::exists(from) || fs::equivalent(fs::path(tokenizer_dir_), fs::path(dir))) continue;
+    std::ifstream in(from, std::ios::binary);
+    write_file_atomically(dir + "/" + file, std::string(std::istreambuf_iterator<char>(in), {}));
+  }
+}
+
+void StudentModel::load_values(const std::string& safetensors_path) {
+  const SafetensorsFile file(safetensors_path);
+  at::NoGradGuard no_grad;
+  for (auto& [name, value] : params_) {
+    const TensorInfo* info = file.find(name);
+    if (!info) fail_input(safetensors_path, "no tensor " + name);
+    const at::Tensor stored = file.tensor(*info);
+    if (!stored.sizes().equals(value.sizes())) fail_input(safetensors_path, name + " has the wrong shape");
+    value.copy_(stored);
+  }
+}
+
+}  // namespace mp

@@ -1,0 +1,40 @@
+#include "distill/train_checkpoint.h"
+
+#include "formats/safetensors.h"
+#include "lib/atomic_output.h"
+#include "lib/error.h"
+
+namespace mp {
+
+void save_checkpoint(const std::string& dir, const StudentModel& student, const AdamW& optimizer,
+                     const TrainProgress& progress, const nlohmann::json& settings) {
+  AtomicDirectory out(dir);
+  std::vector<std::pair<std::string, at::Tensor>> params;
+  for (const auto& [name, value] : student.parameters()) params.emplace_back(name, value.detach());
+  save_safetensors(out.file("model.safetensors"), params);
+  save_safetensors(out.file("optimizer.safetensors"), optimizer.state());
+  const nlohmann::json state = {{"step", progress.step},
+                                {"samples", progress.samples},
+                                {"optimizer_steps", optimizer.steps_taken()},
+                                {"settings", settings}};
+  write_file_atomically(out.file("state.json"), state.dump(2) + "\n");
+  out.commit();
+}
+
+TrainProgress load_checkpoint(const std::string& dir, StudentModel& student, AdamW& optimizer,
+                              const nlohmann::json& settings) {
+  const nlohmann::json state = read_json_file(dir + "/state.json");
+  for (const auto& [key, value] : settings.items())
+    if (!state["settings"].contains(key) || state["settings"][key] != value)
+      fail_input(dir + "/state.json", "checkpoint was made with " + key + " = " +
+                                          state["settings"].value(key, nlohmann::json()).dump() + ", this run has " +
+                                          value.dump() + "; resume with the same settings");
+  student.load_values(dir + "/model.safetensors");
+  const SafetensorsFile file(dir + "/optimizer.safetensors");
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& info : file.tensors()) tensors.emplace_back(info.name, file.tensor(info));
+  optimizer.load_state(tensors, state.at("optimizer_steps").get<int64_t>());
+  return {state.at("step").get<int64_t>(), state.at("samples").get<int64_t>()};
+}
+
+}  // namespace mp
