@@ -9,5 +9,6 @@ void add_eval(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_quantize(CLI::App& app);
+void add_export(CLI::App& app);
 
 }  // namespace mp::tools

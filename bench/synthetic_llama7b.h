@@ -1,0 +1,58 @@
+// Shared by the benchmarks: peak RSS from /proc, and a synthetic model with Llama-7B layer shapes.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "formats/safetensors.h"
+#include "lib/atomic_output.h"
+
+namespace mp::bench {
+
+inline double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+// Llama-7B shapes (hidden 4096, MLP 11008, 32 heads, vocab 32000) with `layers` decoder layers.
+inline std::string write_synthetic_llama7b(const std::filesystem::path& dir, int layers) {
+  std::filesystem::create_directories(dir);
+  const int64_t h = 4096, f = 11008, v = 32000;
+  nlohmann::json config = {{"model_type", "llama"}, {"hidden_size", h}, {"intermediate_size", f},
+                           {"num_hidden_layers", layers}, {"num_attention_heads", 32},
+                           {"num_key_value_heads", 32}, {"vocab_size", v}, {"max_position_embeddings", 4096},
+                           {"rms_norm_eps", 1e-5}, {"tie_word_embeddings", false}};
+  write_file_atomically((dir / "config.json").string(), config.dump(2));
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {{"model.embed_tokens.weight", {v, h}}};
+  for (int i = 0; i < layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    for (const char* n : {"input_layernorm.weight", "post_attention_layernorm.weight"}) shapes.push_back({p + n, {h}});
+    for (const char* n : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight"})
+      shapes.push_back({p + n, {h, h}});
+    shapes.push_back({p + "mlp.gate_proj.weight", {f, h}});
+    shapes.push_back({p + "mlp.up_proj.weight", {f, h}});
+    shapes.push_back({p + "mlp.down_proj.weight", {h, f}});
+  }
+  shapes.push_back({"model.norm.weight", {h}});
+  shapes.push_back({"lm_head.weight", {v, h}});
+  std::vector<TensorInfo> layout;
+  for (const auto& [name, shape] : shapes) {
+    TensorInfo t;
+    t.name = name;
+    t.dtype = DType::F32;
+    t.shape = shape;
+    layout.push_back(t);
+  }
+  SafetensorsWriter writer((dir / "model.safetensors").string(), layout);
+  for (const auto& [name, shape] : shapes)
+    writer.write(shape.size() == 1 ? at::ones(shape) : at::randn(shape) * 0.02);
+  writer.commit();
+  return dir.string();
+}
+
+}  // namespace mp::bench
