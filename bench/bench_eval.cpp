@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "bench/synthetic_model.h"
 #include "lib/llama_model.h"
@@ -54,7 +53,7 @@ int main(int argc, char** argv) {
   } else {
     std::printf("stories260K not found at %s (pass --shared DIR)\n", stories.c_str());
   }
-  const fs::path dir = bench::synthetic_llama7b(layers);
+  const fs::path dir = bench::synthetic_llama7b(layers, shared);
   const double gib = fs::file_size(dir / "model.safetensors") / double(1 << 30);
   std::printf("synthetic model: %.2f GiB of f32 weights\n", gib);
   for (const char* dtype : {"f32", "bf16"})

@@ -33,10 +33,7 @@ int main(int argc, char** argv) {
   }
   plan.method = method == "rtn" ? QuantMethod::rtn : QuantMethod::gptq;
   at::set_num_threads(threads);
-  const bench::fs::path dir = bench::synthetic_llama7b(layers);
-  const bench::fs::path tokenizer = dir / "tokenizer.model";
-  if (!bench::fs::exists(tokenizer))
-    bench::fs::copy_file(shared + "/tokenizer-vectors/llama2-tokenizer.model", tokenizer);
+  const bench::fs::path dir = bench::synthetic_llama7b(layers, shared);
   plan.calibration.file = shared + "/corpora/tinystories/calib.txt";
 
   bench::reset_peak_rss();

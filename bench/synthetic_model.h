@@ -1,5 +1,6 @@
 // Shared by the benchmarks: peak RSS and a synthetic model with Llama-7B layer shapes.
 #pragma once
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -57,10 +58,16 @@ inline std::string write_synthetic_llama7b(const fs::path& dir, int layers) {
   return dir.string();
 }
 
-// The synthetic model in the temp dir, written once and reused by later runs.
-inline fs::path synthetic_llama7b(int layers) {
+// The synthetic model in the temp dir, written once and reused by later runs, with Llama 2's
+// tokenizer (32000 pieces, the model's vocabulary) from `shared` for tools that tokenize.
+inline fs::path synthetic_llama7b(int layers, const std::string& shared) {
   const fs::path dir = fs::temp_directory_path() / ("modelpress-bench-llama7b-" + std::to_string(layers));
-  if (!fs::exists(dir / "model.safetensors")) write_synthetic_llama7b(dir, layers);
+  if (!fs::exists(dir / "model.safetensors")) {
+    std::printf("writing a synthetic Llama-7B-shaped model with %d layers to %s ...\n", layers, dir.c_str());
+    write_synthetic_llama7b(dir, layers);
+  }
+  if (!fs::exists(dir / "tokenizer.model"))
+    fs::copy_file(shared + "/tokenizer-vectors/llama2-tokenizer.model", dir / "tokenizer.model");
   return dir;
 }
 

@@ -60,10 +60,4 @@ Tokenizer HfModelSource::tokenizer() const {
   return Tokenizer::from_file(model.string());
 }
 
-std::shared_ptr<const ModelSource> open_model(const std::string& path) {
-  if (fs::is_directory(path)) return std::make_shared<HfModelSource>(path);
-  if (!fs::exists(path)) fail_input(path, "no such file or directory");
-  fail_input(path, "not a model directory (expected config.json and safetensors)");
-}
-
 }  // namespace mp

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mp::tools::add_tokenize(app);
   mp::tools::add_quantize(app);
   mp::tools::add_distill_train(app);
+  mp::tools::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -10,5 +10,6 @@ void add_generate(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_distill_train(CLI::App& app);
+void add_export(CLI::App& app);
 
 }  // namespace mp::tools

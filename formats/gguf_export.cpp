@@ -1,0 +1,137 @@
+#include "formats/gguf_export.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+#include "formats/gguf_export_metadata.h"
+#include "formats/gguf_writer.h"
+#include "lib/error.h"
+#include "lib/progress.h"
+
+namespace mp {
+
+namespace {
+
+struct PlannedTensor {
+  LlamaTensorName name;
+  std::vector<int64_t> shape;
+  TensorTypeChoice type;
+};
+
+std::vector<int64_t> expected_shape(const ModelConfig& c, const LlamaTensorName& t) {
+  if (t.layer < 0) {
+    if (t.gguf == "output_norm.weight") return {c.hidden_size};
+    return {c.vocab_size, c.hidden_size};
+  }
+  const std::string suffix = t.hf.substr(t.hf.find('.', std::string("model.layers.").size()) + 1);
+  if (suffix.find("layernorm") != std::string::npos) return {c.hidden_size};
+  const size_t dot = suffix.rfind('.');
+  const auto [out, in] = c.linear_shape(suffix.substr(0, dot));
+  if (suffix.substr(dot + 1) == "bias") return {out};
+  return {out, in};
+}
+
+void check_supported(const ModelSource& source) {
+  const ModelConfig& c = source.config();
+  // qwen2 is a different llama.cpp architecture (no q/k permutation, its own key prefix).
+  if (c.model_type != "llama" && c.model_type != "mistral")
+    fail_input(source.path(), "GGUF export supports llama and mistral models, not " + c.model_type);
+  if (c.llama3_rope) fail_input(source.path(), "GGUF export of llama3 rope scaling (rope_freqs) is not supported");
+  if (c.sliding_window > 0) fail_input(source.path(), "GGUF export of sliding-window attention is not supported");
+}
+
+std::string default_name(const ModelSource& source) {
+  std::filesystem::path p(source.path());
+  if (p.filename().empty()) p = p.parent_path();
+  return p.stem().string();
+}
+
+}  // namespace
+
+GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
+                              const GgufExportOptions& options) {
+  check_supported(source);
+  const ModelConfig& c = source.config();
+  std::vector<PlannedTensor> plan;
+  int64_t parameters = 0;
+  for (const LlamaTensorName& name : llama_tensor_names(c)) {
+    if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");
+    const std::vector<int64_t> shape = expected_shape(c, name);
+    plan.push_back({name, shape,
+                    choose_tensor_type(options.type, name, shape, c.num_layers, c.num_heads / c.num_kv_heads,
+                                       c.tie_word_embeddings)});
+    parameters += std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+  }
+
+  GgufExportSummary summary;
+  summary.path = out_path;
+  summary.type = options.type.name;
+  summary.file_type = options.type.file_type;
+  if (c.raw.contains("quantization_config"))
+    summary.notes.push_back("input is a GPTQ checkpoint: re-quantized from its dequantized weights, not mapped losslessly");
+
+  GgufWriter writer(out_path);
+  for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
+                                                parameters, options.type.file_type))
+    writer.add_metadata(key, std::move(value));
+  std::map<std::string, int64_t> per_type;
+  for (const PlannedTensor& t : plan) {
+    writer.add_tensor(t.name.gguf, t.shape, t.type.used);
+    const int64_t n = std::accumulate(t.shape.begin(), t.shape.end(), int64_t{1}, std::multiplies<>());
+    summary.weights += n;
+    summary.tensor_bytes += ggml_row_bytes(t.type.used, t.shape.back()) * (n / t.shape.back());
+    ++per_type[ggml_type_name(t.type.used)];
+    if (t.type.used != t.type.wanted)
+      summary.fallbacks.push_back({t.name.gguf, t.type.wanted, t.type.used, t.type.why});
+  }
+  summary.tensors = static_cast<int64_t>(plan.size());
+  summary.tensors_per_type.assign(per_type.begin(), per_type.end());
+
+  Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
+  for (const PlannedTensor& t : plan) {
+    at::Tensor values = source.tensor(t.name.hf);
+    if (values.sizes() != at::IntArrayRef(t.shape))
+      fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
+    if (t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
+    writer.write_tensor(values);
+    progress.advance(1, t.name.gguf);
+  }
+  writer.commit();
+  progress.finish();
+  return summary;
+}
+
+std::string GgufExportSummary::to_text() const {
+  std::ostringstream out;
+  out << path << ": GGUF " << type << " (file type " << file_type << "), " << tensors << " tensors, " << weights
+      << " weights, " << tensor_bytes << " bytes of tensor data\n";
+  out << "bits per weight: " << bits_per_weight() << "\n";
+  out << "tensor types:";
+  for (const auto& [t, n] : tensors_per_type) out << " " << t << " x" << n;
+  out << "\n";
+  if (fallbacks.empty()) out << "fallbacks: none\n";
+  else out << "fallbacks (" << fallbacks.size() << "):\n";
+  for (const GgufExportFallback& f : fallbacks)
+    out << "  " << f.tensor << ": wanted " << ggml_type_name(f.wanted) << ", used " << ggml_type_name(f.used) << " ("
+        << f.why << ")\n";
+  for (const std::string& note : notes) out << "note: " << note << "\n";
+  return out.str();
+}
+
+nlohmann::json GgufExportSummary::to_json() const {
+  nlohmann::json j{{"path", path},         {"type", type},     {"file_type", file_type},
+                   {"tensors", tensors},   {"weights", weights}, {"tensor_bytes", tensor_bytes},
+                   {"bits_per_weight", bits_per_weight()}, {"notes", notes}};
+  j["tensor_types"] = nlohmann::json::object();
+  for (const auto& [t, n] : tensors_per_type) j["tensor_types"][t] = n;
+  j["fallbacks"] = nlohmann::json::array();
+  for (const GgufExportFallback& f : fallbacks)
+    j["fallbacks"].push_back({{"tensor", f.tensor}, {"wanted", ggml_type_name(f.wanted)},
+                              {"used", ggml_type_name(f.used)}, {"why", f.why}});
+  return j;
+}
+
+}  // namespace mp

@@ -1,0 +1,40 @@
+// Which ggml type each tensor of an exported GGUF gets: llama.cpp's file types ("mixes") and the
+// per-tensor rules llama-quantize applies for them (llama_tensor_get_type), plus the fallbacks for
+// rows a block type cannot hold. Every deviation from the requested type is recorded with a reason,
+// so the export summary can list it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "formats/gguf_llama_names.h"
+#include "formats/gguf_types.h"
+
+namespace mp {
+
+struct GgufExportType {
+  std::string name;      // as given on the command line, upper case: "Q4_K_M"
+  uint32_t file_type;    // llama.cpp's LLAMA_FTYPE_* number, stored as general.file_type
+  GgmlType base;         // the type most 2-D weights get
+  bool pure = false;     // every 2-D weight gets `base` (llama-quantize --pure)
+};
+
+// Accepts F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K(_S/_M/_L) Q4_K(_S/_M) Q5_K(_S/_M) Q6_K
+// IQ4_NL IQ4_XS, case-insensitive; Q3_K/Q4_K/Q5_K mean the _M mixes, as in llama-quantize.
+// Fails with a bad-input error listing the choices.
+GgufExportType parse_gguf_export_type(const std::string& name, bool pure);
+std::string gguf_export_type_choices();
+
+struct TensorTypeChoice {
+  GgmlType wanted;  // what the mix's rules ask for
+  GgmlType used;    // what the file holds
+  std::string why;  // empty unless used != wanted: why the fallback was needed
+};
+
+// `n_layers` and `n_gqa` (heads per KV head) drive the rules that depend on the layer position.
+// `tied` is true when token_embd doubles as the output matrix.
+TensorTypeChoice choose_tensor_type(const GgufExportType& type, const LlamaTensorName& tensor,
+                                    const std::vector<int64_t>& shape, int64_t n_layers, int64_t n_gqa,
+                                    bool tied);
+
+}  // namespace mp

@@ -1,0 +1,32 @@
+// How a Hugging Face Llama checkpoint maps onto llama.cpp's GGUF tensors: names, and the row order
+// of the q/k projections. HF stores q/k rows in "rotate-half" order (the two halves of every head
+// are the rotated pairs); llama.cpp's rope pairs adjacent rows, so convert_hf_to_gguf interleaves
+// the halves of each head. Exporter and GGUF reader share this file so the two directions agree.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+#include "formats/hf_config.h"
+
+namespace mp {
+
+struct LlamaTensorName {
+  std::string hf;    // "model.layers.3.self_attn.q_proj.weight"
+  std::string gguf;  // "blk.3.attn_q.weight"
+  int64_t layer = -1;  // -1 for the embedding, final norm and output
+  // Heads whose rows are interleaved between the two layouts (q: num_heads, k: num_kv_heads); 0: none.
+  int64_t permute_heads = 0;
+};
+
+// Every tensor of the model, in the order llama.cpp's converter writes them for a checkpoint whose
+// tensors are stored sorted by name: token_embd, then per layer the HF names in alphabetical order,
+// then output_norm and (untied) output.
+std::vector<LlamaTensorName> llama_tensor_names(const ModelConfig& config);
+
+// HF rotate-half rows -> llama.cpp interleaved rows, and back. `w` is [heads * head_dim, ...].
+at::Tensor hf_to_gguf_rows(const at::Tensor& w, int64_t heads);
+at::Tensor gguf_to_hf_rows(const at::Tensor& w, int64_t heads);
+
+}  // namespace mp

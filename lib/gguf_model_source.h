@@ -1,0 +1,27 @@
+// A llama.cpp GGUF file ("llama" architecture) as a model source: config from the llama.* keys,
+// tensors under their HF names (q/k rows back in HF's rotate-half order, quantized types decoded
+// to f32), and a SentencePiece tokenizer rebuilt from tokenizer.ggml.*.
+#pragma once
+#include "formats/gguf_file.h"
+#include "formats/gguf_llama_names.h"
+#include "lib/model_source.h"
+
+namespace mp {
+
+class GgufModelSource : public ModelSource {
+ public:
+  explicit GgufModelSource(const std::string& path);
+  const ModelConfig& config() const override { return config_; }
+  bool has(const std::string& name) const override { return names_.count(name) > 0; }
+  at::Tensor tensor(const std::string& name) const override;
+  Tokenizer tokenizer() const override;
+  const std::string& path() const override { return file_.path(); }
+  const GgufFile& file() const { return file_; }
+
+ private:
+  GgufFile file_;
+  ModelConfig config_;
+  std::map<std::string, LlamaTensorName> names_;  // by HF name, only tensors the file holds
+};
+
+}  // namespace mp

@@ -1,0 +1,40 @@
+// modelpress export --to gguf: a model (HF directory, GPTQ checkpoint or GGUF) as a llama.cpp GGUF.
+#include <iostream>
+
+#include "formats/gguf_export.h"
+#include "lib/progress.h"
+#include "tools/tools.h"
+
+namespace mp::tools {
+
+namespace {
+struct ExportArgs {
+  std::string to = "gguf", type = "F16", model, out, name;
+  bool pure = false, json = false, quiet = false;
+};
+
+void run_export(const ExportArgs& a) {
+  Progress::set_quiet(a.quiet);
+  GgufExportOptions options;
+  options.type = parse_gguf_export_type(a.type, a.pure);
+  options.name = a.name;
+  const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
+  std::cout << (a.json ? summary.to_json().dump(2) + "\n" : summary.to_text());
+}
+}  // namespace
+
+void add_export(CLI::App& app) {
+  auto* cmd = app.add_subcommand("export", "Write a model in another format (GGUF for llama.cpp)");
+  auto a = std::make_shared<ExportArgs>();
+  cmd->add_option("--to", a->to, "output format")->check(CLI::IsMember({"gguf"}))->capture_default_str();
+  cmd->add_option("--type", a->type, "GGUF file type: " + gguf_export_type_choices())->capture_default_str();
+  cmd->add_option("--model,-m", a->model, "model directory or file")->required();
+  cmd->add_option("--output,-o", a->out, "output file")->required();
+  cmd->add_option("--name", a->name, "general.name (default: the model's directory name)");
+  cmd->add_flag("--pure", a->pure, "every 2-D weight gets the base type, no per-tensor mix rules (llama-quantize --pure)");
+  cmd->add_flag("--json", a->json, "print the summary as JSON");
+  cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
+  cmd->callback([a] { run_export(*a); });
+}
+
+}  // namespace mp::tools
