@@ -51,6 +51,10 @@ nlohmann::ordered_json QuantizeReport::to_json() const {
   for (const auto& l : linears)
     j["linears"].push_back({{"module", l.module}, {"bits", l.bits}, {"group_size", l.group_size},
                             {"relative_error", l.relative_error}, {"damp", l.damp}, {"seconds", l.seconds}});
+  if (!awq.empty()) {
+    j["awq"] = nlohmann::ordered_json::array();
+    for (const auto& a : awq) j["awq"].push_back(mp::to_json(a));
+  }
   return j;
 }
 
@@ -76,12 +80,24 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {
     DecoderLayerWeights w = model.load_layer(i);
+    if (plan.awq) {
+      std::map<std::string, std::vector<at::Tensor>> captured;
+      run_layer(config, w, model.rope(), states, plan.batch,
+                [&](const char* input, const at::Tensor& x) { captured[input].push_back(x.to(at::kFloat)); });
+      std::map<std::string, at::Tensor> inputs;
+      for (auto& [name, parts] : captured) inputs[name] = at::cat(parts, 0);
+      auto grid_for = [&](const std::string& suffix) { return plan.grid_for(hf_names::layer(i, suffix)); };
+      for (auto& r : apply_awq(config, w, model.rope(), std::move(inputs), grid_for, *plan.awq, "model.layers." + std::to_string(i)))
+        report.awq.push_back(std::move(r));
+    }
     QuantizedLinears quantized;
     // True-sequential: one group at a time, its inputs captured after the groups before it were
     // quantized. Otherwise all groups from one pass over the unquantized layer.
     const auto& groups = decoder_linear_groups();
     std::vector<std::vector<const LinearGroup*>> passes;
-    if (plan.true_sequential) {
+    if (!plan.round) {
+      // Nothing to quantize: the (scaled) float layer is written as it is.
+    } else if (plan.true_sequential) {
       for (const auto& g : groups) passes.push_back({&g});
     } else {
       passes.emplace_back();
