@@ -68,8 +68,11 @@ void run_quantize(QuantizeArgs& a) {
   for (const auto& l : report.linears)
     std::printf("%-40s %d bits, group %4lld  rel. output error %.3e\n", l.module.c_str(), l.bits,
                 static_cast<long long>(l.group_size), l.relative_error);
-  std::printf("quantized %zu linears (%zu kept in full precision) in %.1f s -> %s\n", report.linears.size(),
-              report.skipped.size(), report.seconds, a.out.c_str());
+  if (a.export_scaled)
+    std::printf("wrote the AWQ-scaled float model (weights not rounded) in %.1f s -> %s\n", report.seconds, a.out.c_str());
+  else
+    std::printf("quantized %zu linears (%zu kept in full precision) in %.1f s -> %s\n", report.linears.size(),
+                report.skipped.size(), report.seconds, a.out.c_str());
 }
 
 void add_awq_options(CLI::App* cmd, QuantizeArgs& a) {
