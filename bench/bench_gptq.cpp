@@ -7,13 +7,13 @@
 // plus a shared low-rank part, so H is correlated like real activations and positive definite.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "bench/bench_support.h"
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
@@ -23,23 +23,9 @@ namespace {
 
 constexpr int64_t kHidden = 4096, kIntermediate = 11008, kSequence = 2048, kSharedRank = 64;
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;  // Linux reports kilobytes
-}
-
-double sgemm_gflops(int64_t n) {
-  const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
-  at::Tensor c = at::mm(a, b);  // warm-up: thread pool and page faults
-  const auto start = std::chrono::steady_clock::now();
-  c = at::mm(a, b);
-  return 2.0 * n * n * n / seconds_since(start) / 1e9;
-}
+using mp::bench::peak_rss_mb;
+using mp::bench::seconds_since;
+using mp::bench::sgemm_gflops;
 
 struct HessianTiming {
   at::Tensor h;

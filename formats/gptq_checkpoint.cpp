@@ -18,24 +18,6 @@ namespace {
 // output fill 32-bit words only when they are multiples of this.
 int64_t word_alignment(int bits) { return 32 / std::gcd(bits, 32); }
 
-int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
-
-// Shapes the GPTQ kernels cannot hold (e.g. 172 inputs at 4 bits) are padded with zero codes so
-// the checkpoint is complete; readers cut the padding off using the shapes in config.json.
-QuantizedLinear pad_to_words(const QuantizedLinear& q) {
-  const int64_t align = word_alignment(q.bits());
-  const int64_t out = q.out_features(), in = q.in_features();
-  const int64_t out_p = round_up(out, align), in_p = round_up(in, align);
-  if (out_p == out && in_p == in) return q;
-  QuantizedLinear p = q;
-  const double midpoint = static_cast<double>(int64_t{1} << (q.bits() - 1));
-  p.codes = at::constant_pad_nd(q.codes, {0, in_p - in, 0, out_p - out}, 0);
-  p.scales = at::constant_pad_nd(q.scales, {0, 0, 0, out_p - out}, 1.0);
-  p.zeros = at::constant_pad_nd(q.zeros, {0, 0, 0, out_p - out}, midpoint);
-  p.g_idx = at::cat({q.g_idx, q.g_idx.narrow(0, in - 1, 1).expand({in_p - in})});
-  return p;
-}
-
 void copy_if_present(const fs::path& from_dir, const std::string& staging, const char* name) {
   const fs::path from = from_dir / name;
   if (fs::exists(from)) fs::copy_file(from, fs::path(staging) / name, fs::copy_options::overwrite_existing);
@@ -73,13 +55,8 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
       if (it == quantized.end()) {
         add(suffix + ".weight", dense.linear(suffix));
       } else {
-        QuantizedLinear padded = pad_to_words(it->second);
-        if (padded.codes.sizes() != it->second.codes.sizes()) padded_.push_back(hf_names::layer(index, suffix));
-        GptqTensors t = pack_gptq(padded, format());
-        add(suffix + ".qweight", t.qweight);
-        add(suffix + ".qzeros", t.qzeros);
-        add(suffix + ".scales", t.scales);
-        add(suffix + ".g_idx", t.g_idx);
+        for (auto& [name, t] : pack_linear(hf_names::layer(index, suffix), it->second))
+          add(suffix + "." + name, t);
       }
       add(suffix + ".bias", dense.bias(suffix));
     }
@@ -88,19 +65,17 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
   for (const auto& kv : tensors) weight_map_[kv.first] = shard;
 }
 
-void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json& report) {
-  std::vector<std::pair<std::string, at::Tensor>> tensors = {{hf_names::embed, source.tensor(hf_names::embed).contiguous()},
-                                                             {hf_names::final_norm, source.tensor(hf_names::final_norm).contiguous()}};
-  if (source.has(hf_names::lm_head) && !config_.tie_word_embeddings)
-    tensors.emplace_back(hf_names::lm_head, source.tensor(hf_names::lm_head).contiguous());
-  const std::string shard = shard_name(config_.num_layers);
-  save_safetensors(out_.file(shard), tensors, {{"format", "pt"}});
-  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
-  nlohmann::ordered_json index;
-  index["metadata"] = {{"format", "gptq"}};
-  index["weight_map"] = weight_map_;
-  write_file_atomically(out_.file("model.safetensors.index.json"), index.dump(2));
+std::vector<std::pair<std::string, at::Tensor>> GptqCheckpointSink::pack_linear(const std::string& module,
+                                                                                const QuantizedLinear& q) {
+  const int64_t align = word_alignment(q.bits());
+  QuantizedLinear padded = pad_quantized_linear(q, align, align);
+  if (padded.codes.sizes() != q.codes.sizes()) padded_.push_back(module);
+  GptqTensors t = pack_gptq(padded, format());
+  return {{"qweight", t.qweight}, {"qzeros", t.qzeros}, {"scales", t.scales}, {"g_idx", t.g_idx}};
+}
 
+nlohmann::json GptqCheckpointSink::quantization_config() const {
+  const std::string method = plan_.awq ? std::string("awq+") + method_name(plan_.method) : method_name(plan_.method);
   nlohmann::json qc = {{"quant_method", "gptq"},
                        {"bits", plan_.grid.bits},
                        {"group_size", plan_.grid.group_size},
@@ -111,7 +86,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
                        {"static_groups", plan_.gptq.static_groups},
                        {"checkpoint_format", format() == GptqCheckpointFormat::gptq ? "gptq" : "gptq_v2"},
                        {"quantizer", std::string("modelpress:") + version()},
-                       {"modelpress_method", method_name(plan_.method)}};
+                       {"modelpress_method", method}};
   nlohmann::json dynamic = nlohmann::json::object();
   for (const auto& p : plan_.skip) dynamic["-:" + p] = nlohmann::json::object();
   for (const auto& o : plan_.overrides) {
@@ -121,9 +96,26 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
     dynamic["+:" + o.pattern] = rule;
   }
   if (!dynamic.empty()) qc["dynamic"] = dynamic;
+  return qc;
+}
+
+void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json& report) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors = {{hf_names::embed, source.tensor(hf_names::embed).contiguous()},
+                                                             {hf_names::final_norm, source.tensor(hf_names::final_norm).contiguous()}};
+  if (source.has(hf_names::lm_head) && !config_.tie_word_embeddings)
+    tensors.emplace_back(hf_names::lm_head, source.tensor(hf_names::lm_head).contiguous());
+  const std::string shard = shard_name(config_.num_layers);
+  save_safetensors(out_.file(shard), tensors, {{"format", "pt"}});
+  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
+  nlohmann::json qc = quantization_config();
+  nlohmann::ordered_json index;
+  index["metadata"] = {{"format", qc.is_null() ? "pt" : qc["quant_method"]}};
+  index["weight_map"] = weight_map_;
+  write_file_atomically(out_.file("model.safetensors.index.json"), index.dump(2));
+
   if (!padded_.empty()) qc["modelpress_padded_modules"] = padded_;
   nlohmann::json config = config_.raw;
-  config["quantization_config"] = qc;
+  if (!qc.is_null()) config["quantization_config"] = qc;
   write_file_atomically(out_.file("config.json"), config.dump(2));
   nlohmann::json full_report = report;
   if (!provenance_.empty()) full_report["provenance"] = provenance_;
@@ -133,8 +125,8 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
     copy_if_present(source.path(), out_.staging(), name);
   if (!padded_.empty())
     std::fprintf(stderr,
-                 "quantize: %zu module(s) have dimensions that are not whole 32-bit words at %d bits (e.g. %s); they "
-                 "are zero-padded: modelpress reads them, GPTQ kernels (vLLM, transformers) will refuse them\n",
+                 "quantize: %zu module(s) have dimensions the %d-bit packed format cannot hold (e.g. %s); they are "
+                 "zero-padded: modelpress reads them, GPU kernels (vLLM, transformers) will refuse them\n",
                  padded_.size(), plan_.grid.bits, padded_.front().c_str());
   out_.commit();
 }

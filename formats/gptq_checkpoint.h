@@ -19,6 +19,16 @@ class GptqCheckpointSink : public QuantizedModelSink {
   void write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) override;
   void commit(const ModelSource& source, const nlohmann::json& report) override;
 
+ protected:
+  // The HF layout (a shard per layer, index, config.json, tokenizer files) is shared by the packed
+  // formats; a format changes only how a linear is packed and what quantization_config says.
+  // Returns tensor suffixes ("qweight", ...) and tensors; pads and records `module` when needed.
+  virtual std::vector<std::pair<std::string, at::Tensor>> pack_linear(const std::string& module,
+                                                                      const QuantizedLinear& q);
+  virtual nlohmann::json quantization_config() const;  // null: a dense float model
+  const QuantizePlan& plan() const { return plan_; }
+  std::vector<std::string>& padded_modules() { return padded_; }
+
  private:
   std::string shard_name(int64_t shard) const;
   GptqCheckpointFormat format() const;

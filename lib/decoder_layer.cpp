@@ -115,6 +115,13 @@ at::Tensor mlp(const DecoderLayerWeights& w, const at::Tensor& x, const CaptureF
 
 }  // namespace
 
+at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                                   const at::Tensor& attn_in) {
+  return self_attention(config, w, rope, attn_in, 0, nullptr, {});
+}
+
+at::Tensor mlp_block_forward(const DecoderLayerWeights& w, const at::Tensor& mlp_in) { return mlp(w, mlp_in, {}); }
+
 at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
                                  RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,
                                  LayerKVCache* cache, const CaptureFn& capture) {

@@ -44,6 +44,12 @@ struct LayerKVCache {
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
+// The two blocks of a layer on their (already normalized) inputs, positions from 0: what AWQ's
+// scale search compares before and after scaling.
+at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                                   const at::Tensor& attn_in);
+at::Tensor mlp_block_forward(const DecoderLayerWeights& w, const at::Tensor& mlp_in);
+
 // hidden: [B, T, hidden] at positions start_pos.. ; returns the layer's output hidden states.
 at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
                                  RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,

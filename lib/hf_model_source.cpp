@@ -17,8 +17,9 @@ HfModelSource::HfModelSource(const std::string& dir)
   if (config_.raw.contains("quantization_config")) {
     const auto& qc = config_.raw["quantization_config"];
     const std::string method = qc.value("quant_method", "");
-    if (method != "gptq") fail_input(dir, "unsupported quantization_config quant_method \"" + method + "\"");
-    gptq_ = GptqScheme::from_config(qc, dir + "/config.json");
+    if (method == "gptq") gptq_ = GptqScheme::from_config(qc, dir + "/config.json");
+    else if (method == "awq") awq_ = AwqScheme::from_config(qc, dir + "/config.json");
+    else fail_input(dir, "unsupported quantization_config quant_method \"" + method + "\"");
   }
   for (const char* name : {hf_names::embed, hf_names::final_norm})
     if (!checkpoint_.has(name)) fail_input(dir, std::string("checkpoint has no tensor '") + name + "'");
@@ -31,7 +32,7 @@ HfModelSource::HfModelSource(const std::string& dir)
 
 std::string HfModelSource::quantized_prefix(const std::string& name) const {
   static const std::string suffix = ".weight";
-  if (!gptq_ || checkpoint_.has(name) || name.size() <= suffix.size() ||
+  if ((!gptq_ && !awq_) || checkpoint_.has(name) || name.size() <= suffix.size() ||
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
     return "";
   const std::string prefix = name.substr(0, name.size() - suffix.size());
@@ -48,7 +49,8 @@ at::Tensor HfModelSource::tensor(const std::string& name) const {
     // "model.layers.<i>.<suffix>": the configured shape says where padding ends.
     const size_t dot = prefix.find('.', std::string("model.layers.").size());
     const auto [out, in] = config_.linear_shape(prefix.substr(dot + 1));
-    return dequantize_gptq_linear(checkpoint_, prefix, *gptq_, out, in);
+    return gptq_ ? dequantize_gptq_linear(checkpoint_, prefix, *gptq_, out, in)
+                 : dequantize_awq_linear(checkpoint_, prefix, *awq_, out, in);
   }
   at::Tensor t = checkpoint_.tensor(name);
   return t.is_floating_point() ? t : t.to(at::kFloat);

@@ -1,9 +1,9 @@
 // A Hugging Face model directory: config.json, safetensors (single or sharded), tokenizer.model.
-// GPTQ checkpoints are read too: their quantized linears are dequantized when asked for.
+// GPTQ and AWQ (GEMM) checkpoints are read too: their quantized linears are dequantized when asked for.
 #pragma once
 #include <optional>
 
-#include "formats/gptq_checkpoint.h"
+#include "formats/awq_checkpoint.h"
 #include "formats/safetensors.h"
 #include "lib/model_source.h"
 
@@ -24,6 +24,7 @@ class HfModelSource : public ModelSource {
   ModelConfig config_;
   SafetensorsCheckpoint checkpoint_;
   std::optional<GptqScheme> gptq_;
+  std::optional<AwqScheme> awq_;
   // "model.layers.3.mlp.down_proj" for a quantized linear's "...down_proj.weight", else empty.
   std::string quantized_prefix(const std::string& name) const;
 };

@@ -26,6 +26,17 @@ at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, Ro
   return at::cat(outputs, 0);
 }
 
+// Every linear input of layer `w` over all calibration states, by capture name: [N, T, in].
+std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, const DecoderLayerWeights& w,
+                                                 RotaryEmbedding& rope, const at::Tensor& states, int64_t batch) {
+  std::map<std::string, std::vector<at::Tensor>> parts;
+  run_layer(config, w, rope, states, batch,
+            [&](const char* input, const at::Tensor& x) { parts[input].push_back(x.to(at::kFloat)); });
+  std::map<std::string, at::Tensor> inputs;
+  for (auto& [name, batches] : parts) inputs[name] = at::cat(batches, 0);
+  return inputs;
+}
+
 // Σ over tokens of ‖ΔW x‖² / ‖W x‖², computed from the Hessian of the inputs: tr(ΔW H ΔWᵀ) / tr(W H Wᵀ).
 double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const at::Tensor& h) {
   at::Tensor hd = h.to(at::kDouble);
@@ -51,6 +62,10 @@ nlohmann::ordered_json QuantizeReport::to_json() const {
   for (const auto& l : linears)
     j["linears"].push_back({{"module", l.module}, {"bits", l.bits}, {"group_size", l.group_size},
                             {"relative_error", l.relative_error}, {"damp", l.damp}, {"seconds", l.seconds}});
+  if (!awq.empty()) {
+    j["awq"] = nlohmann::ordered_json::array();
+    for (const auto& a : awq) j["awq"].push_back(mp::to_json(a));
+  }
   return j;
 }
 
@@ -76,12 +91,20 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {
     DecoderLayerWeights w = model.load_layer(i);
+    if (plan.awq) {
+      auto grid_for = [&](const std::string& suffix) { return plan.grid_for(hf_names::layer(i, suffix)); };
+      for (auto& r : apply_awq(config, w, model.rope(), capture_inputs(config, w, model.rope(), states, plan.batch),
+                               grid_for, *plan.awq, "model.layers." + std::to_string(i)))
+        report.awq.push_back(std::move(r));
+    }
     QuantizedLinears quantized;
     // True-sequential: one group at a time, its inputs captured after the groups before it were
     // quantized. Otherwise all groups from one pass over the unquantized layer.
     const auto& groups = decoder_linear_groups();
     std::vector<std::vector<const LinearGroup*>> passes;
-    if (plan.true_sequential) {
+    if (!plan.round) {
+      // Nothing to quantize: the (scaled) float layer is written as it is.
+    } else if (plan.true_sequential) {
       for (const auto& g : groups) passes.push_back({&g});
     } else {
       passes.emplace_back();

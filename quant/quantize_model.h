@@ -3,7 +3,7 @@
 // already-quantized layers 0..i-1. The layer's linears are quantized group by group in the order
 // data flows through them (true-sequential: q,k,v -> o -> gate,up -> down), each group's inputs
 // captured with the previous groups already quantized, one Hessian shared by the linears that
-// read the same input. Only one layer's weights and the calibration activations are in memory.
+// read the same input. With AWQ, each layer is first scaled (and clipped) on its float inputs. Only one layer's weights and the calibration activations are in memory.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -25,6 +25,7 @@ struct LinearReport {
 struct QuantizeReport {
   std::vector<LinearReport> linears;
   std::vector<std::string> skipped;
+  std::vector<AwqGroupReport> awq;  // the α chosen for every scaling group, when AWQ ran
   double seconds = 0;
   int64_t calibration_tokens = 0;
   nlohmann::ordered_json to_json() const;

@@ -62,6 +62,7 @@ void QuantizePlan::validate() const {
   if (gptq.damp <= 0) fail_input("--damp", "must be positive");
   if (gptq.block_size < 1) fail_input("--block", "must be positive");
   if (batch < 1) fail_input("--calib-batch", "must be positive");
+  if (awq && awq->scale.grid < 1) fail_input("--grid", "must be at least 1");
 }
 
 ModuleOverride parse_module_override(const std::string& text) {

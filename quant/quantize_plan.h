@@ -9,6 +9,7 @@
 
 #include "lib/calibration.h"
 #include "quant/affine_grid.h"
+#include "quant/awq.h"
 #include "quant/gptq.h"
 
 namespace mp {
@@ -22,7 +23,9 @@ struct ModuleOverride {
 };
 
 struct QuantizePlan {
-  QuantMethod method = QuantMethod::gptq;
+  QuantMethod method = QuantMethod::gptq;  // how the weights are rounded
+  std::optional<AwqOptions> awq;            // AWQ scaling (and clipping) of each layer before rounding
+  bool round = true;                        // false: layers stay float (AWQ --export-scaled)
   AffineGridOptions grid;
   GptqOptions gptq;
   bool true_sequential = true;

@@ -31,4 +31,9 @@ struct QuantizedLinear {
   bool groups_in_column_order() const;
 };
 
+// Zero codes appended so out and in become multiples of the given numbers (padded rows get scale 1
+// and the midpoint zero; padded columns join the last group): packed formats need whole words, and
+// readers cut the padding off using the model's configured shapes.
+QuantizedLinear pad_quantized_linear(const QuantizedLinear& q, int64_t out_multiple, int64_t in_multiple);
+
 }  // namespace mp

@@ -1,8 +1,10 @@
-// modelpress quantize --method rtn|gptq (and `modelpress gptq`): calibrated, layer-by-layer
-// post-training quantization into an HF GPTQ checkpoint.
+// modelpress quantize --method rtn|gptq|awq (and `modelpress gptq`, `modelpress awq`): calibrated,
+// layer-by-layer post-training quantization into an HF GPTQ or AWQ checkpoint.
 #include <iostream>
+#include <optional>
 
-#include "formats/gptq_checkpoint.h"
+#include "formats/awq_checkpoint.h"
+#include "formats/float_checkpoint.h"
 #include "lib/error.h"
 #include "quant/quantize_model.h"
 #include "tools/common.h"
@@ -13,46 +15,90 @@ namespace mp::tools {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, method = "gptq", range = "minmax";
+  std::string model, out, method = "gptq", range = "minmax", then = "rtn";
   std::vector<std::string> overrides;
-  bool asym = false, no_true_sequential = false, json = false;
+  std::optional<bool> asym;  // default: symmetric, asymmetric (zero_point, as AutoAWQ) for awq
+  bool no_true_sequential = false, json = false, export_scaled = false;
   QuantizePlan plan;
+  AwqOptions awq;
   RuntimeSettings runtime;
 };
+
+// AWQ at 4 bits is an AWQ GEMM checkpoint; the AWQ format has no other width, so other widths
+// (and --export-scaled) go to formats that hold them.
+std::unique_ptr<QuantizedModelSink> make_sink(const QuantizeArgs& a, const ModelConfig& config) {
+  if (a.export_scaled) return std::make_unique<FloatCheckpointSink>(a.out, config, a.plan);
+  if (a.plan.awq && a.plan.grid.bits == 4 && a.overrides.empty())
+    return std::make_unique<AwqCheckpointSink>(a.out, config, a.plan);
+  if (a.plan.awq)
+    std::fprintf(stderr, "quantize: the AWQ format holds one 4-bit grid for all modules; writing the AWQ-scaled "
+                         "model as a GPTQ checkpoint\n");
+  return std::make_unique<GptqCheckpointSink>(a.out, config, a.plan);
+}
 
 void run_quantize(QuantizeArgs& a) {
   const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
   if (a.method == "rtn") a.plan.method = QuantMethod::rtn;
   else if (a.method == "gptq") a.plan.method = QuantMethod::gptq;
-  else fail_input("--method", "unknown method '" + a.method + "' (rtn, gptq)");
-  a.plan.grid.sym = !a.asym;
+  else if (a.method == "awq") a.plan.awq = a.awq;
+  else fail_input("--method", "unknown method '" + a.method + "' (rtn, gptq, awq)");
+  if (a.plan.awq) {
+    if (a.then == "rtn") a.plan.method = QuantMethod::rtn;
+    else if (a.then == "gptq") a.plan.method = QuantMethod::gptq;
+    else fail_input("--then", "unknown rounding '" + a.then + "' (rtn, gptq)");
+    a.plan.round = !a.export_scaled;
+  } else if (a.export_scaled || a.then != "rtn") {
+    fail_input(a.export_scaled ? "--export-scaled" : "--then", "only applies to --method awq");
+  }
+  a.plan.grid.sym = !a.asym.value_or(a.method == "awq");
   a.plan.grid.search = a.range == "mse" ? RangeSearch::mse : RangeSearch::min_max;
   a.plan.true_sequential = !a.no_true_sequential;
   for (const auto& o : a.overrides) a.plan.overrides.push_back(parse_module_override(o));
   a.plan.validate();
   auto source = open_model(a.model);
-  GptqCheckpointSink sink(a.out, source->config(), a.plan);
-  QuantizeReport report = quantize_model(*source, a.plan, runtime, sink);
+  auto sink = make_sink(a, source->config());
+  QuantizeReport report = quantize_model(*source, a.plan, runtime, *sink);
   if (a.json) {
     std::cout << report.to_json().dump(2) << "\n";
     return;
   }
+  for (const auto& g : report.awq)
+    std::printf("%-40s AWQ alpha %.2f  block output MSE %.3e (alpha 0: %.3e)\n", g.group.c_str(), g.alpha, g.loss,
+                g.loss_at_zero);
   for (const auto& l : report.linears)
     std::printf("%-40s %d bits, group %4lld  rel. output error %.3e\n", l.module.c_str(), l.bits,
                 static_cast<long long>(l.group_size), l.relative_error);
-  std::printf("quantized %zu linears (%zu kept in full precision) in %.1f s -> %s\n", report.linears.size(),
-              report.skipped.size(), report.seconds, a.out.c_str());
+  if (a.export_scaled)
+    std::printf("wrote the AWQ-scaled float model (weights not rounded) in %.1f s -> %s\n", report.seconds, a.out.c_str());
+  else
+    std::printf("quantized %zu linears (%zu kept in full precision) in %.1f s -> %s\n", report.linears.size(),
+                report.skipped.size(), report.seconds, a.out.c_str());
 }
 
-void add_quantize_command(CLI::App& app, const std::string& name, const std::string& description, bool choose_method) {
+void add_awq_options(CLI::App* cmd, QuantizeArgs& a) {
+  cmd->add_option("--grid", a.awq.scale.grid, "AWQ: points of the α grid in [0, 1) (1: α = 0, plain rounding)")
+      ->capture_default_str();
+  cmd->add_flag("--duo-scaling", a.awq.scale.duo_scaling, "AWQ: s = mean|x|^α / mean|w|^(1-α)");
+  cmd->add_flag("--clip,!--no-clip", a.awq.clip, "AWQ: search a clipping range per group (not for q/k)");
+  cmd->add_option("--clip-tokens", a.awq.clipping.sample_tokens, "AWQ: calibration tokens the clipping search uses")
+      ->capture_default_str();
+  cmd->add_option("--then", a.then, "AWQ: how the scaled weights are rounded, rtn or gptq")->capture_default_str();
+  cmd->add_flag("--export-scaled", a.export_scaled,
+                "AWQ: write the scaled (and clipped) float model instead of rounding it, e.g. for the GGUF exporter");
+}
+
+void add_quantize_command(CLI::App& app, const std::string& name, const std::string& description,
+                          const std::string& method) {
   auto* cmd = app.add_subcommand(name, description);
   auto a = std::make_shared<QuantizeArgs>();
+  a->method = method;
   cmd->add_option("--model,-m", a->model, "model directory")->required();
-  cmd->add_option("--out,-o", a->out, "output directory (HF GPTQ checkpoint)")->required();
-  if (choose_method) cmd->add_option("--method", a->method, "rtn or gptq")->capture_default_str();
+  cmd->add_option("--out,-o", a->out, "output directory (HF GPTQ or AWQ checkpoint)")->required();
+  if (name == "quantize") cmd->add_option("--method", a->method, "rtn, gptq or awq")->capture_default_str();
   cmd->add_option("--bits,-b", a->plan.grid.bits, "bits per weight (2..8; the GPTQ format stores 2, 3, 4, 8)")->capture_default_str();
   cmd->add_option("--group-size,-g", a->plan.grid.group_size, "weights per scale along the input (-1: per channel)")->capture_default_str();
-  cmd->add_flag("--sym,!--asym", [a](int64_t n) { a->asym = n < 0; }, "symmetric (default) or asymmetric grid");
+  cmd->add_flag("--sym,!--asym", [a](int64_t n) { a->asym = n < 0; },
+                "symmetric or asymmetric grid (default: symmetric, asymmetric for awq)");
   cmd->add_option("--range", a->range, "scale search: minmax or mse (GPTQ's clipping search)")->capture_default_str();
   cmd->add_option("--calib", a->plan.calibration.file, "calibration text (default: the built-in corpus)");
   cmd->add_option("--nsamples", a->plan.calibration.samples, "calibration windows")->capture_default_str();
@@ -67,6 +113,7 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
   cmd->add_option("--skip", a->plan.skip, "keep modules matching this regex in full precision (repeatable)");
   cmd->add_option("--override", a->overrides, "per-module grid: REGEX:bits=N,group=G (repeatable)");
   cmd->add_flag("--json", a->json, "print the per-linear report as JSON");
+  if (method == "awq" || name == "quantize") add_awq_options(cmd, *a);
   add_runtime_options(cmd, a->runtime);
   cmd->callback([a] { run_quantize(*a); });
 }
@@ -74,8 +121,10 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
 }  // namespace
 
 void add_quantize(CLI::App& app) {
-  add_quantize_command(app, "quantize", "Quantize a model (--method rtn|gptq) with calibration into an HF GPTQ checkpoint", true);
-  add_quantize_command(app, "gptq", "Same as quantize --method gptq", false);
+  add_quantize_command(app, "quantize", "Quantize a model (--method rtn|gptq|awq) with calibration into an HF GPTQ or AWQ checkpoint",
+                       "gptq");
+  add_quantize_command(app, "gptq", "Same as quantize --method gptq", "gptq");
+  add_quantize_command(app, "awq", "Same as quantize --method awq: activation-aware scaling, then rounding", "awq");
 }
 
 }  // namespace mp::tools

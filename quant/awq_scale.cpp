@@ -1,0 +1,141 @@
+#include "quant/awq_scale.h"
+
+#include <limits>
+
+#include "lib/error.h"
+#include "quant/rtn.h"
+
+namespace mp {
+
+namespace {
+
+// Under grouped-query attention v_proj has fewer outputs (kv_heads · d) than o_proj has inputs
+// (heads · d): o_proj input channel c reads the v output channel of its query head's KV head. A
+// scale folded into v's row therefore reaches every query head of the group, so v→o is searched
+// with one scale per v output, shared by the o_proj columns that read it.
+at::Tensor v_channel_of_o_input(const ModelConfig& c) {
+  const at::Tensor channel = at::arange(c.q_size(), at::kLong);
+  const at::Tensor head = channel.div(c.head_dim, "floor");
+  const int64_t heads_per_kv = c.num_heads / c.num_kv_heads;
+  return head.div(heads_per_kv, "floor") * c.head_dim + channel.remainder(c.head_dim);
+}
+
+// Per-channel statistics of o_proj's input, averaged over the query heads sharing a v channel.
+at::Tensor to_v_channels(const ModelConfig& c, const at::Tensor& per_o_input) {
+  const at::Tensor sum = at::zeros({c.kv_size()}, per_o_input.options()).index_add_(0, v_channel_of_o_input(c), per_o_input);
+  return sum / static_cast<double>(c.num_heads / c.num_kv_heads);
+}
+
+// The scales as the consumer's input columns see them.
+at::Tensor column_scales(const ModelConfig& c, const ScalingGroup& group, const at::Tensor& scales) {
+  return group.previous == ScaledOp::v_proj ? scales.index_select(0, v_channel_of_o_input(c)) : scales;
+}
+
+// Mean over output rows of |w| normalized by its group's max |w|: the weight term of duo scaling.
+at::Tensor normalized_weight_magnitude(const at::Tensor& w, int64_t group_size) {
+  const int64_t in = w.size(1), size = group_size == -1 ? in : group_size;
+  at::Tensor magnitude = w.abs();
+  std::vector<at::Tensor> parts;
+  for (int64_t begin = 0; begin < in; begin += size) {
+    at::Tensor g = magnitude.narrow(1, begin, std::min(size, in - begin));
+    parts.push_back(g / at::clamp_min(std::get<0>(g.max(1, /*keepdim=*/true)), 1e-12));
+  }
+  return at::cat(parts, 1).mean(0);
+}
+
+at::Tensor block_output(const ModelConfig& c, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                        InspectedBlock block, const at::Tensor& x) {
+  switch (block) {
+    case InspectedBlock::attention: return attention_block_forward(c, w, rope, x);
+    case InspectedBlock::o_proj: return at::matmul(x, w.o.t());
+    case InspectedBlock::mlp: return mlp_block_forward(w, x);
+    case InspectedBlock::down_proj: return at::matmul(x, w.down.t());
+  }
+  fail_runtime("unknown AWQ block");
+}
+
+}  // namespace
+
+const std::vector<ScalingGroup>& awq_scaling_groups() {
+  static const std::vector<ScalingGroup> groups = {
+      {"qkv", ScaledOp::input_norm, "attn_in", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
+       InspectedBlock::attention},
+      {"v->o", ScaledOp::v_proj, "o_in", {"self_attn.o_proj"}, InspectedBlock::o_proj},
+      {"gate,up", ScaledOp::post_attention_norm, "mlp_in", {"mlp.gate_proj", "mlp.up_proj"}, InspectedBlock::mlp},
+      {"up->down", ScaledOp::up_proj, "down_in", {"mlp.down_proj"}, InspectedBlock::down_proj},
+  };
+  return groups;
+}
+
+ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                          const ScalingGroup& group, const at::Tensor& inputs, const GridForLinear& grid_for,
+                          const AwqScaleOptions& options) {
+  if (options.grid < 1) fail_input("--grid", "must be at least 1");
+  const at::Tensor x = inputs.to(at::kFloat);
+  const bool via_v = group.previous == ScaledOp::v_proj;
+  // Step 1: the activation statistic, mean |x| per input channel.
+  at::Tensor x_mean = x.abs().reshape({-1, x.size(-1)}).mean(0);
+  if (via_v) x_mean = to_v_channels(config, x_mean);
+  at::Tensor w_mean;
+  if (options.duo_scaling) {
+    std::vector<at::Tensor> weights;
+    int64_t group_size = -1;
+    for (const auto& suffix : group.linears) {
+      weights.push_back(w.linear(suffix));
+      if (auto grid = grid_for(suffix)) group_size = grid->group_size();
+    }
+    w_mean = normalized_weight_magnitude(at::cat(weights, 0), group_size);
+    if (via_v) w_mean = to_v_channels(config, w_mean);
+  }
+
+  const at::Tensor reference = block_output(config, w, rope, group.block, x);
+  ScaleChoice best;
+  best.loss = std::numeric_limits<double>::infinity();
+  // Step 2: for every α, scale, quantize, unscale (Q(W·s)/s, which is what the folded model
+  // computes on x/s) and measure the block output error.
+  for (int i = 0; i < options.grid; ++i) {
+    const double alpha = static_cast<double>(i) / options.grid;
+    at::Tensor s = x_mean.pow(alpha);
+    if (options.duo_scaling) s = s / (w_mean.pow(1 - alpha) + 1e-4);
+    s = at::clamp_min(s, 1e-4);
+    s = s / (s.max() * s.min()).sqrt();
+    const at::Tensor columns = column_scales(config, group, s);
+    DecoderLayerWeights trial = w;
+    for (const auto& suffix : group.linears) {
+      auto grid = grid_for(suffix);
+      if (!grid) continue;
+      trial.linear(suffix) = quantize_rtn(w.linear(suffix) * columns, grid).dequantize() / columns;
+    }
+    const double loss = (block_output(config, trial, rope, group.block, x) - reference).square().mean().item<double>();
+    if (i == 0) best.loss_at_zero = loss;
+    if (loss < best.loss) {
+      best.loss = loss;
+      best.alpha = alpha;
+      best.scales = s;
+    }
+  }
+  if (!best.scales.defined()) fail_runtime("AWQ scale search: every α gave a non-finite loss for " + std::string(group.name));
+  return best;
+}
+
+void fold_scales(const ModelConfig& config, DecoderLayerWeights& w, const ScalingGroup& group, const at::Tensor& scales) {
+  auto divide_rows = [&](at::Tensor& weight, at::Tensor& bias) {
+    weight = weight / scales.unsqueeze(1);
+    if (bias.defined()) bias = bias / scales;
+  };
+  switch (group.previous) {
+    case ScaledOp::input_norm: w.input_norm = w.input_norm / scales; break;
+    case ScaledOp::post_attention_norm: w.post_attention_norm = w.post_attention_norm / scales; break;
+    case ScaledOp::v_proj: divide_rows(w.v, w.v_bias); break;
+    case ScaledOp::up_proj: divide_rows(w.up, w.up_bias); break;
+  }
+  const at::Tensor columns = column_scales(config, group, scales);
+  for (const auto& suffix : group.linears) w.linear(suffix) = w.linear(suffix) * columns;
+}
+
+at::Tensor scaled_inputs(const ModelConfig& config, const ScalingGroup& group, const at::Tensor& inputs,
+                         const at::Tensor& scales) {
+  return inputs / column_scales(config, group, scales);
+}
+
+}  // namespace mp

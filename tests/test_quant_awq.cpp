@@ -1,0 +1,205 @@
+// AWQ: scale folding leaves the float model unchanged, α = 0 without clipping is plain RTN, the
+// searches only ever lower their losses, and AWQ checkpoints load back to the weights written.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "formats/awq_checkpoint.h"
+#include "lib/hf_model_source.h"
+#include "lib/llama_model.h"
+#include "quant/awq.h"
+#include "quant/quantize_model.h"
+#include "quant/rtn.h"
+#include "tests/test_support.h"
+
+namespace {
+
+std::shared_ptr<const mp::ModelSource> stories() { return mp::open_model(mp::test::shared_path("models/stories260K")); }
+
+std::shared_ptr<mp::AffineGrid> grid4(int64_t group = 32) {
+  mp::AffineGridOptions options;
+  options.bits = 4;
+  options.group_size = group;
+  return std::make_shared<mp::AffineGrid>(options);
+}
+
+double relative_difference(const at::Tensor& a, const at::Tensor& b) {
+  return ((a - b).norm() / b.norm()).item<double>();
+}
+
+// Keeps what the driver hands to a sink, to compare two runs.
+struct RecordingSink : mp::QuantizedModelSink {
+  std::vector<mp::QuantizedLinears> layers;
+  void write_layer(int64_t, const mp::DecoderLayerWeights&, const mp::QuantizedLinears& q) override {
+    layers.push_back(q);
+  }
+  void commit(const mp::ModelSource&, const nlohmann::json&) override {}
+};
+
+mp::QuantizePlan small_plan(mp::QuantMethod method) {
+  mp::QuantizePlan plan;
+  plan.method = method;
+  plan.grid.bits = 4;
+  plan.grid.group_size = 32;
+  plan.calibration.file = mp::test::shared_path("corpora/tinystories/calib.txt");
+  plan.calibration.samples = 8;
+  plan.calibration.seqlen = 64;
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("AWQ folding keeps the float layer's outputs (norms, v->o under GQA, up->down)", "[awq]") {
+  auto source = stories();
+  mp::LlamaModel model(source, mp::RuntimeOptions{});
+  const mp::ModelConfig& config = source->config();
+  REQUIRE(config.num_kv_heads < config.num_heads);  // exercises the GQA form of v->o
+  const mp::DecoderLayerWeights original = model.load_layer(1);
+  at::manual_seed(3);
+  const at::Tensor hidden = at::randn({2, 16, config.hidden_size});
+  const at::Tensor expected = mp::decoder_layer_forward(config, original, model.rope(), hidden, 0);
+
+  mp::DecoderLayerWeights folded = original;
+  for (const auto& group : mp::awq_scaling_groups()) {
+    const int64_t channels = group.previous == mp::ScaledOp::v_proj ? config.kv_size()
+                             : group.previous == mp::ScaledOp::up_proj ? config.intermediate_size
+                                                                       : config.hidden_size;
+    mp::fold_scales(config, folded, group, at::exp(at::randn({channels})));  // scales over ~e^±2
+  }
+  CHECK_FALSE(at::allclose(folded.q, original.q));
+  CHECK_FALSE(at::allclose(folded.down, original.down));
+  const at::Tensor got = mp::decoder_layer_forward(config, folded, model.rope(), hidden, 0);
+  CHECK(relative_difference(got, expected) < 1e-5);
+}
+
+TEST_CASE("AWQ search without clipping leaves the float layer's function unchanged", "[awq]") {
+  auto source = stories();
+  mp::LlamaModel model(source, mp::RuntimeOptions{});
+  const mp::ModelConfig& config = source->config();
+  const mp::DecoderLayerWeights original = model.load_layer(0);
+  const at::Tensor tokens = mp::sample_calibration(source->tokenizer(), small_plan(mp::QuantMethod::rtn).calibration);
+  const at::Tensor hidden = model.embed(tokens);
+  std::map<std::string, at::Tensor> inputs;
+  const at::Tensor expected = mp::decoder_layer_forward(
+      config, original, model.rope(), hidden, 0, nullptr,
+      [&](const char* name, const at::Tensor& x) { inputs[name] = x.clone(); });
+  mp::DecoderLayerWeights w = original;
+  mp::AwqOptions options;
+  options.clip = false;
+  const auto reports = mp::apply_awq(config, w, model.rope(), inputs, [](const std::string&) { return grid4(); },
+                                     options, "layer 0");
+  REQUIRE(reports.size() == 4);
+  for (const auto& r : reports) CHECK(r.loss <= r.loss_at_zero);  // α = 0 is on the grid
+  CHECK(relative_difference(mp::decoder_layer_forward(config, w, model.rope(), hidden, 0), expected) < 1e-5);
+}
+
+TEST_CASE("AWQ picks α > 0 and beats RTN when a few input channels carry large activations", "[awq]") {
+  // One linear behind up->down: the block output is x Wᵀ, so the loss can be checked directly.
+  at::manual_seed(5);
+  mp::ModelConfig config = stories()->config();
+  mp::DecoderLayerWeights w;
+  w.up = at::randn({config.intermediate_size, config.hidden_size});
+  w.down = at::randn({config.hidden_size, config.intermediate_size});
+  at::Tensor x = at::randn({4, 32, config.intermediate_size});
+  x.select(2, 3).mul_(40);
+  x.select(2, 50).mul_(25);
+  mp::RotaryEmbedding rope(config);
+  const mp::ScalingGroup& up_down = mp::awq_scaling_groups()[3];
+  const mp::ScaleChoice choice =
+      mp::search_scales(config, w, rope, up_down, x, [](const std::string&) { return grid4(); }, {});
+  CHECK(choice.alpha > 0);
+  // Independent of the search's bookkeeping: fold, round with RTN, compare output errors.
+  auto output_error = [&](const at::Tensor& down, const at::Tensor& inputs) {
+    return (at::matmul(inputs, mp::quantize_rtn(down, grid4()).dequantize().t()) - at::matmul(x, w.down.t()))
+        .square()
+        .mean()
+        .item<double>();
+  };
+  mp::DecoderLayerWeights scaled = w;
+  mp::fold_scales(config, scaled, up_down, choice.scales);
+  const double awq = output_error(scaled.down, mp::scaled_inputs(config, up_down, x, choice.scales));
+  const double rtn = output_error(w.down, x);
+  CHECK(awq < 0.9 * rtn);
+  CHECK(awq == Approx(choice.loss).epsilon(1e-3));
+}
+
+TEST_CASE("AWQ clipping lowers the output error and clamps weights no input reaches", "[awq]") {
+  at::manual_seed(9);
+  at::Tensor w = at::randn({16, 64});
+  w.index_put_({0, 5}, 30.0);  // an outlier weight ...
+  at::Tensor x = at::randn({256, 64});
+  x.select(1, 5).zero_();  // ... on an input that is always zero
+  const auto grid = grid4();
+  const at::Tensor clipped = mp::clip_weights(w, x, *grid, {});
+  CHECK(clipped[0][5].item<double>() < 30.0 * 0.6);  // shrunk to at most the last grid point, 0.55
+  CHECK(at::equal(clipped.abs() <= w.abs(), at::ones_like(w, at::kBool)));
+  auto error = [&](const at::Tensor& weights) {
+    return (at::matmul(x, mp::quantize_rtn(weights, grid).dequantize().t()) - at::matmul(x, w.t())).square().sum().item<double>();
+  };
+  CHECK(error(clipped) < 0.5 * error(w));
+  CHECK_FALSE(mp::awq_clips("self_attn.q_proj"));
+  CHECK_FALSE(mp::awq_clips("self_attn.k_proj"));
+  CHECK(mp::awq_clips("self_attn.v_proj"));
+}
+
+TEST_CASE("AWQ with α = 0 and no clipping is exactly RTN", "[awq]") {
+  auto source = stories();
+  RecordingSink rtn_sink, awq_sink;
+  mp::QuantizePlan rtn = small_plan(mp::QuantMethod::rtn);
+  mp::quantize_model(*source, rtn, mp::RuntimeOptions{}, rtn_sink);
+  mp::QuantizePlan awq = rtn;
+  awq.awq = mp::AwqOptions{};
+  awq.awq->scale.grid = 1;
+  awq.awq->clip = false;
+  mp::quantize_model(*source, awq, mp::RuntimeOptions{}, awq_sink);
+  REQUIRE(rtn_sink.layers.size() == awq_sink.layers.size());
+  for (size_t i = 0; i < rtn_sink.layers.size(); ++i)
+    for (const auto& [name, q] : rtn_sink.layers[i]) {
+      const mp::QuantizedLinear& a = awq_sink.layers[i].at(name);
+      CHECK(at::equal(a.codes, q.codes));
+      CHECK(at::equal(a.scales, q.scales));
+      CHECK(at::equal(a.zeros, q.zeros));
+    }
+}
+
+TEST_CASE("AWQ GEMM checkpoints load back to the same weights as the GPTQ checkpoint of the same run", "[awq]") {
+  // Two independent packers (GPTQ packs along the input, AWQ along the output in 0,2,4,6,1,3,5,7
+  // order) and two loaders must agree on every weight, padded gate/up (172 outputs) included.
+  auto source = stories();
+  mp::test::ScratchDir dir;
+  mp::QuantizePlan plan = small_plan(mp::QuantMethod::rtn);
+  plan.grid.sym = false;
+  plan.awq = mp::AwqOptions{};
+  plan.awq->scale.grid = 4;
+  {
+    mp::AwqCheckpointSink sink(dir.path("awq"), source->config(), plan);
+    mp::quantize_model(*source, plan, mp::RuntimeOptions{}, sink);
+  }
+  {
+    mp::GptqCheckpointSink sink(dir.path("gptq"), source->config(), plan);
+    mp::quantize_model(*source, plan, mp::RuntimeOptions{}, sink);
+  }
+  nlohmann::json config;
+  std::ifstream(dir.path("awq/config.json")) >> config;
+  const auto& qc = config.at("quantization_config");
+  CHECK(qc.at("quant_method") == "awq");
+  CHECK(qc.at("version") == "gemm");
+  CHECK(qc.at("bits") == 4);
+  CHECK(qc.at("group_size") == 32);
+  CHECK(qc.at("zero_point") == true);
+  CHECK(qc.at("modelpress_padded_modules").size() == 2 * 5);  // gate and up of every layer
+  mp::HfModelSource awq(dir.path("awq")), gptq(dir.path("gptq"));
+  const at::Tensor qweight = awq.checkpoint().tensor("model.layers.0.mlp.up_proj.qweight");
+  CHECK(qweight.sizes() == at::IntArrayRef({64, 176 / 8}));
+  CHECK(awq.checkpoint().tensor("model.layers.0.mlp.down_proj.scales").sizes() == at::IntArrayRef({6, 64}));
+  for (const char* name : {"model.layers.0.self_attn.q_proj.weight", "model.layers.2.mlp.up_proj.weight",
+                           "model.layers.4.mlp.down_proj.weight", "model.layers.3.input_layernorm.weight"}) {
+    const at::Tensor a = awq.tensor(name), g = gptq.tensor(name);
+    CHECK(a.sizes() == g.sizes());
+    CHECK(at::equal(a, g));
+  }
+  CHECK_FALSE(at::equal(awq.tensor("model.layers.3.input_layernorm.weight"),
+                        source->tensor("model.layers.3.input_layernorm.weight")));  // the scales were folded
+}
