@@ -43,6 +43,10 @@ bool HfModelSource::has(const std::string& name) const {
   return checkpoint_.has(name) || !quantized_prefix(name).empty();
 }
 
+void HfModelSource::release(const std::string& name) const {
+  if (checkpoint_.has(name)) checkpoint_.release(name);
+}
+
 at::Tensor HfModelSource::tensor(const std::string& name) const {
   const std::string prefix = quantized_prefix(name);
   if (!prefix.empty()) {

@@ -14,6 +14,7 @@ class HfModelSource : public ModelSource {
   explicit HfModelSource(const std::string& dir);
   const ModelConfig& config() const override { return config_; }
   bool has(const std::string& name) const override;
+  void release(const std::string& name) const override;
   at::Tensor tensor(const std::string& name) const override;
   Tokenizer tokenizer() const override;
   const std::string& path() const override { return dir_; }

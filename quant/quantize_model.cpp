@@ -47,6 +47,18 @@ double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const
   return den > 0 ? num / den : 0;
 }
 
+// A finished layer's mapped pages leave this process's memory, so peak RSS stays near one layer
+// plus the calibration activations however large the model.
+void release_layer_pages(const ModelSource& source, int64_t i) {
+  for (const char* norm : {"input_layernorm.weight", "post_attention_layernorm.weight"})
+    source.release(hf_names::layer(i, norm));
+  for (const auto& group : decoder_linear_groups())
+    for (const auto& suffix : group.linears) {
+      source.release(hf_names::layer(i, suffix + ".weight"));
+      source.release(hf_names::layer(i, suffix + ".bias"));
+    }
+}
+
 void check_finite(const at::Tensor& w, const std::string& source, const std::string& name) {
   if (!at::isfinite(w).all().item<bool>()) fail_input(source, "tensor '" + name + "' has non-finite values (NaN or Inf)");
 }
@@ -158,6 +170,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     }
     sink.write_layer(i, w, quantized);
     states = run_layer(config, w, model.rope(), states, plan.batch, {});
+    release_layer_pages(source, i);
     double worst = 0;
     for (const auto& l : report.linears)
       if (l.module.rfind(hf_names::layer(i, ""), 0) == 0) worst = std::max(worst, l.relative_error);
