@@ -6,27 +6,35 @@
 
 namespace mp {
 
-at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) {
-  if (suffix == "self_attn.q_proj") return q;
-  if (suffix == "self_attn.k_proj") return k;
-  if (suffix == "self_attn.v_proj") return v;
-  if (suffix == "self_attn.o_proj") return o;
-  if (suffix == "mlp.gate_proj") return gate;
-  if (suffix == "mlp.up_proj") return up;
-  if (suffix == "mlp.down_proj") return down;
+namespace {
+
+// Each decoder linear's HF suffix and where its weight and bias live.
+struct LinearSlot {
+  const char* suffix;
+  at::Tensor DecoderLayerWeights::*weight;
+  at::Tensor DecoderLayerWeights::*bias;
+};
+constexpr LinearSlot kLinearSlots[] = {
+    {"self_attn.q_proj", &DecoderLayerWeights::q, &DecoderLayerWeights::q_bias},
+    {"self_attn.k_proj", &DecoderLayerWeights::k, &DecoderLayerWeights::k_bias},
+    {"self_attn.v_proj", &DecoderLayerWeights::v, &DecoderLayerWeights::v_bias},
+    {"self_attn.o_proj", &DecoderLayerWeights::o, &DecoderLayerWeights::o_bias},
+    {"mlp.gate_proj", &DecoderLayerWeights::gate, &DecoderLayerWeights::gate_bias},
+    {"mlp.up_proj", &DecoderLayerWeights::up, &DecoderLayerWeights::up_bias},
+    {"mlp.down_proj", &DecoderLayerWeights::down, &DecoderLayerWeights::down_bias},
+};
+
+const LinearSlot& linear_slot(const std::string& suffix) {
+  for (const auto& slot : kLinearSlots)
+    if (suffix == slot.suffix) return slot;
   fail_runtime("no linear named " + suffix);
 }
 
-at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) {
-  if (suffix == "self_attn.q_proj") return q_bias;
-  if (suffix == "self_attn.k_proj") return k_bias;
-  if (suffix == "self_attn.v_proj") return v_bias;
-  if (suffix == "self_attn.o_proj") return o_bias;
-  if (suffix == "mlp.gate_proj") return gate_bias;
-  if (suffix == "mlp.up_proj") return up_bias;
-  if (suffix == "mlp.down_proj") return down_bias;
-  fail_runtime("no linear named " + suffix);
-}
+}  // namespace
+
+at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) { return this->*linear_slot(suffix).weight; }
+
+at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) { return this->*linear_slot(suffix).bias; }
 
 const at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) const {
   return const_cast<DecoderLayerWeights*>(this)->linear(suffix);
