@@ -106,18 +106,23 @@ at::Tensor scored_log_probs(LlamaModel& model, const at::Tensor& batch, int64_t 
 
 }  // namespace
 
+int64_t perplexity_chunk_count(int64_t tokens, const PerplexityOptions& options, const ModelConfig& config) {
+  const int64_t ctx = options.ctx;
+  if (ctx < 4) fail_input("--ctx", "context must be at least 4 tokens");
+  if (ctx > config.max_position_embeddings)
+    fail_input("--ctx", std::to_string(ctx) + " exceeds the model's max_position_embeddings (" +
+                            std::to_string(config.max_position_embeddings) + ")");
+  const int64_t chunks = tokens / ctx;
+  if (chunks == 0)
+    fail_input("text", "has " + std::to_string(tokens) + " tokens, fewer than one chunk of " + std::to_string(ctx));
+  return options.max_chunks > 0 ? std::min(chunks, options.max_chunks) : chunks;
+}
+
 PerplexityReport evaluate_perplexity(LlamaModel& model, const std::vector<int32_t>& tokens,
                                      const PerplexityOptions& options, LlamaModel* reference,
                                      const std::function<void(int64_t)>& on_chunk) {
   const int64_t ctx = options.ctx;
-  if (ctx < 4) fail_input("--ctx", "context must be at least 4 tokens");
-  if (ctx > model.config().max_position_embeddings)
-    fail_input("--ctx", std::to_string(ctx) + " exceeds the model's max_position_embeddings (" +
-                            std::to_string(model.config().max_position_embeddings) + ")");
-  int64_t chunks = static_cast<int64_t>(tokens.size()) / ctx;
-  if (chunks == 0)
-    fail_input("text", "has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " + std::to_string(ctx));
-  if (options.max_chunks > 0) chunks = std::min(chunks, options.max_chunks);
+  const int64_t chunks = perplexity_chunk_count(static_cast<int64_t>(tokens.size()), options, model.config());
 
   PerplexityReport report;
   report.ctx = ctx;

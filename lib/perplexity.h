@@ -41,6 +41,9 @@ struct PerplexityReport {
   std::string to_text(bool print_chunks) const;
 };
 
+// How many chunks evaluate_perplexity will score for this many tokens (validates ctx).
+int64_t perplexity_chunk_count(int64_t tokens, const PerplexityOptions& options, const ModelConfig& config);
+
 // on_chunk(chunks_done) is called after each batch of chunks, for progress reporting.
 PerplexityReport evaluate_perplexity(LlamaModel& model, const std::vector<int32_t>& tokens,
                                      const PerplexityOptions& options, LlamaModel* reference = nullptr,

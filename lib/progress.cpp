@@ -62,6 +62,8 @@ void Progress::draw(bool final) {
     std::fputs(line, stderr);
     if (final) std::fputc('\n', stderr);
   } else {
+    if (drawn_ == done_) return;  // a plain line already said this
+    drawn_ = done_;
     std::snprintf(line, sizeof line, "%s: %lld/%lld (%.0f%%) %.1f %s/s ETA %s %s\n", label_.c_str(),
                   static_cast<long long>(done_), static_cast<long long>(total_), 100 * frac, rate, unit_.c_str(),
                   format_duration(final ? 0 : eta).c_str(), status_.c_str());

@@ -17,7 +17,7 @@ class Progress {
  private:
   void draw(bool final);
   std::string label_, unit_, status_;
-  int64_t total_, done_ = 0;
+  int64_t total_, done_ = 0, drawn_ = -1;  // drawn_: done_ at the last plain line
   std::chrono::steady_clock::time_point start_, last_draw_;
   bool terminal_, finished_ = false;
 };

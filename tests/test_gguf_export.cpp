@@ -161,12 +161,7 @@ TEST_CASE("GGUF export of stories260K: every type loads, fallbacks for 172-wide 
 
 TEST_CASE("GGUF export: k-quant mixes follow llama-quantize's per-tensor rules", "[gguf_export]") {
   test::ScratchDir dir;
-  nlohmann::json config = test::tiny_config();
-  config["hidden_size"] = 256;
-  config["intermediate_size"] = 512;
-  config["num_attention_heads"] = 4;
-  config["num_key_value_heads"] = 1;  // 4 heads per KV head: the n_gqa >= 4 rules apply
-  config["num_hidden_layers"] = 2;
+  nlohmann::json config = test::kquant_config();  // 4 heads per KV head: the n_gqa >= 4 rules apply
   test::write_random_model(dir.path("m"), config, 5);
   std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path("m/tokenizer.model"));
   // Expected types written out from llama_tensor_get_type for 2 layers (use_more_bits(i, 2) is true

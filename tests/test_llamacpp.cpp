@@ -78,11 +78,7 @@ TEST_CASE("llama.cpp runs our stories260K exports like we do", "[.llamacpp]") {
 
 TEST_CASE("llama.cpp runs our k-quant exports of a 256-wide model like we do", "[.llamacpp]") {
   test::ScratchDir dir;
-  nlohmann::json config = test::tiny_config();
-  config["hidden_size"] = 256;
-  config["intermediate_size"] = 512;
-  config["num_attention_heads"] = 4;
-  config["num_key_value_heads"] = 1;
+  nlohmann::json config = test::kquant_config();
   test::write_random_model(dir.path("m"), config, 9);
   std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path("m/tokenizer.model"));
   for (const std::string type : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_S", "Q6_K", "IQ4_XS"}) {

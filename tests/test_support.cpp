@@ -72,6 +72,15 @@ nlohmann::json tiny_config(const std::string& model_type) {
           {"eos_token_id", 2}};
 }
 
+nlohmann::json kquant_config() {
+  nlohmann::json c = tiny_config("llama");
+  c["hidden_size"] = 256;
+  c["intermediate_size"] = 512;
+  c["num_attention_heads"] = 4;
+  c["num_key_value_heads"] = 1;
+  return c;
+}
+
 std::map<std::string, at::Tensor> write_random_model(const std::string& dir, const nlohmann::json& config,
                                                      uint64_t seed) {
   at::manual_seed(seed);

@@ -36,5 +36,7 @@ namespace mp::test {
 std::map<std::string, at::Tensor> write_random_model(const std::string& dir, const nlohmann::json& config,
                                                      uint64_t seed);
 nlohmann::json tiny_config(const std::string& model_type = "llama");
+// A tiny llama whose rows fill 256-wide k-quant super-blocks, with 4 query heads per KV head.
+nlohmann::json kquant_config();
 
 }  // namespace mp::test

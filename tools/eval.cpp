@@ -23,9 +23,8 @@ void run_eval(const EvalArgs& a) {
   std::unique_ptr<LlamaModel> reference;
   if (!a.reference.empty()) reference = std::make_unique<LlamaModel>(open_model(a.reference), runtime);
   const std::vector<int32_t> tokens = model.source().tokenizer().encode(read_text_file(a.text), /*add_bos=*/true);
-  int64_t chunks = static_cast<int64_t>(tokens.size()) / a.perplexity.ctx;
-  if (a.perplexity.max_chunks > 0) chunks = std::min(chunks, a.perplexity.max_chunks);
-  Progress progress("eval", chunks, "chunks");
+  Progress progress("eval", perplexity_chunk_count(static_cast<int64_t>(tokens.size()), a.perplexity, model.config()),
+                    "chunks");
   int64_t reported = 0;
   PerplexityReport report = evaluate_perplexity(model, tokens, a.perplexity, reference.get(), [&](int64_t done) {
     progress.advance(done - reported);
