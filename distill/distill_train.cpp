@@ -100,13 +100,15 @@ void ensure_teacher_cache(const DistillTrainRequest& r, const TokenDataset& data
 }  // namespace
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
-  const RuntimeOptions runtime = apply_runtime_settings(r.runtime);
+  RuntimeOptions runtime = apply_runtime_settings(r.runtime);
   const WorldInfo world_info = world_from_environment();
-  DataParallel world(world_info, runtime.device);
+  runtime.device = device_for_process(world_info, runtime.device);
+  DataParallel world(world_info, runtime.device, parse_comm_backend(r.backend));
   if (!world.is_writer()) Progress::set_quiet(true);
   if (r.data.empty()) fail_input("--data", "required");
 
   StudentModel student = build_student(r);
+  student.to(runtime.device);
   const std::string tokenizer_dir = !r.teacher.empty() ? r.teacher : !r.student.empty() ? r.student
                                                                     : directory_of(r.student_config);
   const TokenDataset data(token_dataset_for(r.data, tokenizer_dir, r.train.out, world));
@@ -117,6 +119,7 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   DistillTrainReport report;
   report.rank = world.rank();
   report.world_size = world.size();
+  report.backend = world.backend_name();
   report.student_parameters = student.parameter_count();
   std::unique_ptr<TeacherSignal> signal;
   // alpha = 0 is cross-entropy only: the teacher may still provide the initial layers.

@@ -27,6 +27,7 @@ struct DistillTrainRequest {
   DistillOptions distill;
   TrainOptions train;
   RuntimeSettings runtime;
+  std::string backend = "auto";          // collectives across processes: gloo, nccl or auto
 };
 
 struct DistillTrainReport {
@@ -36,6 +37,7 @@ struct DistillTrainReport {
   double cache_bytes_per_token = 0;  // on disk, when a teacher cache is used
   int64_t cache_tokens = 0;
   int rank = 0, world_size = 1;
+  std::string backend;                   // "gloo", "nccl", or "none" for one process
 };
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& request);

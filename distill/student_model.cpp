@@ -17,15 +17,26 @@ namespace mp {
 
 namespace {
 
-const char* const kLayerSuffixes[] = {
-    "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-    "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
-    "mlp.gate_proj.weight",   "mlp.up_proj.weight",      "mlp.down_proj.weight"};
+// A layer's parameter suffixes in checkpoint order; a linear's bias follows its weight.
+std::vector<std::string> layer_parameter_suffixes(const ModelConfig& c) {
+  std::vector<std::string> suffixes{"input_layernorm.weight"};
+  auto linear = [&](const std::string& name) {
+    suffixes.push_back(name + ".weight");
+    if (c.has_bias(name)) suffixes.push_back(name + ".bias");
+  };
+  for (const char* name : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"}) linear(name);
+  suffixes.push_back("post_attention_layernorm.weight");
+  for (const char* name : {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}) linear(name);
+  return suffixes;
+}
 
-// Training covers the plain Llama architecture; biases would need their own names and init.
-void require_plain_llama(const ModelConfig& c, const std::string& where) {
-  if (c.qkv_bias || c.o_bias || c.mlp_bias)
-    fail_input(where, "training supports Llama models without biases (this config has biases)");
+// "model.layers.3.self_attn.q_proj.bias" -> "self_attn.q_proj"; "" for norms and embeddings.
+std::string linear_of(const std::string& name) {
+  for (const char* group : {"self_attn.", "mlp."}) {
+    const size_t at = name.find(group);
+    if (at != std::string::npos) return name.substr(at, name.rfind('.') - at);
+  }
+  return "";
 }
 
 std::string tokenizer_dir_of(const std::string& path) {
@@ -38,8 +49,9 @@ at::Tensor trainable(const at::Tensor& t) { return t.to(at::kFloat).clone().set_
 
 std::vector<std::string> llama_parameter_names(const ModelConfig& c) {
   std::vector<std::string> names{hf_names::embed};
+  const std::vector<std::string> suffixes = layer_parameter_suffixes(c);
   for (int64_t i = 0; i < c.num_layers; ++i)
-    for (const char* suffix : kLayerSuffixes) names.push_back(hf_names::layer(i, suffix));
+    for (const auto& suffix : suffixes) names.push_back(hf_names::layer(i, suffix));
   names.push_back(hf_names::final_norm);
   if (!c.tie_word_embeddings) names.push_back(hf_names::lm_head);
   return names;
@@ -65,30 +77,32 @@ int64_t StudentModel::parameter_count() const {
   return n;
 }
 
+void StudentModel::to(const at::Device& device) {
+  for (auto& [name, value] : params_)
+    if (value.device() != device) value = value.detach().to(device).set_requires_grad(true);
+}
+
 StudentModel StudentModel::from_pretrained(const std::string& path) {
   auto source = open_model(path);
-  require_plain_llama(source->config(), path);
   StudentModel m(source->config(), tokenizer_dir_of(path));
   for (const auto& name : llama_parameter_names(m.config_)) m.add(name, source->tensor(name));
   return m;
 }
 
 StudentModel StudentModel::from_config(const ModelConfig& config, uint64_t seed, std::string tokenizer_dir) {
-  require_plain_llama(config, "--student-config");
   StudentModel m(config, std::move(tokenizer_dir));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (const auto& name : llama_parameter_names(config)) {
-    const bool norm = name.find("norm") != std::string::npos;
-    std::vector<int64_t> shape;
-    if (name == hf_names::embed || name == hf_names::lm_head) shape = {config.vocab_size, config.hidden_size};
-    else if (norm) shape = {config.hidden_size};
-    else if (name.find("q_proj") != std::string::npos) shape = {config.q_size(), config.hidden_size};
-    else if (name.find("k_proj") != std::string::npos || name.find("v_proj") != std::string::npos)
-      shape = {config.kv_size(), config.hidden_size};
-    else if (name.find("o_proj") != std::string::npos) shape = {config.hidden_size, config.q_size()};
-    else if (name.find("down_proj") != std::string::npos) shape = {config.hidden_size, config.intermediate_size};
-    else shape = {config.intermediate_size, config.hidden_size};  // gate, up
-    m.add(name, norm ? at::ones(shape) : at::empty(shape).normal_(0.0, 0.02, gen));
+    const std::string linear = linear_of(name);
+    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    if (name == hf_names::embed || name == hf_names::lm_head)
+      m.add(name, at::empty({config.vocab_size, config.hidden_size}).normal_(0.0, 0.02, gen));
+    else if (linear.empty())  // a norm
+      m.add(name, at::ones({config.hidden_size}));
+    else if (bias)  // HF zeroes linear biases at init
+      m.add(name, at::zeros({config.linear_shape(linear).first}));
+    else
+      m.add(name, at::empty({config.linear_shape(linear).first, config.linear_shape(linear).second}).normal_(0.0, 0.02, gen));
   }
   return m;
 }
@@ -96,7 +110,6 @@ StudentModel StudentModel::from_config(const ModelConfig& config, uint64_t seed,
 StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, const std::vector<int64_t>& keep) {
   auto source = open_model(teacher_path);
   const ModelConfig& teacher = source->config();
-  require_plain_llama(teacher, teacher_path);
   if (keep.empty()) fail_input("--keep-layers", "no layers given");
   for (int64_t i : keep)
     if (i < 0 || i >= teacher.num_layers)
@@ -107,8 +120,9 @@ StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, 
   config.raw["num_hidden_layers"] = config.num_layers;
   StudentModel m(config, tokenizer_dir_of(teacher_path));
   m.add(hf_names::embed, source->tensor(hf_names::embed));
+  const std::vector<std::string> suffixes = layer_parameter_suffixes(config);
   for (size_t j = 0; j < keep.size(); ++j)
-    for (const char* suffix : kLayerSuffixes)
+    for (const auto& suffix : suffixes)
       m.add(hf_names::layer(static_cast<int64_t>(j), suffix), source->tensor(hf_names::layer(keep[j], suffix)));
   m.add(hf_names::final_norm, source->tensor(hf_names::final_norm));
   if (!config.tie_word_embeddings) m.add(hf_names::lm_head, source->tensor(hf_names::lm_head));
@@ -118,13 +132,16 @@ StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, 
 at::Tensor StudentModel::forward(const at::Tensor& tokens, at::ScalarType dtype) {
   auto w = [&](const std::string& name) { return parameter(name).to(dtype); };
   at::Tensor embed = w(hf_names::embed);
-  at::Tensor h = at::embedding(embed, tokens);
+  at::Tensor h = at::embedding(embed, tokens.to(embed.device()));
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     DecoderLayerWeights layer;
     layer.input_norm = w(hf_names::layer(i, "input_layernorm.weight"));
     layer.post_attention_norm = w(hf_names::layer(i, "post_attention_layernorm.weight"));
     for (const auto& group : decoder_linear_groups())
-      for (const auto& linear : group.linears) layer.linear(linear) = w(hf_names::layer(i, linear + ".weight"));
+      for (const auto& linear : group.linears) {
+        layer.linear(linear) = w(hf_names::layer(i, linear + ".weight"));
+        if (config_.has_bias(linear)) layer.bias(linear) = w(hf_names::layer(i, linear + ".bias"));
+      }
     h = decoder_layer_forward(config_, layer, rope_, h, /*start_pos=*/0);
   }
   const at::Tensor head = config_.tie_word_embeddings ? embed : w(hf_names::lm_head);
@@ -137,7 +154,7 @@ void StudentModel::save(const std::string& dir) const {
   config["torch_dtype"] = "float32";
   write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& [name, value] : params_) tensors.emplace_back(name, value.detach());
+  for (const auto& [name, value] : params_) tensors.emplace_back(name, value.detach().cpu());
   save_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
   if (tokenizer_dir_.empty()) return;  // a student from a bare config has no tokenizer to ship
   for (const char* file : {"tokenizer.model", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"}) {

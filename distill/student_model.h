@@ -1,5 +1,5 @@
-// A trainable Llama: every parameter is an f32 leaf tensor that requires grad, named as in HF
-// checkpoints. The forward pass is the runtime's own decoder_layer_forward (lib/decoder_layer.h),
+// A trainable Llama-family model (Llama, Mistral, Qwen2 and Llama with attention/MLP biases): every
+// parameter is an f32 leaf tensor that requires grad, named as in HF checkpoints. The forward pass is the runtime's own decoder_layer_forward (lib/decoder_layer.h),
 // so training and inference share one implementation of the math.
 #pragma once
 #include <ATen/ATen.h>
@@ -18,7 +18,7 @@ class StudentModel {
   // A copy of an HF model (any ModelSource path), trainable.
   static StudentModel from_pretrained(const std::string& path);
   // Fresh weights for `config`: linears and embeddings ~ N(0, 0.02) as HF initializes Llama,
-  // norms at 1; reproducible from `seed`. `tokenizer_dir` holds the tokenizer files to ship.
+  // norms at 1, biases at 0; reproducible from `seed`. `tokenizer_dir` holds the tokenizer files to ship.
   static StudentModel from_config(const ModelConfig& config, uint64_t seed, std::string tokenizer_dir);
   // Minitron-style depth pruning: the teacher's embeddings, final norm and LM head, and the
   // decoder layers listed in `keep` (in that order).
@@ -29,8 +29,11 @@ class StudentModel {
   const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return params_; }
   at::Tensor& parameter(const std::string& name);
   int64_t parameter_count() const;
+  // Moves every parameter to `device` (they stay leaves); done before an optimizer holds them.
+  void to(const at::Device& device);
+  at::Device device() const { return params_.front().second.device(); }
 
-  // tokens [B, T] int64 -> logits [B, T, V] in f32, computed in `dtype` (f32 or bf16). In bf16 the
+  // tokens [B, T] int64 (any device) -> logits [B, T, V] in f32 on the student's device, computed in `dtype` (f32 or bf16). In bf16 the
   // weights are cast on the fly so gradients still land on the f32 masters.
   at::Tensor forward(const at::Tensor& tokens, at::ScalarType dtype);
 
@@ -50,7 +53,7 @@ class StudentModel {
   RotaryEmbedding rope_;
 };
 
-// The HF tensor names of a Llama model with this config, in checkpoint order.
+// The HF tensor names of a model with this config (biases included), in checkpoint order.
 std::vector<std::string> llama_parameter_names(const ModelConfig& config);
 
 }  // namespace mp

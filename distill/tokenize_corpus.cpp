@@ -3,9 +3,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "distill/token_dataset.h"
 #include "lib/error.h"
+#include "lib/runtime.h"
 #include "lib/sha256.h"
 
 namespace mp {
@@ -40,14 +42,23 @@ TokenizeSummary tokenize_corpus(const std::string& tokenizer_path,
   const Tokenizer tokenizer = Tokenizer::from_file(tokenizer_path);
   TokenDatasetWriter writer(out_path, sha256_file(tokenizer_path));
   TokenizeSummary summary;
-  for (const auto& input : inputs) {
-    writer.add_source({input, sha256_file(input)});
-    std::ifstream in(input, std::ios::binary);
-    if (!in) fail_input(input, std::string("cannot open: ") + std::strerror(errno));
+  auto add_documents = [&](std::istream& in) {
     for_each_document(in, [&](const std::string& text) {
       writer.add_document(tokenizer.encode(text, /*add_bos=*/true));
       ++summary.documents;
     });
+  };
+  for (const auto& input : inputs) {
+    if (input == "-") {  // a pipe can be read once: hash what was read, then tokenize it
+      std::istringstream in(read_text_file("-"));
+      writer.add_source({input, sha256_hex(in.str())});
+      add_documents(in);
+      continue;
+    }
+    writer.add_source({input, sha256_file(input)});
+    std::ifstream in(input, std::ios::binary);
+    if (!in) fail_input(input, std::string("cannot open: ") + std::strerror(errno));
+    add_documents(in);
     if (in.bad()) fail_input(input, "read failed");
   }
   summary.tokens = writer.tokens_written();

@@ -23,6 +23,7 @@ struct TokenizeSummary {
   int64_t tokens = 0;
 };
 
+// An input "-" is standard input, recorded as source "-" with the SHA-256 of what was read.
 TokenizeSummary tokenize_corpus(const std::string& tokenizer_path,
                                 const std::vector<std::string>& inputs, const std::string& out_path);
 

@@ -10,9 +10,11 @@ void save_checkpoint(const std::string& dir, const StudentModel& student, const 
                      const TrainProgress& progress, const nlohmann::json& settings) {
   AtomicDirectory out(dir);
   std::vector<std::pair<std::string, at::Tensor>> params;
-  for (const auto& [name, value] : student.parameters()) params.emplace_back(name, value.detach());
+  for (const auto& [name, value] : student.parameters()) params.emplace_back(name, value.detach().cpu());
   save_safetensors(out.file("model.safetensors"), params);
-  save_safetensors(out.file("optimizer.safetensors"), optimizer.state());
+  std::vector<std::pair<std::string, at::Tensor>> moments;
+  for (const auto& [name, value] : optimizer.state()) moments.emplace_back(name, value.cpu());
+  save_safetensors(out.file("optimizer.safetensors"), moments);
   const nlohmann::json state = {{"step", progress.step},
                                 {"samples", progress.samples},
                                 {"optimizer_steps", optimizer.steps_taken()},

@@ -63,7 +63,7 @@ double held_out_loss(StudentModel& student, const TokenDataset& data, int64_t se
   int64_t rows = 0;
   for (int64_t w = 0; w < std::min(windows, source.windows()); w += 4) {
     const TrainingBatch batch = source.in_order(w, std::min<int64_t>(4, windows - w));
-    const at::Tensor logits = student.forward(batch.tokens, dtype).reshape({batch.labels.size(0), -1});
+    const at::Tensor logits = student.forward(batch.tokens, dtype).reshape({batch.labels.size(0), -1}).cpu();
     const int64_t n = batch.labels.size(0);
     total += cross_entropy_loss(logits, batch.labels, -100, 256).item<double>() * static_cast<double>(n);
     rows += n;
@@ -105,7 +105,8 @@ TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenData
   for (int64_t step = at_step.step; step < o.steps; ++step) {
     const auto step_start = std::chrono::steady_clock::now();
     const double lr = warmup_cosine_lr(step, o.warmup, o.steps, o.lr, o.min_lr);
-    at::Tensor loss_sum = at::zeros({1}, at::kDouble);
+    // On the student's device, so it joins the gradients in one all-reduce (NCCL reduces CUDA tensors).
+    at::Tensor loss_sum = at::zeros({1}, at::TensorOptions(at::kDouble).device(student.device()));
     for (int64_t m = 0; m < o.grad_accum; ++m) {
       // Rank r's micro-batch m: a disjoint slice of this step's samples, the same slices whatever
       // the split between processes and accumulation.
@@ -113,9 +114,10 @@ TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenData
       const TrainingBatch batch = windows.batch(first, o.batch);
       const at::Tensor logits = student.forward(batch.tokens, o.dtype);
       const at::Tensor flat = logits.reshape({batch.labels.size(0), -1});
-      const LossAndGradient lg = signal.loss_and_gradient(batch, flat.detach());
-      flat.backward(lg.gradient * scale);
-      loss_sum += lg.loss.to(at::kDouble) * scale;
+      // The teacher signals work on CPU tensors (labels, cached top-k, the teacher's own runtime).
+      const LossAndGradient lg = signal.loss_and_gradient(batch, flat.detach().cpu());
+      flat.backward(lg.gradient.to(flat.device()) * scale);
+      loss_sum += lg.loss.to(loss_sum.options()) * scale;
     }
     std::vector<at::Tensor> reduced = gradients(student);
     reduced.push_back(loss_sum);

@@ -104,6 +104,13 @@ std::pair<int64_t, int64_t> ModelConfig::linear_shape(const std::string& suffix)
   fail_runtime("no decoder linear named " + suffix);
 }
 
+bool ModelConfig::has_bias(const std::string& suffix) const {
+  if (suffix == "self_attn.q_proj" || suffix == "self_attn.k_proj" || suffix == "self_attn.v_proj") return qkv_bias;
+  if (suffix == "self_attn.o_proj") return o_bias;
+  if (suffix == "mlp.gate_proj" || suffix == "mlp.up_proj" || suffix == "mlp.down_proj") return mlp_bias;
+  fail_runtime("no decoder linear named " + suffix);
+}
+
 ModelConfig ModelConfig::load(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
   if (!std::filesystem::exists(path)) fail_input(dir, "no config.json");

@@ -34,6 +34,8 @@ struct ModelConfig {
   int64_t q_size() const { return num_heads * head_dim; }
   // [out, in] of a decoder linear by HF suffix ("self_attn.q_proj", "mlp.down_proj", ...).
   std::pair<int64_t, int64_t> linear_shape(const std::string& suffix) const;
+  // Whether that linear carries a bias in checkpoints of this config.
+  bool has_bias(const std::string& suffix) const;
   int64_t kv_size() const { return num_kv_heads * head_dim; }
 };
 

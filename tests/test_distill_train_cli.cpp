@@ -1,18 +1,21 @@
 // distill-train end to end on a tiny random model: a killed and resumed run ends bit-identical to
-// an uninterrupted one, two Gloo processes match one process with twice the accumulation, and KD
-// from a teacher cache trains.
+// an uninterrupted one (Llama and Qwen2 students), two Gloo processes match one process with twice
+// the accumulation, KD from a teacher cache trains, and a Qwen2 student learns from an online Qwen2
+// teacher and is read back by the runtime.
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <filesystem>
 
-#include "formats/safetensors.h"
+#include "distill/student_model.h"
 #include "distill/token_dataset.h"
+#include "formats/safetensors.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -31,9 +34,9 @@ void write_tokens(const std::string& path) {
 struct TinySetup {
   mp::test::ScratchDir dir;
   std::string common;
-  TinySetup() {
+  explicit TinySetup(const std::string& model_type = "llama") {
     write_tokens(dir.path("tokens.h5"));
-    std::ofstream(dir.path("config.json")) << mp::test::tiny_config().dump();
+    std::ofstream(dir.path("config.json")) << mp::test::tiny_config(model_type).dump();
     common = "distill-train --student-config '" + dir.path("config.json") + "' --data '" + dir.path("tokens.h5") +
              "' --seq 32 --warmup 2 --threads 1 --quiet --seed 3";
   }
@@ -61,7 +64,8 @@ int free_port() {
 }  // namespace
 
 TEST_CASE("distill-train: a killed run resumes to bit-identical weights", "[distill][train][cli]") {
-  TinySetup t;
+  const std::string model_type = GENERATE("llama", "qwen2");  // qwen2: biases in the checkpoint too
+  TinySetup t(model_type);
   const std::string run = t.common + " --lr 3e-3 --steps 7 --batch 2 --grad-accum 2 --checkpoint-every 2";
   auto full = mp::test::run_modelpress(run + " --out '" + t.dir.path("full") + "'");
   REQUIRE(full.exit_code == 0);
@@ -79,6 +83,7 @@ TEST_CASE("distill-train: a killed run resumes to bit-identical weights", "[dist
     INFO(name);
     CHECK(value.equal(b.at(name)));
   }
+  if (model_type == "qwen2") CHECK(a.at("model.layers.1.self_attn.k_proj.bias").abs().max().item<double>() > 0);
   // The metrics read as one run: steps 1..7, once each.
   std::ifstream metrics(t.dir.path("resumed/metrics.jsonl"));
   std::string line;
@@ -130,4 +135,47 @@ TEST_CASE("distill-train: KD from a teacher cache lowers the KD loss", "[distill
   const auto end = nlohmann::json::parse(trained.out);
   CHECK(end["signal"].get<std::string>().find("cached teacher") != std::string::npos);
   CHECK(end["final_train_loss"].get<double>() < 0.7 * start["final_train_loss"].get<double>());
+}
+
+TEST_CASE("distill-train: a qwen2 student learns from a qwen2 teacher; the runtime reads it", "[distill][train][cli]") {
+  TinySetup t("qwen2");
+  // The teacher: random qwen2 weights with biases, and stories260K's tokenizer (same vocabulary
+  // size), which the student ships so eval and generate can read text.
+  mp::test::write_random_model(t.dir.path("teacher"), mp::test::tiny_config("qwen2"), 17);
+  std::filesystem::copy_file(mp::test::shared_path("models/stories260K/tokenizer.model"),
+                             t.dir.path("teacher/tokenizer.model"));
+  const std::string run = t.common + " --teacher '" + t.dir.path("teacher") + "' --batch 2 --json";
+  auto first = mp::test::run_modelpress(run + " --steps 1 --lr 0 --out '" + t.dir.path("a") + "'");
+  REQUIRE(first.exit_code == 0);
+  auto trained = mp::test::run_modelpress(run + " --steps 25 --lr 1e-2 --out '" + t.dir.path("b") + "'");
+  REQUIRE(trained.exit_code == 0);
+  const auto start = nlohmann::json::parse(first.out), end = nlohmann::json::parse(trained.out);
+  CHECK(end["signal"].get<std::string>().find("online teacher") != std::string::npos);
+  CHECK(end["final_train_loss"].get<double>() < 0.8 * start["final_train_loss"].get<double>());
+  const auto w = weights(t.dir.path("b"));
+  CHECK(w.at("model.layers.0.self_attn.q_proj.bias").abs().max().item<double>() > 1e-4);  // trained from 0
+
+  // generate reports the runtime's logits at the prompt's last position: they equal the student's
+  // own forward pass on the written weights.
+  auto gen = mp::test::run_modelpress("generate -m '" + t.dir.path("b") +
+                                      "' -p 'Once upon a time' -n 1 --top-logits 3 --json --threads 1 --quiet");
+  REQUIRE(gen.exit_code == 0);
+  const auto g = nlohmann::json::parse(gen.out);
+  const std::vector<int64_t> prompt = g["prompt_tokens"].get<std::vector<int64_t>>();
+  mp::StudentModel student = mp::StudentModel::from_pretrained(t.dir.path("b"));
+  at::NoGradGuard no_grad;
+  const at::Tensor logits = student.forward(at::tensor(prompt).unsqueeze(0), at::kFloat)[0][-1];
+  const auto [values, ids] = logits.topk(3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(g["top_logits"][i]["id"] == ids[i].item<int64_t>());
+    CHECK(g["top_logits"][i]["logit"].get<double>() == Approx(values[i].item<double>()).margin(1e-4));
+  }
+  {
+    std::ofstream story(t.dir.path("story.txt"));
+    for (int i = 0; i < 4; ++i) story << "Once upon a time there was a little girl. She liked to play outside.\n";
+  }
+  auto eval = mp::test::run_modelpress("eval -m '" + t.dir.path("b") + "' -f '" + t.dir.path("story.txt") +
+                                       "' --ctx 16 --json --threads 1 --quiet");
+  REQUIRE(eval.exit_code == 0);
+  CHECK(std::isfinite(nlohmann::json::parse(eval.out)["ppl"].get<double>()));
 }

@@ -46,7 +46,8 @@ TEST_CASE("a student from teacher layers 0,2,4 runs exactly those layers", "[dis
 }
 
 TEST_CASE("student gradients match finite differences", "[distill][student]") {
-  auto config = mp::ModelConfig::from_json(mp::test::tiny_config(), "tiny");
+  const std::string model_type = GENERATE("llama", "qwen2");  // qwen2: q/k/v biases
+  auto config = mp::ModelConfig::from_json(mp::test::tiny_config(model_type), "tiny");
   mp::StudentModel student = mp::StudentModel::from_config(config, 7, "");
   {
     // HF's init (std 0.02) leaves the logits nearly flat; larger weights exercise every path.
@@ -59,8 +60,10 @@ TEST_CASE("student gradients match finite differences", "[distill][student]") {
   const at::Tensor readout = at::randn({1, 12, config.vocab_size});
   auto loss = [&] { return (student.forward(tokens, at::kFloat) * readout).sum() / 12.0; };
   loss().backward();
-  for (const char* name : {"model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.down_proj.weight",
-                           "model.embed_tokens.weight", "model.norm.weight"}) {
+  std::vector<std::string> names{"model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.down_proj.weight",
+                                 "model.embed_tokens.weight", "model.norm.weight"};
+  if (model_type == "qwen2") names.insert(names.end(), {"model.layers.0.self_attn.q_proj.bias", "model.layers.1.self_attn.v_proj.bias"});
+  for (const auto& name : names) {
     at::Tensor& p = student.parameter(name);
     // Directional derivative along a random direction, central difference in f32.
     at::manual_seed(11);
@@ -99,4 +102,32 @@ TEST_CASE("a saved student is an HF directory the runtime reads", "[distill][stu
   const at::Tensor tokens = sample_tokens(512, 1, 20, 4);
   at::NoGradGuard no_grad;
   CHECK(at::allclose(reloaded.forward(tokens), student.forward(tokens, at::kFloat), 1e-6, 1e-5));
+}
+
+TEST_CASE("a qwen2 student has q/k/v biases, and the runtime reads them back", "[distill][student]") {
+  mp::test::ScratchDir dir;
+  auto config = mp::ModelConfig::from_json(mp::test::tiny_config("qwen2"), "tiny");
+  mp::StudentModel student = mp::StudentModel::from_config(config, 9, "");
+  // Per layer: 2 norms, 7 weights and 3 biases; plus embeddings, final norm and the untied head.
+  CHECK(student.parameters().size() == 1 + 2 * 12 + 1 + 1);
+  CHECK(student.parameter("model.layers.1.self_attn.k_proj.bias").sizes() == at::IntArrayRef{config.kv_size()});
+  CHECK(student.parameter("model.layers.0.self_attn.q_proj.bias").abs().max().item<double>() == 0);  // HF init
+  CHECK_THROWS(student.parameter("model.layers.0.self_attn.o_proj.bias"));  // qwen2 has none
+  {
+    at::NoGradGuard no_grad;
+    at::manual_seed(21);
+    for (auto& [name, p] : student.parameters())
+      if (name.find(".bias") != std::string::npos) p.copy_(at::randn_like(p));
+  }
+  student.save(dir.path());
+  const at::Tensor tokens = sample_tokens(config.vocab_size, 2, 16, 6);
+  at::NoGradGuard no_grad;
+  const at::Tensor expected = student.forward(tokens, at::kFloat);
+  mp::LlamaModel runtime(mp::open_model(dir.path()), {});
+  CHECK(at::allclose(runtime.forward(tokens), expected, 1e-6, 1e-5));
+  // The biases matter: zeroing them changes the logits.
+  mp::StudentModel reloaded = mp::StudentModel::from_pretrained(dir.path());
+  CHECK(at::allclose(reloaded.forward(tokens, at::kFloat), expected, 1e-6, 1e-5));
+  reloaded.parameter("model.layers.0.self_attn.v_proj.bias").zero_();
+  CHECK_FALSE(at::allclose(reloaded.forward(tokens, at::kFloat), expected, 1e-3, 1e-3));
 }

@@ -25,6 +25,7 @@ void print_report(const DistillTrainRequest& r, const DistillTrainReport& report
   nlohmann::ordered_json j = {{"student_parameters", report.student_parameters},
                               {"signal", report.signal},
                               {"world_size", report.world_size},
+                              {"backend", report.backend},
                               {"steps_done", t.steps_done},
                               {"resumed_from_step", t.resumed_from},
                               {"stopped_early", t.stopped_early},
@@ -92,6 +93,8 @@ void add_distill_train(CLI::App& app) {
   cmd->add_option("--beta", r->distill.beta, "JSD teacher weight")->capture_default_str();
   cmd->add_option("--temperature", r->distill.temperature, "distillation temperature")->capture_default_str();
   cmd->add_option("--alpha", r->distill.alpha, "weight of the KD term; 1-alpha on cross-entropy (0: CE only)")
+      ->capture_default_str();
+  cmd->add_option("--backend", r->backend, "collectives across processes: gloo (CPU), nccl (CUDA) or auto")
       ->capture_default_str();
   cmd->add_flag("--json", *json, "print the summary as JSON");
   add_runtime_options(cmd, r->runtime);
