@@ -27,13 +27,19 @@ std::string temporary_sibling(const std::string& path, const char* tag) {
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path)
-    : path_(std::move(path)), temp_path_(temporary_sibling(path_, ".partial-")) {
+    : path_(std::move(path)), temp_path_(to_stdout() ? "" : temporary_sibling(path_, ".partial-")) {
+  if (to_stdout()) {
+    file_ = stdout;
+    return;
+  }
   file_ = std::fopen(temp_path_.c_str(), "wb");
   if (!file_) fail_input(path_, std::string("cannot create: ") + std::strerror(errno));
 }
 
 AtomicFile::~AtomicFile() {
-  if (file_) {
+  if (to_stdout()) {
+    std::fflush(stdout);
+  } else if (file_) {
     std::fclose(file_);
     std::remove(temp_path_.c_str());
   }
@@ -41,11 +47,15 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* data, size_t bytes) {
   if (bytes && std::fwrite(data, 1, bytes, file_) != bytes)
-    fail_runtime(path_ + ": write failed: " + std::strerror(errno));
+    fail_runtime((to_stdout() ? std::string("standard output") : path_) + ": write failed: " + std::strerror(errno));
   written_ += bytes;
 }
 
 void AtomicFile::commit() {
+  if (to_stdout()) {
+    if (std::fflush(stdout) != 0) fail_runtime("standard output: write failed: " + std::string(std::strerror(errno)));
+    return;
+  }
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
     fail_runtime(path_ + ": write failed: " + std::strerror(errno));
   std::fclose(file_);

@@ -1,6 +1,7 @@
 // Outputs appear whole or not at all: everything is written under a temporary name in the same
 // directory and renamed into place on commit(). Destroyed without commit(), the temporary is removed
-// and an existing output is left untouched.
+// and an existing output is left untouched. An AtomicFile named "-" streams to standard output
+// instead (for writers that never seek): a failure there is reported, but what was sent stays sent.
 #pragma once
 #include <cstdio>
 #include <string>
@@ -17,9 +18,10 @@ class AtomicFile {
   void write(const void* data, size_t bytes);
   uint64_t bytes_written() const { return written_; }
   const std::string& path() const { return path_; }
-  void commit();  // flush, fsync, rename over `path`
+  void commit();  // flush, fsync, rename over `path` (stdout: flush)
 
  private:
+  bool to_stdout() const { return path_ == "-"; }
   std::string path_, temp_path_;
   std::FILE* file_ = nullptr;
   uint64_t written_ = 0;

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -20,6 +21,12 @@ RuntimeOptions apply_runtime_settings(const RuntimeSettings& s) {
 }
 
 std::string read_text_file(const std::string& path) {
+  if (path == "-") {
+    std::stringstream text;
+    text << std::cin.rdbuf();
+    if (std::cin.bad()) fail_input("standard input", "read failed");
+    return text.str();
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) fail_input(path, "cannot open");
   std::stringstream text;

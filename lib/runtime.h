@@ -16,7 +16,8 @@ struct RuntimeSettings {
 // Applies threads and quietness to the process and returns the model runtime options.
 RuntimeOptions apply_runtime_settings(const RuntimeSettings& settings);
 
-// A whole text file; a missing or unreadable file is a bad-input error naming it.
+// A whole text file, or standard input for "-"; a missing or unreadable file is a bad-input error
+// naming it.
 std::string read_text_file(const std::string& path);
 
 }  // namespace mp

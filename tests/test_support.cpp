@@ -48,10 +48,13 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
-CommandResult run_modelpress(const std::string& args) {
+CommandResult run_modelpress(const std::string& args) { return run_modelpress(args, ""); }
+
+CommandResult run_modelpress(const std::string& args, const std::string& stdin_text) {
   ScratchDir dir;
-  const std::string out = dir.path("stdout"), err = dir.path("stderr");
-  const std::string cmd = std::string("'") + MODELPRESS_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const std::string in = dir.path("stdin"), out = dir.path("stdout"), err = dir.path("stderr");
+  std::ofstream(in, std::ios::binary) << stdin_text;
+  const std::string cmd = std::string("'") + MODELPRESS_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "' <'" + in + "'";
   int status = std::system(cmd.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   return {code, slurp(out), slurp(err)};

@@ -20,8 +20,10 @@ struct CommandResult {
   int exit_code;
   std::string out, err;
 };
-// Runs the built `modelpress` binary with the given arguments (a shell-quoted string).
+// Runs the built `modelpress` binary with the given arguments (a shell-quoted string), its standard
+// input empty or `stdin_text`.
 CommandResult run_modelpress(const std::string& args);
+CommandResult run_modelpress(const std::string& args, const std::string& stdin_text);
 
 }  // namespace mp::test
 

@@ -1,4 +1,5 @@
 // modelpress export --to gguf: a model (HF directory, GPTQ checkpoint or GGUF) as a llama.cpp GGUF.
+#include <cstdio>
 #include <iostream>
 
 #include "formats/gguf_export.h"
@@ -19,7 +20,10 @@ void run_export(const ExportArgs& a) {
   options.type = parse_gguf_export_type(a.type, a.pure);
   options.name = a.name;
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
-  std::cout << (a.json ? summary.to_json().dump(2) + "\n" : summary.to_text());
+  const std::string text = a.json ? summary.to_json().dump(2) + "\n" : summary.to_text();
+  // With -o - the GGUF itself is stdout (the writer never seeks), so the summary moves to stderr.
+  if (a.out != "-") std::cout << text;
+  else if (!a.quiet) std::fputs(text.c_str(), stderr);
 }
 }  // namespace
 
@@ -29,7 +33,7 @@ void add_export(CLI::App& app) {
   cmd->add_option("--to", a->to, "output format")->check(CLI::IsMember({"gguf"}))->capture_default_str();
   cmd->add_option("--type", a->type, "GGUF file type: " + gguf_export_type_choices())->capture_default_str();
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
-  cmd->add_option("--output,-o", a->out, "output file")->required();
+  cmd->add_option("--output,-o", a->out, "output file ('-': stream the GGUF to stdout, summary on stderr)")->required();
   cmd->add_option("--name", a->name, "general.name (default: the model's directory name)");
   cmd->add_flag("--pure", a->pure, "every 2-D weight gets the base type, no per-tensor mix rules (llama-quantize --pure)");
   cmd->add_flag("--json", a->json, "print the summary as JSON");

@@ -10,14 +10,23 @@ namespace mp::tools {
 
 namespace {
 struct GenerateArgs {
-  std::string model, prompt = "Once upon a time";
+  std::string model, prompt = "Once upon a time", prompt_file;
   SamplingOptions sampling;
   RuntimeSettings runtime;
   int top_logits = 0;
   bool ids = false, json = false;
 };
 
-void run_generate(const GenerateArgs& a) {
+// A prompt file loses one trailing newline, the one `echo` and editors add.
+std::string read_prompt_file(const std::string& path) {
+  std::string text = read_text_file(path);
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
+void run_generate(GenerateArgs& a) {
+  if (!a.prompt_file.empty()) a.prompt = read_prompt_file(a.prompt_file);
   const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
   LlamaModel model(open_model(a.model), runtime);
   const Tokenizer tokenizer = model.source().tokenizer();
@@ -53,7 +62,7 @@ void run_generate(const GenerateArgs& a) {
   for (int i = 0; i < a.top_logits; ++i)
     std::printf("top logit %d: id %lld = %.4f\n", i + 1, static_cast<long long>(top_ids[i].item<int64_t>()),
                 top_values[i].item<float>());
-  std::fprintf(stderr, "generate: %zu tokens, %.1f tokens/s\n", g.new_tokens.size(), tokens_per_s);
+  if (!a.runtime.quiet) std::fprintf(stderr, "generate: %zu tokens, %.1f tokens/s\n", g.new_tokens.size(), tokens_per_s);
 }
 }  // namespace
 
@@ -61,7 +70,9 @@ void add_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Continue a prompt (greedy or sampled) with a KV cache");
   auto a = std::make_shared<GenerateArgs>();
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
-  cmd->add_option("--prompt,-p", a->prompt, "prompt text")->capture_default_str();
+  auto* prompt = cmd->add_option("--prompt,-p", a->prompt, "prompt text")->capture_default_str();
+  cmd->add_option("--prompt-file,-f", a->prompt_file, "read the prompt from a file ('-': standard input; one trailing newline dropped)")
+      ->excludes(prompt);
   cmd->add_option("--n-predict,-n", a->sampling.max_new_tokens, "tokens to generate")->capture_default_str();
   cmd->add_option("--temp", a->sampling.temperature, "temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", a->sampling.top_k, "sample from the k most likely tokens (0: all)")->capture_default_str();

@@ -1,5 +1,6 @@
 // modelpress tokenize --tokenizer MODEL.model --out FILE.h5 INPUT.txt...: text to a token dataset.
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "distill/tokenize_corpus.h"
 #include "tools/tools.h"
@@ -12,13 +13,18 @@ void add_tokenize(CLI::App& app) {
   auto tokenizer = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto inputs = std::make_shared<std::vector<std::string>>();
+  auto json = std::make_shared<bool>(false);
   cmd->add_option("--tokenizer", *tokenizer, "SentencePiece tokenizer.model")->required();
   cmd->add_option("--out", *out, "output .h5 file (written atomically)")->required();
-  cmd->add_option("inputs", *inputs, "text files")->required();
+  cmd->add_option("inputs", *inputs, "text files ('-': standard input)")->required();
+  cmd->add_flag("--json", *json, "print the counts as JSON");
   cmd->callback([=] {
     const TokenizeSummary summary = tokenize_corpus(*tokenizer, *inputs, *out);
-    std::cout << *out << ": " << summary.documents << " documents, " << summary.tokens
-              << " tokens\n";
+    if (*json)
+      std::cout << nlohmann::ordered_json{{"out", *out}, {"documents", summary.documents}, {"tokens", summary.tokens}}.dump(2)
+                << "\n";
+    else
+      std::cout << *out << ": " << summary.documents << " documents, " << summary.tokens << " tokens\n";
   });
 }
 
