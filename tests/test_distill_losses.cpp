@@ -170,7 +170,7 @@ TEST_CASE("cross-entropy and the alpha mix match the reference", "[distill]") {
   }
 }
 
-TEST_CASE("JSD at beta 0.5 is symmetric; divergences of identical inputs are 0", "[distill]") {
+TEST_CASE("JSD at beta 0.5 is symmetric, and divergences of identical inputs are 0", "[distill]") {
   const at::Tensor a = random_logits(6, 17, 5), b = random_logits(6, 17, 6);
   DistillOptions jsd{Divergence::jsd, 0.5, 1.5, 1.0, -100, 4};
   const double ab = value(mp::kd_loss(a, b, at::Tensor(), jsd));

@@ -137,7 +137,7 @@ TEST_CASE("distill-train: KD from a teacher cache lowers the KD loss", "[distill
   CHECK(end["final_train_loss"].get<double>() < 0.7 * start["final_train_loss"].get<double>());
 }
 
-TEST_CASE("distill-train: a qwen2 student learns from a qwen2 teacher; the runtime reads it", "[distill][train][cli]") {
+TEST_CASE("distill-train: a qwen2 student learns from a qwen2 teacher and the runtime reads it", "[distill][train][cli]") {
   TinySetup t("qwen2");
   // The teacher: random qwen2 weights with biases, and stories260K's tokenizer (same vocabulary
   // size), which the student ships so eval and generate can read text.
