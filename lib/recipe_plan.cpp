@@ -14,16 +14,24 @@ namespace {
 // `modelpress run` is not a step: recipes do not nest.
 const char* const kRunTool = "run";
 
-// With the subcommands' callbacks removed, parsing checks names, types and validators and runs nothing.
+// Thrown by the top-level app once every option is parsed, converted, validated and the
+// requirements are checked, and before any tool's callback runs.
+struct ParsedWithoutRunning {};
+
+// The tools' callbacks stay in place (they own the tools' option storage); the top-level
+// callback, which CLI11 runs before the subcommands', stops the run.
 std::unique_ptr<CLI::App> parse_only_app(const AppFactory& make_app) {
   auto app = make_app();
-  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) sub->callback(std::function<void()>());
+  app->parse_complete_callback([] { throw ParsedWithoutRunning{}; });
   return app;
 }
 
 void parse(CLI::App& app, const std::vector<std::string>& argv) {
   std::vector<std::string> reversed(argv.rbegin(), argv.rend());  // CLI11 consumes from the back
-  app.parse(reversed);
+  try {
+    app.parse(reversed);
+  } catch (const ParsedWithoutRunning&) {
+  }
 }
 
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
