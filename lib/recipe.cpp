@@ -37,6 +37,12 @@ bool is_boolean_text(const std::string& s) {
 // Plain scalars keep their text ("0.01" stays "0.01"); null is the empty string.
 std::string scalar_text(const YAML::Node& node) { return node.IsNull() ? "" : node.Scalar(); }
 
+std::string var_names(const RecipeVars& vars) {
+  std::vector<std::string> names;
+  for (const auto& v : vars) names.push_back(v.first);
+  return joined(names);
+}
+
 bool is_var_name(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -77,11 +83,7 @@ class VarResolver {
     }
     if (auto done = resolved_.find(name); done != resolved_.end()) return done->second;
     auto raw = std::find_if(raw_.begin(), raw_.end(), [&](const auto& v) { return v.first == name; });
-    if (raw == raw_.end()) {
-      std::vector<std::string> known;
-      for (const auto& v : raw_) known.push_back(v.first);
-      fail_input(where, "undefined variable '" + name + "' (vars: " + joined(known) + ")");
-    }
+    if (raw == raw_.end()) fail_input(where, "undefined variable '" + name + "' (vars: " + var_names(raw_) + ")");
     if (std::find(resolving_.begin(), resolving_.end(), name) != resolving_.end()) {
       std::string cycle;
       for (const auto& n : resolving_) cycle += n + " -> ";
@@ -131,11 +133,8 @@ void apply_overrides(const Recipe& r, const std::vector<std::string>& overrides,
     if (eq == std::string::npos) fail_input("--set " + o, "expected name=value");
     const std::string name = o.substr(0, eq);
     auto var = std::find_if(raw.begin(), raw.end(), [&](const auto& v) { return v.first == name; });
-    if (var == raw.end()) {
-      std::vector<std::string> known;
-      for (const auto& v : raw) known.push_back(v.first);
-      fail_input("--set " + o, "'" + name + "' is not a variable of " + r.path + " (vars: " + joined(known) + ")");
-    }
+    if (var == raw.end())
+      fail_input("--set " + o, "'" + name + "' is not a variable of " + r.path + " (vars: " + var_names(raw) + ")");
     var->second = o.substr(eq + 1);
   }
 }
