@@ -214,7 +214,10 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
   try {
     root = YAML::Load(bytes);
   } catch (const YAML::Exception& e) {
-    fail_input(r.where(e.mark.line + 1), "not valid YAML: " + e.msg);
+    // `{model: ${out}}` is the usual trap: YAML reads the braces of ${...} as a flow mapping's.
+    const bool flow_trap = e.msg.find("flow") != std::string::npos && bytes.find("${") != std::string::npos;
+    fail_input(r.where(e.mark.line + 1), "not valid YAML: " + e.msg +
+                                             (flow_trap ? " (inside {...}, quote values that use ${...})" : ""));
   }
   if (!root.IsMap()) fail_input(path, "a recipe is a mapping with description, vars and steps");
   check_keys(r, root, kTopLevelKeys, "", "top-level");

@@ -120,6 +120,10 @@ TEST_CASE("recipe errors name the file, the line, the step and the key", "[recip
   CHECK_THAT(error_of([&] { mp::load_recipe(path); }), Catch::Contains("step 'q', key 'name': two steps have this name"));
   write_recipe(dir, "steps: [{name: q, tool: toy, args: {model: [}]\n");
   CHECK_THAT(error_of([&] { mp::load_recipe(path); }), Catch::Contains("not valid YAML"));
+  write_recipe(dir, "vars: {out: o}\nsteps: [{name: q, tool: toy, args: {model: ${out}}}]\n");
+  CHECK_THAT(error_of([&] { mp::load_recipe(path); }), Catch::Contains("quote values that use ${...}"));
+  write_recipe(dir, "vars: {out: o}\nsteps: [{name: q, tool: toy, args: {model: \"${out}\"}}]\n");
+  CHECK(arg_text(mp::load_recipe(path), 0, "model") == "o");
   CHECK_THAT(error_of([&] { mp::load_recipe(dir.path("missing.yaml")); }), Catch::Contains("cannot read"));
 }
 
