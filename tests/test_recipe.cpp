@@ -161,7 +161,7 @@ TEST_CASE("recipe steps become command lines checked against the tool's options"
              Catch::Contains("key 'tool': unknown tool 'run' (tools: toy)"));
 }
 
-TEST_CASE("--from and --only select steps; shell quoting round-trips through sh", "[recipe]") {
+TEST_CASE("recipe steps are selected by --from and --only, and shell quoting round-trips through sh", "[recipe]") {
   const std::vector<mp::PlannedStep> plan = {{"a", {"x"}}, {"b", {"y"}}, {"c", {"z"}}};
   auto names = [](const std::vector<mp::PlannedStep>& steps) {
     std::string s;
