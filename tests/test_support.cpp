@@ -8,13 +8,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/version.h"
+
 namespace fs = std::filesystem;
 
 namespace mp::test {
 
 std::string shared_path(const std::string& relative) {
   const char* env = std::getenv("MODELPRESS_SHARED");
-  fs::path root = env ? fs::path(env) : fs::path(MODELPRESS_SOURCE_DIR) / ".." / "shared";
+  fs::path root = env ? fs::path(env) : fs::path(source_dir()) / ".." / "shared";
   fs::path p = root / relative;
   if (!fs::exists(p))
     FAIL("reference data missing: " << p.string()
@@ -51,7 +53,7 @@ std::string slurp(const fs::path& p) {
 CommandResult run_modelpress(const std::string& args) {
   ScratchDir dir;
   const std::string out = dir.path("stdout"), err = dir.path("stderr");
-  const std::string cmd = std::string("'") + MODELPRESS_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
+  const std::string cmd = "'" + modelpress_binary() + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
   int status = std::system(cmd.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   return {code, slurp(out), slurp(err)};
@@ -61,6 +63,7 @@ CommandResult run_modelpress(const std::string& args) {
 
 #include "formats/safetensors.h"
 #include "lib/atomic_output.h"
+#include "lib/version.h"
 
 namespace mp::test {
 

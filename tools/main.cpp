@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "lib/error.h"
+#include "lib/provenance.h"
 #include "lib/version.h"
 #include "tools/tools.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   mp::tools::add_distill_train(app);
   mp::tools::add_export(app);
   try {
+    mp::Provenance::current().begin_command(std::vector<std::string>(argv, argv + argc));
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);

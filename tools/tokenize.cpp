@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "distill/tokenize_corpus.h"
+#include "tools/common.h"
 #include "tools/tools.h"
 
 namespace mp::tools {
@@ -16,6 +17,8 @@ void add_tokenize(CLI::App& app) {
   cmd->add_option("--out", *out, "output .h5 file (written atomically)")->required();
   cmd->add_option("inputs", *inputs, "text files")->required();
   cmd->callback([=] {
+    record_inputs({{"tokenizer", *tokenizer}});
+    for (size_t i = 0; i < inputs->size(); ++i) record_inputs({{"text." + std::to_string(i), (*inputs)[i]}});
     const TokenizeSummary summary = tokenize_corpus(*tokenizer, *inputs, *out);
     std::cout << *out << ": " << summary.documents << " documents, " << summary.tokens
               << " tokens\n";
