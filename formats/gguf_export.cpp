@@ -103,7 +103,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
     progress.advance(1, t.name.gguf);
   }
   writer.commit();
-  write_file_manifest(out_path);
+  if (out_path != "-") write_file_manifest(out_path);  // a stream has no place for one
   progress.finish();
   return summary;
 }

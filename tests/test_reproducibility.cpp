@@ -34,7 +34,7 @@ std::map<std::string, std::string> fingerprint(const fs::path& root) {
     std::ifstream in(p);
     nlohmann::json manifest = nlohmann::json::parse(in);
     for (const auto& [file, entry] : manifest["files"].items())
-      if (fs::path(file).extension() != ".jsonl") out[name + ":" + file] = entry["sha256"];
+      if (!is_wall_clock_record(file)) out[name + ":" + file] = entry["sha256"];
     manifest.erase("run");
     manifest.erase("files");
     out[name + ":header"] = manifest.dump();
