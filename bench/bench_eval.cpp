@@ -11,6 +11,7 @@
 
 #include "bench/synthetic_model.h"
 #include "lib/llama_model.h"
+#include "lib/version.h"
 
 namespace fs = std::filesystem;
 using namespace mp;
@@ -38,7 +39,7 @@ void measure(const std::string& label, const std::string& model_dir, const std::
 int main(int argc, char** argv) {
   int threads = 2, layers = 2;
   int64_t tokens = 256;
-  std::string shared = fs::path(MODELPRESS_SOURCE_DIR).parent_path().string() + "/shared";
+  std::string shared = fs::path(mp::source_dir()).parent_path().string() + "/shared";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--layers")) layers = std::atoi(argv[i + 1]);

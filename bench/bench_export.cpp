@@ -9,6 +9,7 @@
 #include "bench/synthetic_model.h"
 #include "formats/gguf_export.h"
 #include "lib/progress.h"
+#include "lib/version.h"
 
 namespace fs = std::filesystem;
 using namespace mp;
@@ -16,7 +17,7 @@ using namespace mp::bench;
 
 int main(int argc, char** argv) {
   int layers = 2;
-  std::string shared = fs::path(MODELPRESS_SOURCE_DIR).parent_path().string() + "/shared";
+  std::string shared = fs::path(mp::source_dir()).parent_path().string() + "/shared";
   std::vector<std::string> types;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--layers") && i + 1 < argc) layers = std::atoi(argv[++i]);

@@ -12,6 +12,7 @@
 #include "formats/gptq_checkpoint.h"
 #include "lib/hf_model_source.h"
 #include "quant/quantize_model.h"
+#include "lib/version.h"
 
 using namespace mp;
 
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   plan.calibration.seqlen = 512;
   plan.grid.group_size = 128;
   std::string method = "gptq";
-  std::string shared = bench::fs::path(MODELPRESS_SOURCE_DIR).parent_path().string() + "/shared";
+  std::string shared = bench::fs::path(mp::source_dir()).parent_path().string() + "/shared";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--layers")) layers = std::atoi(argv[i + 1]);

@@ -15,6 +15,7 @@
 #include "distill/tokenize_corpus.h"
 #include "lib/llama_model.h"
 #include "lib/runtime.h"
+#include "lib/version.h"
 
 namespace {
 
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
   runtime.threads = threads;
   mp::apply_runtime_settings(runtime);
   at::manual_seed(0);
-  const std::string shared = std::string(MODELPRESS_SOURCE_DIR) + "/../shared";
+  const std::string shared = std::string(mp::source_dir()) + "/../shared";
   const std::string teacher = shared + "/models/stories260K";
   std::printf("threads %d\n%-22s %11s %5s %9s %10s %10s %10s\n", threads, "student", "parameters", "dtype",
               "tokens/s", "forward s", "backward s", "adamw s");

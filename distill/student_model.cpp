@@ -10,6 +10,7 @@
 #include "lib/decoder_layer.h"
 #include "lib/error.h"
 #include "lib/model_source.h"
+#include "lib/provenance.h"
 
 namespace fs = std::filesystem;
 
@@ -155,7 +156,7 @@ void StudentModel::save(const std::string& dir) const {
   write_file_atomically(dir + "/config.json", config.dump(2) + "\n");
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& [name, value] : params_) tensors.emplace_back(name, value.detach().cpu());
-  save_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  save_safetensors(dir + "/model.safetensors", tensors, with_provenance({{"format", "pt"}}));
   if (tokenizer_dir_.empty()) return;  // a student from a bare config has no tokenizer to ship
   for (const char* file : {"tokenizer.model", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"}) {
     const fs::path from = fs::path(tokenizer_dir_) / file;

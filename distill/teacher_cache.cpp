@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "lib/error.h"
-#include "lib/version.h"
+#include "lib/provenance.h"
 
 namespace mp {
 
@@ -35,7 +35,6 @@ h5::File create_cache(const std::string& path, const TeacherCacheIdentity& ident
   file.set_attribute("logprob_dtype", std::string(storage_name(identity.storage)));
   file.set_attribute("temperature", 1.0);
   file.set_attribute("tokens_written", int64_t{0});
-  file.set_attribute("modelpress_version", std::string(version()));
   h5::Dataset::create(file, "indices", H5T_STD_I32LE, identity.k, kChunkRows);
   h5::Dataset::create(file, "logprobs", storage_type(identity.storage), identity.k, kChunkRows);
   h5::Dataset::create(file, "tail_logmass", H5T_IEEE_F32LE, 0, kChunkRows);
@@ -124,8 +123,10 @@ void TeacherCacheWriter::append(const TeacherTopK& rows) {
 }
 
 void TeacherCacheWriter::commit() {
+  h5::set_provenance_attributes(file_);
   file_.close();
   output_.commit();
+  write_file_manifest(output_.path());
 }
 
 TeacherCacheReader::TeacherCacheReader(const std::string& path)

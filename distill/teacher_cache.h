@@ -6,7 +6,7 @@
 //   logprobs      float16 or float32 [n_tokens, k]   at temperature 1
 //   tail_logmass  float32 [n_tokens]                 log(1 - sum of the k probabilities)
 //   attributes    k, context, teacher_sha256, dataset_sha256, temperature (= 1),
-//                 tokens_written, modelpress_version
+//                 tokens_written, modelpress.* (provenance, set when complete)
 // Row i is the teacher's distribution of the token after token i, given the tokens from the start
 // of i's window: windows are `context` tokens long and start at multiples of `context`.
 #pragma once

@@ -1,7 +1,7 @@
 #include "distill/token_dataset.h"
 
 #include "lib/error.h"
-#include "lib/version.h"
+#include "lib/provenance.h"
 
 namespace mp {
 
@@ -47,9 +47,10 @@ void TokenDatasetWriter::commit() {
   file_.set_attribute("tokens_sha256", tokens_hash_.hex_digest());
   file_.set_attribute("source_files", files);
   file_.set_attribute("source_sha256", hashes);
-  file_.set_attribute("modelpress_version", std::string(version()));
+  h5::set_provenance_attributes(file_);
   file_.close();
   output_.commit();
+  write_file_manifest(output_.path());
 }
 
 TokenDataset::TokenDataset(const std::string& path)

@@ -4,7 +4,7 @@
 //   tokens       int32 [n_tokens]         every document's ids back to back, chunked + deflated
 //   doc_offsets  int64 [n_documents + 1]  document d is tokens[doc_offsets[d], doc_offsets[d+1])
 //   attributes   tokenizer_sha256, tokens_sha256 (of the int32 little-endian ids),
-//                source_files, source_sha256 (one entry per input file), modelpress_version
+//                source_files, source_sha256 (one entry per input file), modelpress.* (provenance)
 #pragma once
 #include <cstdint>
 #include <random>

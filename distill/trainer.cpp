@@ -10,6 +10,7 @@
 #include "distill/training_windows.h"
 #include "lib/error.h"
 #include "lib/progress.h"
+#include "lib/provenance.h"
 
 namespace fs = std::filesystem;
 
@@ -156,6 +157,7 @@ TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenData
   if (world.is_writer()) {
     if (eval_data) summary.eval_loss = held_out_loss(student, *eval_data, o.seq, o.eval_windows, o.dtype);
     student.save(o.out);
+    write_directory_manifest(o.out);
   }
   world.barrier();
   return summary;

@@ -5,9 +5,8 @@
 
 namespace mp {
 
-AwqCheckpointSink::AwqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan,
-                                     const nlohmann::json& provenance)
-    : GptqCheckpointSink(out_dir, config, plan, provenance) {
+AwqCheckpointSink::AwqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan)
+    : GptqCheckpointSink(out_dir, config, plan) {
   if (plan.grid.bits != 4) fail_input("--bits", "the AWQ GEMM format stores 4-bit weights only");
   for (const auto& o : plan.overrides)
     if (o.bits && *o.bits != 4) fail_input("--override " + o.pattern, "the AWQ GEMM format stores 4-bit weights only");

@@ -10,8 +10,7 @@ namespace mp {
 class AwqCheckpointSink : public GptqCheckpointSink {
  public:
   // Fails (bad input) unless every module is quantized to 4 bits: the format has no other width.
-  AwqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan,
-                    const nlohmann::json& provenance = {});
+  AwqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan);
 
  protected:
   std::vector<std::pair<std::string, at::Tensor>> pack_linear(const std::string& module,

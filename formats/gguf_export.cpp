@@ -10,6 +10,7 @@
 #include "formats/gguf_writer.h"
 #include "lib/error.h"
 #include "lib/progress.h"
+#include "lib/provenance.h"
 
 namespace mp {
 
@@ -77,6 +78,8 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
                                                 parameters, options.type.file_type))
     writer.add_metadata(key, std::move(value));
+  for (const auto& [key, value] : Provenance::current().stamp())
+    writer.add_metadata("general.modelpress." + key, GgufValue::string(value));
   std::map<std::string, int64_t> per_type;
   for (const PlannedTensor& t : plan) {
     writer.add_tensor(t.name.gguf, t.shape, t.type.used);
@@ -100,6 +103,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
     progress.advance(1, t.name.gguf);
   }
   writer.commit();
+  if (out_path != "-") write_file_manifest(out_path);  // a stream has no place for one
   progress.finish();
   return summary;
 }

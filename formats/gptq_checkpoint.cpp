@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "lib/error.h"
+#include "lib/provenance.h"
 #include "lib/version.h"
 
 namespace fs = std::filesystem;
@@ -25,9 +26,8 @@ void copy_if_present(const fs::path& from_dir, const std::string& staging, const
 
 }  // namespace
 
-GptqCheckpointSink::GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan,
-                                       const nlohmann::json& provenance)
-    : out_(out_dir), config_(config), plan_(plan), provenance_(provenance) {}
+GptqCheckpointSink::GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan)
+    : out_(out_dir), config_(config), plan_(plan) {}
 
 GptqCheckpointFormat GptqCheckpointSink::format() const {
   // "gptq" stores zero - 1, which cannot hold the zero point 0 an asymmetric group whose weights
@@ -61,7 +61,7 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
       add(suffix + ".bias", dense.bias(suffix));
     }
   const std::string shard = shard_name(index);
-  save_safetensors(out_.file(shard), tensors, {{"format", "pt"}});
+  save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));
   for (const auto& kv : tensors) weight_map_[kv.first] = shard;
 }
 
@@ -105,7 +105,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
   if (source.has(hf_names::lm_head) && !config_.tie_word_embeddings)
     tensors.emplace_back(hf_names::lm_head, source.tensor(hf_names::lm_head).contiguous());
   const std::string shard = shard_name(config_.num_layers);
-  save_safetensors(out_.file(shard), tensors, {{"format", "pt"}});
+  save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));
   for (const auto& kv : tensors) weight_map_[kv.first] = shard;
   nlohmann::json qc = quantization_config();
   nlohmann::ordered_json index;
@@ -117,9 +117,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
   nlohmann::json config = config_.raw;
   if (!qc.is_null()) config["quantization_config"] = qc;
   write_file_atomically(out_.file("config.json"), config.dump(2));
-  nlohmann::json full_report = report;
-  if (!provenance_.empty()) full_report["provenance"] = provenance_;
-  write_file_atomically(out_.file("quantize_report.json"), full_report.dump(2));
+  write_file_atomically(out_.file("quantize_report.json"), report.dump(2));
   for (const char* name : {"tokenizer.model", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json",
                            "generation_config.json"})
     copy_if_present(source.path(), out_.staging(), name);
@@ -128,6 +126,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
                  "quantize: %zu module(s) have dimensions the %d-bit packed format cannot hold (e.g. %s); they are "
                  "zero-padded: modelpress reads them, GPU kernels (vLLM, transformers) will refuse them\n",
                  padded_.size(), plan_.grid.bits, padded_.front().c_str());
+  write_directory_manifest(out_.staging());
   out_.commit();
 }
 

@@ -14,8 +14,7 @@ namespace mp {
 
 class GptqCheckpointSink : public QuantizedModelSink {
  public:
-  GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan,
-                     const nlohmann::json& provenance = {});
+  GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan);
   void write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) override;
   void commit(const ModelSource& source, const nlohmann::json& report) override;
 
@@ -35,7 +34,6 @@ class GptqCheckpointSink : public QuantizedModelSink {
   AtomicDirectory out_;
   ModelConfig config_;
   QuantizePlan plan_;
-  nlohmann::json provenance_;
   nlohmann::ordered_json weight_map_ = nlohmann::ordered_json::object();
   std::vector<std::string> padded_;
 };

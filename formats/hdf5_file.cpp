@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "lib/error.h"
+#include "lib/provenance.h"
 
 namespace mp::h5 {
 
@@ -72,7 +73,10 @@ hid_t float16_type() {
 
 File File::create(const std::string& path) {
   silence_hdf5();
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // No modification times in object headers: the same data must give the same bytes.
+  Id creation(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_obj_track_times(creation.get(), false);
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, creation.get(), H5P_DEFAULT);
   if (id < 0) fail_input(path, "cannot create HDF5 file");
   return File(path, Id(id, H5Fclose));
 }
@@ -206,6 +210,7 @@ Dataset Dataset::create(File& file, const std::string& name, hid_t type, int64_t
   // Byte shuffling groups the mostly-zero high bytes of small integers, which deflate then removes.
   H5Pset_shuffle(properties.get());
   H5Pset_deflate(properties.get(), 4);
+  H5Pset_obj_track_times(properties.get(), false);
   const std::string where = file.path() + ": dataset '" + name + "'";
   Id dataset = check(H5Dcreate2(file.id(), name.c_str(), type, space.get(), H5P_DEFAULT,
                                 properties.get(), H5P_DEFAULT),
@@ -272,6 +277,14 @@ void Dataset::read(int64_t start, int64_t rows, hid_t memory_type, void* out) co
   Id file_space = selection(start, rows, memory_space);
   check(H5Dread(id_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, out),
         where_, "read rows");
+}
+
+}  // namespace mp::h5
+
+namespace mp::h5 {
+
+void set_provenance_attributes(File& file) {
+  for (const auto& [key, value] : Provenance::current().stamp()) file.set_attribute("modelpress." + key, value);
 }
 
 }  // namespace mp::h5

@@ -61,6 +61,9 @@ class File {
   Id id_;
 };
 
+// The run's provenance (lib/provenance.h) as "modelpress.*" root attributes.
+void set_provenance_attributes(File& file);
+
 // A 1-D dataset [rows] (row_width 0) or 2-D [rows, row_width], extendable in rows.
 class Dataset {
  public:

@@ -5,12 +5,13 @@
 
 #include "lib/error.h"
 #include "lib/runtime.h"
+#include "lib/version.h"
 
 namespace mp {
 
 std::string default_calibration_file() {
   if (const char* env = std::getenv("MODELPRESS_DATA")) return std::string(env) + "/moby-dick.txt";
-  return std::string(MODELPRESS_SOURCE_DIR) + "/.cache/data/moby-dick.txt";
+  return std::string(source_dir()) + "/.cache/data/moby-dick.txt";
 }
 
 at::Tensor sample_calibration(const Tokenizer& tokenizer, const CalibrationOptions& options) {

@@ -126,7 +126,7 @@ TEST_CASE("cli: export -o - streams the same GGUF to stdout", "[cli]") {
   CHECK(streamed.out == read_file(dir.path("m.gguf")));
   CHECK(nlohmann::json::parse(streamed.err.substr(streamed.err.find('{')))["tensors"].is_number());
   // A write that fails (a full disk) is a runtime failure, exit 1, naming standard output.
-  const std::string full = "'" + std::string(MODELPRESS_BINARY) + "' " + export_q8 + "-o - --quiet >/dev/full 2>'" +
+  const std::string full = "'" + mp::test::modelpress_binary() + "' " + export_q8 + "-o - --quiet >/dev/full 2>'" +
                            dir.path("err") + "'";
   const int status = std::system(full.c_str());
   CHECK(WEXITSTATUS(status) == 1);

@@ -104,7 +104,7 @@ TEST_CASE("distill-train: two Gloo processes equal one with 2x accumulation", "[
   auto single = mp::test::run_modelpress(run + " --grad-accum 2 --out '" + t.dir.path("single") + "'");
   REQUIRE(single.exit_code == 0);
   const std::string launch = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " '" +
-                             MODELPRESS_BINARY + "' " + run + " --out '" + t.dir.path("ddp") + "'";
+                             mp::test::modelpress_binary() + "' " + run + " --out '" + t.dir.path("ddp") + "'";
   const std::string both = "(RANK=0 " + launch + " >'" + t.dir.path("r0.log") + "' 2>&1 & RANK=1 " + launch + " >'" +
                            t.dir.path("r1.log") + "' 2>&1; s1=$?; wait $!; s0=$?; exit $((s0 + s1)))";
   REQUIRE(std::system(both.c_str()) == 0);

@@ -9,6 +9,7 @@
 #include "lib/generate.h"
 #include "lib/llama_model.h"
 #include "tests/test_support.h"
+#include "lib/version.h"
 
 using namespace mp;
 
@@ -20,7 +21,7 @@ struct LlamaCppGreedy {
 };
 
 LlamaCppGreedy llamacpp_greedy(const std::string& gguf, const std::string& prompt, int n) {
-  const std::string root = MODELPRESS_SOURCE_DIR;
+  const std::string root = mp::source_dir();
   const std::string entry = root + "/.cache/node/node_modules/node-llama-cpp/dist/index.js";
   REQUIRE(std::filesystem::exists(entry));  // run scripts/fetch-llamacpp.sh first
   test::ScratchDir dir;

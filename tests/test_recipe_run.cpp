@@ -7,13 +7,14 @@
 #include <fstream>
 #include <regex>
 
+#include "lib/version.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string recipe(const std::string& name) { return std::string(MODELPRESS_SOURCE_DIR) + "/recipes/" + name; }
+std::string recipe(const std::string& name) { return std::string(mp::source_dir()) + "/recipes/" + name; }
 
 // Runs `modelpress ARGS` in `dir`: recipe paths are relative to the working directory.
 mp::test::CommandResult run_in(const std::string& dir, const std::string& args) {

@@ -8,13 +8,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/version.h"
+
 namespace fs = std::filesystem;
 
 namespace mp::test {
 
 std::string shared_path(const std::string& relative) {
   const char* env = std::getenv("MODELPRESS_SHARED");
-  fs::path root = env ? fs::path(env) : fs::path(MODELPRESS_SOURCE_DIR) / ".." / "shared";
+  fs::path root = env ? fs::path(env) : fs::path(source_dir()) / ".." / "shared";
   fs::path p = root / relative;
   if (!fs::exists(p))
     FAIL("reference data missing: " << p.string()
@@ -54,7 +56,7 @@ CommandResult run_modelpress(const std::string& args, const std::string& stdin_t
   ScratchDir dir;
   const std::string in = dir.path("stdin"), out = dir.path("stdout"), err = dir.path("stderr");
   std::ofstream(in, std::ios::binary) << stdin_text;
-  const std::string cmd = std::string("'") + MODELPRESS_BINARY + "' " + args + " >'" + out + "' 2>'" + err + "' <'" + in + "'";
+  const std::string cmd = "'" + modelpress_binary() + "' " + args + " >'" + out + "' 2>'" + err + "' <'" + in + "'";
   int status = std::system(cmd.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   return {code, slurp(out), slurp(err)};
@@ -64,6 +66,7 @@ CommandResult run_modelpress(const std::string& args, const std::string& stdin_t
 
 #include "formats/safetensors.h"
 #include "lib/atomic_output.h"
+#include "lib/version.h"
 
 namespace mp::test {
 

@@ -20,6 +20,8 @@ struct CommandResult {
   int exit_code;
   std::string out, err;
 };
+// The built `modelpress` binary.
+std::string modelpress_binary();
 // Runs the built `modelpress` binary with the given arguments (a shell-quoted string), its standard
 // input empty or `stdin_text`.
 CommandResult run_modelpress(const std::string& args);

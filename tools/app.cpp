@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "lib/error.h"
+#include "lib/provenance.h"
 #include "lib/version.h"
 #include "tools/tools.h"
 
@@ -27,6 +28,9 @@ int run_command_line(const std::string& program, const std::vector<std::string>&
   auto app = make_app();
   app->name(program);
   try {
+    std::vector<std::string> argv{program};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Provenance::current().begin_command(argv);
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
     app->parse(reversed);
   } catch (const CLI::Success& e) {

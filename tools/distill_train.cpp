@@ -100,6 +100,9 @@ void add_distill_train(CLI::App& app) {
   add_runtime_options(cmd, r->runtime);
   cmd->callback([r, divergence, json] {
     r->distill.divergence = parse_divergence(*divergence);
+    record_inputs({{"teacher", r->teacher}, {"student", r->student}, {"student_config", r->student_config},
+                   {"data", r->data}, {"eval_data", r->eval_data}},
+                  r->train.seed);
     print_report(*r, run_distill_train(*r), *json);
   });
 }

@@ -4,6 +4,7 @@
 
 #include "formats/gguf_export.h"
 #include "lib/progress.h"
+#include "tools/common.h"
 #include "tools/tools.h"
 
 namespace mp::tools {
@@ -19,6 +20,7 @@ void run_export(const ExportArgs& a) {
   GgufExportOptions options;
   options.type = parse_gguf_export_type(a.type, a.pure);
   options.name = a.name;
+  record_inputs({{"model", a.model}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
   const std::string text = a.json ? summary.to_json().dump(2) + "\n" : summary.to_text();
   // With -o - the GGUF itself is stdout (the writer never seeks), so the summary moves to stderr.

@@ -55,6 +55,9 @@ void run_quantize(QuantizeArgs& a) {
   a.plan.true_sequential = !a.no_true_sequential;
   for (const auto& o : a.overrides) a.plan.overrides.push_back(parse_module_override(o));
   a.plan.validate();
+  record_inputs({{"model", a.model},
+                 {"calibration", a.plan.calibration.file.empty() ? default_calibration_file() : a.plan.calibration.file}},
+                a.plan.calibration.seed);
   auto source = open_model(a.model);
   auto sink = make_sink(a, source->config());
   QuantizeReport report = quantize_model(*source, a.plan, runtime, *sink);

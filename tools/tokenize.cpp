@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "distill/tokenize_corpus.h"
+#include "tools/common.h"
 #include "tools/tools.h"
 
 namespace mp::tools {
@@ -19,6 +20,8 @@ void add_tokenize(CLI::App& app) {
   cmd->add_option("inputs", *inputs, "text files ('-': standard input)")->required();
   cmd->add_flag("--json", *json, "print the counts as JSON");
   cmd->callback([=] {
+    record_inputs({{"tokenizer", *tokenizer}});
+    for (size_t i = 0; i < inputs->size(); ++i) record_inputs({{"text." + std::to_string(i), (*inputs)[i]}});
     const TokenizeSummary summary = tokenize_corpus(*tokenizer, *inputs, *out);
     if (*json)
       std::cout << nlohmann::ordered_json{{"out", *out}, {"documents", summary.documents}, {"tokens", summary.tokens}}.dump(2)

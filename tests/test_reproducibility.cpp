@@ -1,0 +1,109 @@
+// Same inputs, seed and thread count give byte-identical outputs: each tool runs twice into the same
+// path and every file it wrote must hash the same. Only the wall-clock records differ: the run
+// section of manifest.json and metrics.jsonl (whose tokens/s are measurements).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "lib/sha256.h"
+#include "tests/test_support.h"
+
+namespace fs = std::filesystem;
+using mp::test::run_modelpress;
+
+namespace {
+
+bool is_wall_clock_record(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return name == "manifest.json" || p.extension() == ".jsonl" ||
+         (name.size() > 14 && name.compare(name.size() - 14, 14, ".manifest.json") == 0);
+}
+
+// Every file under `root` (a file or a directory) → sha256; manifests contribute their file lists.
+std::map<std::string, std::string> fingerprint(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  auto add = [&](const fs::path& p, const std::string& name) {
+    if (!is_wall_clock_record(p)) {
+      out[name] = mp::sha256_file(p.string());
+      return;
+    }
+    if (p.extension() == ".jsonl") return;
+    std::ifstream in(p);
+    nlohmann::json manifest = nlohmann::json::parse(in);
+    for (const auto& [file, entry] : manifest["files"].items())
+      if (!is_wall_clock_record(file)) out[name + ":" + file] = entry["sha256"];
+    manifest.erase("run");
+    manifest.erase("files");
+    out[name + ":header"] = manifest.dump();
+  };
+  if (fs::is_directory(root)) {
+    for (const auto& e : fs::recursive_directory_iterator(root))
+      if (e.is_regular_file()) add(e.path(), fs::relative(e.path(), root).generic_string());
+  } else {
+    add(root, root.filename().string());
+    const fs::path manifest = root.string() + ".manifest.json";
+    if (fs::exists(manifest)) add(manifest, manifest.filename().string());
+  }
+  return out;
+}
+
+// Runs `args` twice; the outputs at `outputs` must be identical file for file.
+void check_runs_identical(const std::string& args, const std::vector<std::string>& outputs) {
+  std::vector<std::map<std::string, std::string>> runs;
+  for (int run = 0; run < 2; ++run) {
+    for (const auto& o : outputs) fs::remove_all(o);
+    const auto r = run_modelpress(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    std::map<std::string, std::string> all;
+    for (const auto& o : outputs)
+      for (auto& [name, hash] : fingerprint(o)) all[o + "/" + name] = hash;
+    runs.push_back(all);
+  }
+  CHECK(runs[0].size() >= outputs.size());
+  for (const auto& [name, hash] : runs[0]) {
+    INFO(name);
+    CHECK(runs[1].count(name) == 1);
+    if (runs[1].count(name)) CHECK(runs[1].at(name) == hash);
+  }
+  CHECK(runs[0].size() == runs[1].size());
+}
+
+}  // namespace
+
+TEST_CASE("tokenize is byte-reproducible", "[reproducible]") {
+  mp::test::ScratchDir dir;
+  check_runs_identical("tokenize --tokenizer '" + mp::test::shared_path("models/stories260K/tokenizer.model") +
+                           "' --out '" + dir.path("calib.h5") + "' '" +
+                           mp::test::shared_path("corpora/tinystories/calib.txt") + "'",
+                       {dir.path("calib.h5")});
+}
+
+TEST_CASE("export is byte-reproducible", "[reproducible]") {
+  mp::test::ScratchDir dir;
+  for (const char* type : {"F16", "Q4_K_M"})
+    check_runs_identical(std::string("export --quiet --type ") + type + " --model '" +
+                             mp::test::shared_path("models/stories260K") + "' -o '" + dir.path("m.gguf") + "'",
+                         {dir.path("m.gguf")});
+}
+
+TEST_CASE("quantize (GPTQ) is byte-reproducible", "[reproducible]") {
+  mp::test::ScratchDir dir;
+  check_runs_identical("quantize --method gptq --bits 4 --group-size 32 --nsamples 4 --seqlen 64 --threads 1 --quiet "
+                       "--model '" + mp::test::shared_path("models/stories260K") + "' --calib '" +
+                           mp::test::shared_path("corpora/tinystories/calib.txt") + "' --out '" + dir.path("q") + "'",
+                       {dir.path("q")});
+}
+
+TEST_CASE("distill-train with a cached teacher is byte-reproducible", "[reproducible]") {
+  mp::test::ScratchDir dir;
+  const std::string teacher = mp::test::shared_path("models/stories260K");
+  check_runs_identical("distill-train --teacher '" + teacher + "' --init-from-teacher --keep-layers 0,4 "
+                       "--cache-teacher '" + dir.path("cache.h5") + "' --data '" +
+                           mp::test::shared_path("corpora/tinystories/calib.txt") + "' --out '" + dir.path("student") +
+                           "' --steps 4 --batch 2 --seq 64 --checkpoint-every 2 --threads 1 --quiet",
+                       {dir.path("cache.h5"), dir.path("student")});
+}
