@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "lib/sha256.h"
 #include "lib/version.h"
 #include "tests/test_support.h"
 
@@ -58,6 +59,21 @@ std::string check_loads(const std::string& path, const std::string& expected) {
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains(expected));
   return r.out;
+}
+
+// The output's manifest names the recipe and step that made it, and every file's true sha256.
+void check_manifest(const std::string& output, const std::string& recipe_name, const std::string& step) {
+  const bool is_dir = fs::is_directory(output);
+  std::ifstream in(is_dir ? output + "/manifest.json" : output + ".manifest.json");
+  INFO(output);
+  REQUIRE(in.good());
+  const auto m = nlohmann::json::parse(in);
+  CHECK_THAT(m["recipe"]["path"].get<std::string>(), Catch::EndsWith(recipe_name));
+  CHECK(m["recipe"]["step"] == step);
+  CHECK(m["recipe"]["sha256"] == mp::sha256_file(recipe(recipe_name)));
+  REQUIRE(!m["files"].empty());
+  for (const auto& [name, entry] : m["files"].items())
+    CHECK(entry["sha256"] == mp::sha256_file(is_dir ? output + "/" + name : output));
 }
 
 }  // namespace
@@ -165,6 +181,7 @@ TEST_CASE("recipe gptq-w4g128-vllm runs on stories260K", "[recipe][shipped]") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   check_loads(dir.path("out/gptq-w4g128"), "qweight");
+  check_manifest(dir.path("out/gptq-w4g128"), "gptq-w4g128-vllm.yaml", "quantize");
   std::ifstream config(dir.path("out/gptq-w4g128/config.json"));
   const auto q = nlohmann::json::parse(config)["quantization_config"];
   CHECK(q["quant_method"] == "gptq");
@@ -186,6 +203,7 @@ TEST_CASE("recipe awq-w4g128-vllm runs on stories260K", "[recipe][shipped]") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   check_loads(dir.path("out/awq-w4g128"), "qzeros");
+  check_manifest(dir.path("out/awq-w4g128"), "awq-w4g128-vllm.yaml", "quantize");
   std::ifstream config(dir.path("out/awq-w4g128/config.json"));
   const auto q = nlohmann::json::parse(config)["quantization_config"];
   CHECK(q["quant_method"] == "awq");
@@ -206,6 +224,7 @@ TEST_CASE("recipe gguf-q4km runs on stories260K", "[recipe][shipped]") {
   // stories260K's rows are too narrow for k-quant blocks, so every tensor takes llama.cpp's fallback
   // type; the file type still says Q4_K_M.
   check_loads(dir.path("model-Q4_K_M.gguf"), "general.file_type = 15");
+  check_manifest(dir.path("model-Q4_K_M.gguf"), "gguf-q4km.yaml", "export");
   const auto ppl = perplexities(r.out);
   REQUIRE(ppl.size() == 1);
   CHECK(ppl[0] < 1.1 * float_perplexity());
@@ -229,6 +248,9 @@ TEST_CASE("recipe distill-then-quantize runs on stories260K", "[recipe][shipped]
   CHECK(fs::exists(dir.path("out/distilled/teacher-topk.h5")));
   CHECK_THAT(check_loads(dir.path("out/distilled/student"), "model.layers.2."), !Catch::Contains("model.layers.3."));
   check_loads(dir.path("out/distilled/student-gptq-w4"), "qweight");
+  check_manifest(dir.path("out/distilled/teacher-topk.h5"), "distill-then-quantize.yaml", "distill");
+  check_manifest(dir.path("out/distilled/student"), "distill-then-quantize.yaml", "distill");
+  check_manifest(dir.path("out/distilled/student-gptq-w4"), "distill-then-quantize.yaml", "quantize");
   CHECK_THAT(check_loads(dir.path("out/distilled/student-gptq-w4-Q4_K_M.gguf"), "general.file_type = 15"),
              Catch::Contains("blk.2.") && !Catch::Contains("blk.3."));
   // Three evals: student, its GPTQ, the GGUF of the GPTQ; quantizing costs a little, not the model.
