@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   mp::tools::add_quantize(app);
   mp::tools::add_distill_train(app);
   mp::tools::add_export(app);
+  mp::tools::add_tokenizer_train(app);
+  mp::tools::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

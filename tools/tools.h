@@ -11,5 +11,7 @@ void add_tokenize(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_distill_train(CLI::App& app);
 void add_export(CLI::App& app);
+void add_tokenizer_train(CLI::App& app);
+void add_compare(CLI::App& app);
 
 }  // namespace mp::tools
