@@ -3,7 +3,7 @@
 # teacher from scratch on Moby Dick, distill a 2-layer student from it, quantize both with GPTQ and
 # AWQ, export GGUF, and print one table comparing everything against the teacher on held-out text.
 # The same steps as recipes/demo.yaml. Usage: bash scripts/demo.sh [WORK_DIR] (default ./demo-out);
-# MODELPRESS_THREADS sets --threads (default: one per core). Rerunnable: the work dir is rebuilt.
+# MODELPRESS_THREADS sets --threads (default: one per core). Rerunnable: each run starts over.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup-debian.sh"
@@ -22,7 +22,11 @@ step() {
   "$mp" "$@"
 }
 
-rm -rf "$out"
+# A rerun starts over: every output of a previous run is removed (and nothing else in the dir).
+for artifact in tokenizer teacher student teacher-top32.h5 {teacher,student}-{gptq,awq}-4bit \
+  teacher-q8_0.gguf student-q4_0.gguf table.txt; do
+  rm -rf "${out:?}/$artifact"
+done
 mkdir -p "$out"
 step tokenizer-train --text "$data" --vocab-size 512 --out "$out/tokenizer"
 step distill-train --student-config "$recipe/teacher-config.json" --tokenizer "$out/tokenizer" \

@@ -46,7 +46,7 @@ void run(const std::string& args) {
 TEST_CASE("demo pipeline at toy size: every artifact loads and the teacher beats unigram", "[demo]") {
   test::ScratchDir dir;
   const std::string corpora = test::shared_path("corpora/tinystories");
-  const std::string train = text_prefix(corpora + "/calib.txt", 300000, dir.path("train.txt"));
+  const std::string train = text_prefix(corpora + "/calib.txt", 150000, dir.path("train.txt"));
   const std::string eval = text_prefix(corpora + "/eval.txt", 40000, dir.path("eval.txt"));
   const auto q = [&](const std::string& name) { return "'" + dir.path(name) + "'"; };
 
@@ -81,7 +81,7 @@ TEST_CASE("demo pipeline at toy size: every artifact loads and the teacher beats
   std::string paths;
   for (const std::string& m : models) paths += " " + q(m);
   const auto r = test::run_modelpress("compare --reference " + q("teacher") + " --text " + q("eval.txt") +
-                                      " --ctx 64 --threads 1 --quiet --json" + paths);
+                                      " --ctx 64 --chunks 100 --threads 1 --quiet --json" + paths);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const auto rows = nlohmann::json::parse(r.out);
