@@ -56,7 +56,7 @@ TEST_CASE("tokenizer-train: Llama-style tokenizer that round-trips its text, det
   const std::vector<int32_t> ids = tok.encode(text, /*add_bos=*/true);
   CHECK(ids.front() == 1);
   CHECK(report.text_tokens == static_cast<int64_t>(ids.size()) - 1);
-  CHECK(ids.size() < text.size() / 2);  // the merges compress: not a byte-level fallback
+  CHECK(ids.size() < text.size() * 7 / 10);  // the merges compress: not a byte-level fallback
   CHECK(tok.decode(ids) == text);
   // Characters the training text never saw still round-trip, through byte pieces.
   const std::string unseen = "Zürich 2024: naïve café — 東京\ttab";
