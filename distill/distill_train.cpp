@@ -7,6 +7,7 @@
 #include "lib/error.h"
 #include "lib/progress.h"
 #include "lib/sha256.h"
+#include "lib/tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -19,6 +20,16 @@ std::string directory_of(const std::string& file) {
   return parent.empty() ? "." : parent;
 }
 
+// Tokenizer files for a --student-config student: --tokenizer, else beside the config, else the teacher's.
+std::string student_tokenizer_dir(const DistillTrainRequest& r) {
+  if (!r.tokenizer.empty()) {
+    if (!fs::exists(fs::path(r.tokenizer) / "tokenizer.model")) fail_input(r.tokenizer, "no tokenizer.model");
+    return r.tokenizer;
+  }
+  const std::string config_dir = directory_of(r.student_config);
+  return fs::exists(fs::path(config_dir) / "tokenizer.model") || r.teacher.empty() ? config_dir : r.teacher;
+}
+
 StudentModel build_student(const DistillTrainRequest& r) {
   const int sources = !r.student.empty() + !r.student_config.empty() + r.init_from_teacher;
   if (sources != 1)
@@ -28,14 +39,16 @@ StudentModel build_student(const DistillTrainRequest& r) {
     if (r.teacher.empty()) fail_input("--init-from-teacher", "needs --teacher");
     return StudentModel::from_teacher_layers(r.teacher, r.keep_layers);
   }
-  // Tokenizer files travel with the config, or come from the teacher.
-  const std::string config_dir = directory_of(r.student_config);
-  const std::string tokenizer_dir =
-      fs::exists(fs::path(config_dir) / "tokenizer.model") || r.teacher.empty()
-          ? config_dir
-          : r.teacher;
-  return StudentModel::from_config(ModelConfig::from_json(read_json_file(r.student_config), r.student_config),
-                                   r.train.seed, tokenizer_dir);
+  const ModelConfig config = ModelConfig::from_json(read_json_file(r.student_config), r.student_config);
+  const std::string tokenizer_dir = student_tokenizer_dir(r);
+  const std::string tokenizer_model = tokenizer_dir + "/tokenizer.model";
+  if (fs::exists(tokenizer_model)) {
+    const int64_t pieces = Tokenizer::from_file(tokenizer_model).vocab_size();
+    if (pieces != config.vocab_size)
+      fail_input(r.student_config, "vocab_size " + std::to_string(config.vocab_size) + " differs from the " +
+                                       std::to_string(pieces) + " pieces of " + tokenizer_model);
+  }
+  return StudentModel::from_config(config, r.train.seed, tokenizer_dir);
 }
 
 // A text file becomes OUT/<name>.tokens.h5 (rank 0 tokenizes, the others wait); an existing
@@ -48,7 +61,8 @@ std::string token_dataset_for(const std::string& path, const std::string& tokeni
     const std::string text_sha = sha256_file(path);
     const bool current = fs::exists(h5) && [&] {
       const TokenDataset existing(h5);
-      return existing.sources().size() == 1 && existing.sources()[0].sha256 == text_sha;
+      return existing.sources().size() == 1 && existing.sources()[0].sha256 == text_sha &&
+             existing.tokenizer_sha256() == sha256_file(tokenizer_dir + "/tokenizer.model");
     }();
     if (!current) {
       fs::create_directories(out);
@@ -110,7 +124,7 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   StudentModel student = build_student(r);
   student.to(runtime.device);
   const std::string tokenizer_dir = !r.teacher.empty() ? r.teacher : !r.student.empty() ? r.student
-                                                                    : directory_of(r.student_config);
+                                                                    : student_tokenizer_dir(r);
   const TokenDataset data(token_dataset_for(r.data, tokenizer_dir, r.train.out, world));
   std::unique_ptr<TokenDataset> eval_data;
   if (!r.eval_data.empty())

@@ -35,7 +35,8 @@ struct PerplexityReport {
   double ppl = 0, ppl_error = 0;
   std::vector<double> running_ppl;  // after each chunk, as llama-perplexity prints them
   std::optional<ComparisonStats> comparison;
-  double seconds = 0, tokens_per_s = 0;  // forward throughput of the evaluated model(s)
+  double seconds = 0;       // the whole evaluation, reference included
+  double tokens_per_s = 0;  // forward throughput of the evaluated model alone
 
   nlohmann::ordered_json to_json() const;
   std::string to_text(bool print_chunks) const;

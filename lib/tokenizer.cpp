@@ -1,72 +1,12 @@
 #include "lib/tokenizer.h"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
-#include <climits>
-#include <filesystem>
-#include <mutex>
-
 #include "lib/error.h"
-#include "lib/spm/spm_shim.h"
+#include "lib/spm_module.h"
 
 namespace mp {
 
 namespace {
-
-// The shim's function table, loaded once per process.
-struct Shim {
-  mpspm_load_file_fn load_file;
-  mpspm_load_proto_fn load_proto;
-  mpspm_free_fn free;
-  mpspm_encode_fn encode;
-  mpspm_decode_fn decode;
-  mpspm_serialize_fn serialize;
-  mpspm_vocab_size_fn vocab_size;
-  mpspm_piece_fn piece;
-  mpspm_score_fn score;
-  mpspm_type_fn type;
-  mpspm_special_id_fn special_id;
-};
-
-std::string shim_path() {
-  if (const char* env = std::getenv("MODELPRESS_SPM_SHIM")) return env;
-  char exe[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) fail_runtime("cannot locate the running executable to find libmodelpress_spm.so");
-  exe[n] = '\0';
-  return (std::filesystem::path(exe).parent_path() / "libmodelpress_spm.so").string();
-}
-
-template <typename Fn>
-void resolve(void* lib, const char* name, Fn& fn, const std::string& path) {
-  fn = reinterpret_cast<Fn>(::dlsym(lib, name));
-  if (!fn) fail_runtime(path + ": missing symbol " + name);
-}
-
-const Shim& shim() {
-  static Shim table;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::string path = shim_path();
-    // DEEPBIND: SentencePiece's calls into its bundled protobuf must not resolve to LibTorch's.
-    void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    if (!lib) fail_runtime(std::string("cannot load the tokenizer module: ") + ::dlerror());
-    resolve(lib, "mpspm_load_file", table.load_file, path);
-    resolve(lib, "mpspm_load_proto", table.load_proto, path);
-    resolve(lib, "mpspm_free", table.free, path);
-    resolve(lib, "mpspm_encode", table.encode, path);
-    resolve(lib, "mpspm_decode", table.decode, path);
-    resolve(lib, "mpspm_serialize", table.serialize, path);
-    resolve(lib, "mpspm_vocab_size", table.vocab_size, path);
-    resolve(lib, "mpspm_piece", table.piece, path);
-    resolve(lib, "mpspm_score", table.score, path);
-    resolve(lib, "mpspm_type", table.type, path);
-    resolve(lib, "mpspm_special_id", table.special_id, path);
-  });
-  return table;
-}
-
+const SpmModule& shim() { return spm_module(); }
 }  // namespace
 
 struct Tokenizer::Handle {

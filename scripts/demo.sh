@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the main job on a built-in default: evaluate the reference model in
-# ../shared (perplexity on TinyStories, then a greedy continuation).
+# The main job on built-in defaults, no model needed (docs/demo.md): train a tokenizer and a small
+# teacher from scratch on Moby Dick, distill a 2-layer student from it, quantize both with GPTQ and
+# AWQ, export GGUF, and print one table comparing everything against the teacher on held-out text.
+# It runs recipes/demo.yaml with `modelpress run`. Usage: bash scripts/demo.sh [WORK_DIR] (default ./demo-out);
+# MODELPRESS_THREADS sets --threads (default: one per core). Rerunnable: each run starts over.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup-debian.sh"
 bash "$root/scripts/fetch-data.sh"
 bash "$root/scripts/build.sh"
 mp="${MODELPRESS_BUILD_DIR:-$root/build}/modelpress"
-shared="${MODELPRESS_SHARED:-$root/../shared}"
-model="$shared/models/stories260K"
-text="$shared/corpora/tinystories/eval.txt"
-if [ ! -d "$model" ]; then
-  echo "demo: reference model not found at $model (set MODELPRESS_SHARED)" >&2
-  exit 3
-fi
-threads="$(nproc)"
-echo "== modelpress inspect $model"
-"$mp" inspect "$model" | tail -n 1
-echo "== modelpress eval (llama-perplexity method, ctx 256)"
-"$mp" eval --model "$model" --text "$text" --ctx 256 --threads "$threads"
-echo "== modelpress generate"
-"$mp" generate --model "$model" --prompt "Once upon a time" --n-predict 48 --threads "$threads"
+out="$(realpath -m "${1:-demo-out}")"
+threads="${MODELPRESS_THREADS:-$(nproc)}"
+start=$SECONDS
+
+# A rerun starts over: every output of a previous run is removed (and nothing else in the dir).
+for artifact in tokenizer teacher student teacher-top32.h5 {teacher,student}-{gptq,awq}-4bit \
+  teacher-q8_0.gguf student-q4_0.gguf teacher-q8_0.gguf.manifest.json student-q4_0.gguf.manifest.json \
+  teacher-top32.h5.manifest.json run.log; do
+  rm -rf "${out:?}/$artifact"
+done
+mkdir -p "$out"
+# The recipe's paths are relative to the repository root; the table is the last thing it prints.
+cd "$root"
+"$mp" run recipes/demo.yaml --set out="$out" --set threads="$threads" | tee "$out/run.log"
+echo "demo: $((SECONDS - start)) s after the build; outputs in $out (log: $out/run.log)"

@@ -20,6 +20,8 @@ std::unique_ptr<CLI::App> make_app() {
   add_quantize(*app);
   add_distill_train(*app);
   add_export(*app);
+  add_tokenizer_train(*app);
+  add_compare(*app);
   add_run(*app);
   return app;
 }

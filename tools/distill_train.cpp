@@ -64,6 +64,8 @@ void add_distill_train(CLI::App& app) {
   cmd->add_option("--student", r->student, "HF directory of a student to continue training");
   cmd->add_option("--student-config", r->student_config, "config.json of a student to initialize randomly (--seed)");
   cmd->add_flag("--init-from-teacher", r->init_from_teacher, "student = the teacher's layers given by --keep-layers");
+  cmd->add_option("--tokenizer", r->tokenizer, "directory with tokenizer.model for a --student-config student "
+                                              "(default: beside the config, else the teacher's)");
   cmd->add_option("--keep-layers", r->keep_layers, "teacher layers the student keeps, e.g. 0,2,4")->delimiter(',');
   cmd->add_option("--teacher", r->teacher, "teacher HF directory (online distillation unless --cache-teacher)");
   cmd->add_option("--cache-teacher", r->cache_teacher, "teacher top-k cache (.h5): built resumably if absent, then trained from");

@@ -2,27 +2,54 @@
 #include "lib/spm/spm_shim.h"
 
 #include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
 
+void set_error(const std::string& message, char* err, size_t err_len) {
+  if (!err || !err_len) return;
+  std::strncpy(err, message.c_str(), err_len - 1);
+  err[err_len - 1] = '\0';
+}
+
 void* finish_load(std::unique_ptr<sentencepiece::SentencePieceProcessor> sp,
                   const sentencepiece::util::Status& status, char* err, size_t err_len) {
   if (status.ok()) return sp.release();
-  if (err && err_len) {
-    std::strncpy(err, status.ToString().c_str(), err_len - 1);
-    err[err_len - 1] = '\0';
-  }
+  set_error(status.ToString(), err, err_len);
   return nullptr;
 }
 
 const sentencepiece::SentencePieceProcessor& processor(void* handle) {
   return *static_cast<sentencepiece::SentencePieceProcessor*>(handle);
 }
+
+// The training text, one sentence per line.
+class LineIterator : public sentencepiece::SentenceIterator {
+ public:
+  explicit LineIterator(const char* path) : in_(path, std::ios::binary) {
+    if (!in_) status_ = sentencepiece::util::Status(sentencepiece::util::StatusCode::kNotFound,
+                                                    std::string(path) + ": cannot open");
+    else Next();
+  }
+  bool done() const override { return done_; }
+  void Next() override { done_ = !status_.ok() || !std::getline(in_, line_); }
+  const std::string& value() const override { return line_; }
+  sentencepiece::util::Status status() const override { return status_; }
+
+ private:
+  std::ifstream in_;
+  std::string line_;
+  bool done_ = true;
+  sentencepiece::util::Status status_;
+};
 
 size_t copy_out(const std::string& s, char* out, size_t cap) {
   std::memcpy(out, s.data(), std::min(cap, s.size()));
@@ -100,6 +127,38 @@ __attribute__((visibility("default"))) int mpspm_special_id(void* handle, int wh
     case 3: return sp.pad_id();
     default: return -1;
   }
+}
+
+__attribute__((visibility("default"))) int mpspm_train(const char* text_path, const char* options,
+                                                       unsigned seed, const char* model_path, char* err,
+                                                       size_t err_len) {
+  std::unordered_map<std::string, std::string> flags;
+  std::istringstream lines(options);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      set_error("trainer option without '=': " + line, err, err_len);
+      return -1;
+    }
+    flags[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  sentencepiece::SetRandomGeneratorSeed(seed);
+  LineIterator text(text_path);
+  std::string model;
+  auto status = text.status();
+  if (status.ok()) status = sentencepiece::SentencePieceTrainer::Train(flags, &text, &model);
+  if (!status.ok()) {
+    set_error(status.ToString(), err, err_len);
+    return -1;
+  }
+  std::ofstream out(model_path, std::ios::binary);
+  out.write(model.data(), static_cast<std::streamsize>(model.size()));
+  out.close();
+  if (!out) {
+    set_error(std::string("cannot write ") + model_path, err, err_len);
+    return -1;
+  }
+  return 0;
 }
 
 }

@@ -24,5 +24,12 @@ typedef float (*mpspm_score_fn)(void* handle, int id);
 typedef int (*mpspm_type_fn)(void* handle, int id);
 /* which: 0 bos, 1 eos, 2 unk, 3 pad; -1 when the model has none. */
 typedef int (*mpspm_special_id_fn)(void* handle, int which);
+/* Trains a model on the lines of text_path and writes it (a serialized ModelProto) to model_path.
+   The text is streamed in rather than named by an "input" flag, so no path is recorded in the model
+   and the same text trains the same bytes from anywhere. options: SentencePiece trainer flags as
+   "name=value" lines (values may hold spaces). seed: SentencePiece's random generator, for the
+   samplers some trainers use. Returns 0, or -1 with a message in err. */
+typedef int (*mpspm_train_fn)(const char* text_path, const char* options, unsigned seed,
+                              const char* model_path, char* err, size_t err_len);
 
 }
