@@ -4,6 +4,7 @@
 
 #include "lib/atomic_output.h"
 #include "lib/error.h"
+#include "lib/provenance.h"
 #include "lib/runtime.h"
 #include "lib/spm_module.h"
 #include "lib/tokenizer.h"
@@ -63,6 +64,7 @@ TokenizerTrainReport train_tokenizer(const TokenizerTrainOptions& o) {
                  std::to_string(o.vocab_size));
   report.text_bytes = static_cast<int64_t>(text.size());
   report.text_tokens = static_cast<int64_t>(tokenizer.encode(text, /*add_bos=*/false).size());
+  write_directory_manifest(out.staging());
   out.commit();
   return report;
 }

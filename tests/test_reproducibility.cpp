@@ -107,3 +107,10 @@ TEST_CASE("distill-train with a cached teacher is byte-reproducible", "[reproduc
                            "' --steps 4 --batch 2 --seq 64 --checkpoint-every 2 --threads 1 --quiet",
                        {dir.path("cache.h5"), dir.path("student")});
 }
+
+TEST_CASE("tokenizer-train is byte-reproducible", "[reproducible]") {
+  mp::test::ScratchDir dir;
+  check_runs_identical("tokenizer-train --vocab-size 300 --text '" +
+                           mp::test::shared_path("corpora/tinystories/calib.txt") + "' --out '" + dir.path("tok") + "'",
+                       {dir.path("tok")});
+}

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "lib/tokenizer_train.h"
+#include "tools/common.h"
 #include "tools/tools.h"
 
 namespace mp::tools {
@@ -18,6 +19,7 @@ void add_tokenizer_train(CLI::App& app) {
   cmd->add_option("--model-type", o->model_type, "bpe (as Llama) or unigram")->capture_default_str();
   cmd->add_option("--seed", o->seed, "SentencePiece's random seed")->capture_default_str();
   cmd->callback([o] {
+    record_inputs({{"text", o->text}}, o->seed);
     const TokenizerTrainReport r = train_tokenizer(*o);
     std::cout << o->out << ": " << r.vocab_size << " pieces; the training text is " << r.text_tokens
               << " tokens (" << static_cast<double>(r.text_bytes) / static_cast<double>(r.text_tokens)
