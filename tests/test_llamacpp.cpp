@@ -54,8 +54,10 @@ void export_to(const std::string& model, const std::string& out, const std::stri
 // A random model whose greedy path is decided by a wide margin, so two implementations that round
 // differently (llama.cpp multiplies quantized weights with 8-bit-quantized activations) must still
 // agree token for token. Each token s >= 3 predicts a successor π(s): lm_head row π(s) is s's
-// embedding, scaled so the right logit stands far above the rest; the decoder layers, at a quarter
-// of their random output scale, still move the hidden state. unk/BOS/EOS are never predicted.
+// embedding, scaled so the right logit stands far above the rest. The decoder layers still move
+// the hidden state: write_random_model's weights (std 0.2) give an attention output of std about
+// 0.04·h and an MLP output of about 0.004·h·sqrt(f); o_proj and down_proj are scaled so each is
+// about 0.3 against the embeddings' 1. unk/BOS/EOS are never predicted.
 std::string write_decisive_model(const test::ScratchDir& dir, const std::string& name, const nlohmann::json& config) {
   std::map<std::string, at::Tensor> tensors = test::write_random_model(dir.path(name), config, 9);
   const at::Tensor embed = tensors.at(hf_names::embed);
@@ -64,9 +66,11 @@ std::string write_decisive_model(const test::ScratchDir& dir, const std::string&
   at::Tensor head = at::zeros({vocab, hidden});
   head.index_copy_(0, successor, embed.narrow(0, 3, vocab - 3) * (4.0 / std::sqrt(static_cast<double>(hidden))));
   tensors[hf_names::lm_head] = head;
-  for (auto& [tensor, value] : tensors)
-    if (tensor.find("o_proj.weight") != std::string::npos || tensor.find("down_proj.weight") != std::string::npos)
-      value = value * 0.25;
+  const double f = config["intermediate_size"].get<double>();
+  for (auto& [tensor, value] : tensors) {
+    if (tensor.find("o_proj.weight") != std::string::npos) value = value * (7.5 / hidden);
+    if (tensor.find("down_proj.weight") != std::string::npos) value = value * (75.0 / (hidden * std::sqrt(f)));
+  }
   save_safetensors(dir.path(name + "/model.safetensors"),
                    std::vector<std::pair<std::string, at::Tensor>>(tensors.begin(), tensors.end()));
   std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path(name + "/tokenizer.model"));
