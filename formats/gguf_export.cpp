@@ -47,6 +47,25 @@ std::string default_name(const ModelSource& source) {
   return p.stem().string();
 }
 
+// A checkpoint tensor, in llama.cpp's row order. A GPTQ/AWQ linear keeps its codes when the planned
+// type can hold them, and is re-quantized from its dequantized weights otherwise.
+void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter& writer, GgufExportSummary& summary) {
+  std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
+  if (codes && t.name.permute_heads > 0)  // rows move with their codes and group parameters
+    for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
+      *rows = hf_to_gguf_rows(*rows, t.name.permute_heads);
+  if (codes) {
+    const GgufCodeCopy copy = copy_codes_to_gguf(*codes, t.type.used);
+    summary.code_origins.push_back({t.name.gguf, !copy.bytes.empty(), copy.max_error, copy.why_not});
+    if (!copy.bytes.empty()) return writer.write_tensor_bytes(copy.bytes.data(), copy.bytes.size());
+  }
+  at::Tensor values = codes ? codes->dequantize() : source.tensor(t.name.hf);
+  if (values.sizes() != at::IntArrayRef(t.shape))
+    fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
+  if (!codes && t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
+  writer.write_tensor(values);
+}
+
 }  // namespace
 
 GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
@@ -94,30 +113,8 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
 
   Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
   for (const PlannedTensor& t : plan) {
-    if (t.name.gguf == kGgufRopeFreqs) {
-      writer.write_tensor(at::tensor(rope_freqs));
-      progress.advance(1, t.name.gguf);
-      continue;
-    }
-    std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
-    at::Tensor values = codes ? codes->dequantize() : source.tensor(t.name.hf);
-    if (values.sizes() != at::IntArrayRef(t.shape))
-      fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
-    if (t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
-    if (codes) {
-      // Rows move with their codes and group parameters.
-      if (t.name.permute_heads > 0)
-        for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
-          *rows = hf_to_gguf_rows(*rows, t.name.permute_heads);
-      const GgufCodeCopy copy = copy_codes_to_gguf(*codes, t.type.used);
-      summary.code_origins.push_back({t.name.gguf, !copy.bytes.empty(), copy.max_error, copy.why_not});
-      if (!copy.bytes.empty()) {
-        writer.write_tensor_bytes(copy.bytes.data(), copy.bytes.size());
-        progress.advance(1, t.name.gguf);
-        continue;
-      }
-    }
-    writer.write_tensor(values);
+    if (t.name.gguf == kGgufRopeFreqs) writer.write_tensor(at::tensor(rope_freqs));
+    else write_weight(source, t, writer, summary);
     progress.advance(1, t.name.gguf);
   }
   writer.commit();
