@@ -41,8 +41,9 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const GgufExportSummary s = export_gguf(*source, out.string(), options);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("%-8s%s %7.1f MB/s of f32 weights  %6.3f bits/weight  %7.1f s  peak RSS %8.1f MiB\n", type.c_str(), pure ? " pure" : "",
-                s.weights * 4.0 / 1e6 / seconds, s.bits_per_weight(), seconds, peak_rss_mib());
+    std::printf("%-8s%s %7.1f MB/s of f32 weights  %6.3f bits/weight  %7.1f s  peak RSS %8.1f MiB\n",
+                type.c_str(), pure ? " pure" : "", s.weights * 4.0 / 1e6 / seconds, s.bits_per_weight(), seconds,
+                peak_rss_mib());
     std::fflush(stdout);
   }
   fs::remove(out);
