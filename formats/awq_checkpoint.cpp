@@ -52,7 +52,7 @@ AwqScheme AwqScheme::from_config(const nlohmann::json& qc, const std::string& wh
   return s;
 }
 
-at::Tensor dequantize_awq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
+QuantizedLinear read_awq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
                                  const AwqScheme& scheme, int64_t out_features, int64_t in_features) {
   AwqTensors t{checkpoint.tensor(prefix + ".qweight"), checkpoint.tensor(prefix + ".qzeros"),
                checkpoint.tensor(prefix + ".scales")};
@@ -60,7 +60,7 @@ at::Tensor dequantize_awq_linear(const SafetensorsCheckpoint& checkpoint, const 
   if (q.out_features() < out_features || q.in_features() != in_features)
     fail_input(prefix + ".qweight", "unpacks to " + c10::str(q.codes.sizes()) + ", which does not hold the configured [" +
                                         std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
-  return q.dequantize().narrow(0, 0, out_features).contiguous();
+  return crop_quantized_linear(q, out_features, in_features);
 }
 
 }  // namespace mp

@@ -24,9 +24,9 @@ struct AwqScheme {
   static AwqScheme from_config(const nlohmann::json& quantization_config, const std::string& where);
 };
 
-// The dense f32 weight [out, in] of an AWQ linear read from `prefix`.{qweight,qzeros,scales}; output
-// rows padded to a multiple of 8 are cut off.
-at::Tensor dequantize_awq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
+// An AWQ linear read from `prefix`.{qweight,qzeros,scales}; output rows padded to a multiple of 8
+// are cut off.
+QuantizedLinear read_awq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
                                  const AwqScheme& scheme, int64_t out_features, int64_t in_features);
 
 }  // namespace mp

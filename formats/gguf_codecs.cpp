@@ -70,4 +70,9 @@ void quantize_row(GgmlType type, const float* in, uint8_t* out, int64_t n, const
   codec_for(type, n).encode(in, out, n, importance);
 }
 
+void pack_row_levels(GgmlType type, const float* d, const float* m, const uint8_t* levels, uint8_t* out, int64_t n) {
+  ggml_row_bytes(type, n);  // checks that n is whole blocks
+  gguf_blocks::pack_legacy_levels(type, d, m, levels, out, n);
+}
+
 }  // namespace mp

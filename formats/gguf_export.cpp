@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include "formats/gguf_export_metadata.h"
+#include "formats/gguf_from_codes.h"
 #include "formats/gguf_writer.h"
 #include "lib/error.h"
 #include "lib/progress.h"
 #include "lib/provenance.h"
+#include "lib/rope.h"
 
 namespace mp {
 
@@ -36,18 +38,33 @@ std::vector<int64_t> expected_shape(const ModelConfig& c, const LlamaTensorName&
 }
 
 void check_supported(const ModelSource& source) {
-  const ModelConfig& c = source.config();
-  // qwen2 is a different llama.cpp architecture (no q/k permutation, its own key prefix).
-  if (c.model_type != "llama" && c.model_type != "mistral")
-    fail_input(source.path(), "GGUF export supports llama and mistral models, not " + c.model_type);
-  if (c.llama3_rope) fail_input(source.path(), "GGUF export of llama3 rope scaling (rope_freqs) is not supported");
-  if (c.sliding_window > 0) fail_input(source.path(), "GGUF export of sliding-window attention is not supported");
+  if (source.config().sliding_window > 0)
+    fail_input(source.path(), "GGUF export of sliding-window attention is not supported");
 }
 
 std::string default_name(const ModelSource& source) {
   std::filesystem::path p(source.path());
   if (p.filename().empty()) p = p.parent_path();
   return p.stem().string();
+}
+
+// A checkpoint tensor, in llama.cpp's row order. A GPTQ/AWQ linear keeps its codes when the planned
+// type can hold them, and is re-quantized from its dequantized weights otherwise.
+void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter& writer, GgufExportSummary& summary) {
+  std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
+  if (codes && t.name.permute_heads > 0)  // rows move with their codes and group parameters
+    for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
+      *rows = hf_to_gguf_rows(*rows, t.name.permute_heads);
+  if (codes) {
+    const GgufCodeCopy copy = copy_codes_to_gguf(*codes, t.type.used);
+    summary.code_origins.push_back({t.name.gguf, !copy.bytes.empty(), copy.max_error, copy.why_not});
+    if (!copy.bytes.empty()) return writer.write_tensor_bytes(copy.bytes.data(), copy.bytes.size());
+  }
+  at::Tensor values = codes ? codes->dequantize() : source.tensor(t.name.hf);
+  if (values.sizes() != at::IntArrayRef(t.shape))
+    fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
+  if (!codes && t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
+  writer.write_tensor(values);
 }
 
 }  // namespace
@@ -58,21 +75,25 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   const ModelConfig& c = source.config();
   std::vector<PlannedTensor> plan;
   int64_t parameters = 0;
-  for (const LlamaTensorName& name : llama_tensor_names(c)) {
-    if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");
-    const std::vector<int64_t> shape = expected_shape(c, name);
+  auto add = [&](const LlamaTensorName& name, const std::vector<int64_t>& shape) {
     plan.push_back({name, shape,
                     choose_tensor_type(options.type, name, shape, c.num_layers, c.num_heads / c.num_kv_heads,
                                        c.tie_word_embeddings)});
     parameters += std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+  };
+  // The converter yields its generated tensors before the checkpoint's.
+  const std::vector<float> rope_freqs = c.llama3_rope ? llama3_rope_freq_factors(c) : std::vector<float>{};
+  if (!rope_freqs.empty()) add({"", kGgufRopeFreqs}, {static_cast<int64_t>(rope_freqs.size())});
+  for (const LlamaTensorName& name : llama_tensor_names(c)) {
+    if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");
+    add(name, expected_shape(c, name));
   }
 
   GgufExportSummary summary;
   summary.path = out_path;
   summary.type = options.type.name;
   summary.file_type = options.type.file_type;
-  if (c.raw.contains("quantization_config"))
-    summary.notes.push_back("input is a GPTQ checkpoint: re-quantized from its dequantized weights, not mapped losslessly");
+  summary.quantized_input = source.quantization_method();
 
   GgufWriter writer(out_path);
   for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
@@ -95,17 +116,22 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
 
   Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
   for (const PlannedTensor& t : plan) {
-    at::Tensor values = source.tensor(t.name.hf);
-    if (values.sizes() != at::IntArrayRef(t.shape))
-      fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
-    if (t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
-    writer.write_tensor(values);
+    if (t.name.gguf == kGgufRopeFreqs) writer.write_tensor(at::tensor(rope_freqs));
+    else write_weight(source, t, writer, summary);
     progress.advance(1, t.name.gguf);
   }
   writer.commit();
   if (out_path != "-") write_file_manifest(out_path);  // a stream has no place for one
   progress.finish();
   return summary;
+}
+
+std::string GgufCodeOrigin::describe(const std::string& method) const {
+  if (!kept_codes) return "re-quantized (" + why_not + ")";
+  if (max_error == 0) return "lossless from " + method;
+  std::ostringstream out;
+  out << method << " codes kept, fp16-rounded minimum: max |error| " << max_error;
+  return out.str();
 }
 
 std::string GgufExportSummary::to_text() const {
@@ -121,14 +147,31 @@ std::string GgufExportSummary::to_text() const {
   for (const GgufExportFallback& f : fallbacks)
     out << "  " << f.tensor << ": wanted " << ggml_type_name(f.wanted) << ", used " << ggml_type_name(f.used) << " ("
         << f.why << ")\n";
-  for (const std::string& note : notes) out << "note: " << note << "\n";
+  if (!code_origins.empty()) {
+    int64_t lossless = 0, kept = 0;
+    for (const GgufCodeOrigin& o : code_origins) {
+      lossless += o.kept_codes && o.max_error == 0;
+      kept += o.kept_codes;
+    }
+    out << quantized_input << " input: " << lossless << " of " << code_origins.size() << " quantized linears lossless, "
+        << kept - lossless << " with their codes and an fp16-rounded minimum, " << code_origins.size() - kept
+        << " re-quantized from their dequantized weights\n";
+    for (const GgufCodeOrigin& o : code_origins) out << "  " << o.tensor << ": " << o.describe(quantized_input) << "\n";
+  }
   return out.str();
 }
 
 nlohmann::json GgufExportSummary::to_json() const {
   nlohmann::json j{{"path", path},         {"type", type},     {"file_type", file_type},
                    {"tensors", tensors},   {"weights", weights}, {"tensor_bytes", tensor_bytes},
-                   {"bits_per_weight", bits_per_weight()}, {"notes", notes}};
+                   {"bits_per_weight", bits_per_weight()}};
+  j["quantized_linears"] = nlohmann::json::array();
+  for (const GgufCodeOrigin& o : code_origins)
+    j["quantized_linears"].push_back({{"tensor", o.tensor},
+                                      {"codes_kept", o.kept_codes},
+                                      {"lossless", o.kept_codes && o.max_error == 0},
+                                      {"max_error", o.max_error},
+                                      {"summary", o.describe(quantized_input)}});
   j["tensor_types"] = nlohmann::json::object();
   for (const auto& [t, n] : tensors_per_type) j["tensor_types"][t] = n;
   j["fallbacks"] = nlohmann::json::array();

@@ -17,6 +17,16 @@ struct GgufExportFallback {
   std::string why;
 };
 
+// How a quantized linear of a GPTQ/AWQ input reached the file: its codes kept (lossless, or with
+// q4_1's minimum rounded to fp16) or re-quantized from its dequantized weights, and why.
+struct GgufCodeOrigin {
+  std::string tensor;
+  bool kept_codes = false;
+  double max_error = 0;  // max |file value − checkpoint value| when the codes were kept
+  std::string why_not;   // when they were not
+  std::string describe(const std::string& method) const;  // "lossless from GPTQ", "re-quantized (...)"
+};
+
 struct GgufExportSummary {
   std::string path, type;
   uint32_t file_type = 0;
@@ -24,7 +34,8 @@ struct GgufExportSummary {
   uint64_t tensor_bytes = 0;  // data only, without header and padding
   std::vector<std::pair<std::string, int64_t>> tensors_per_type;  // "q4_K" -> count
   std::vector<GgufExportFallback> fallbacks;
-  std::vector<std::string> notes;  // e.g. a GPTQ input is re-quantized from its dequantized weights
+  std::string quantized_input;               // "GPTQ", "AWQ" or empty
+  std::vector<GgufCodeOrigin> code_origins;  // one per quantized linear of such an input
   double bits_per_weight() const { return weights ? 8.0 * tensor_bytes / weights : 0.0; }
   std::string to_text() const;
   nlohmann::json to_json() const;
@@ -35,7 +46,8 @@ struct GgufExportOptions {
   std::string name;  // general.name; empty: the source's file or directory name
 };
 
-// Fails (bad input) for model features llama.cpp's "llama" architecture cannot express here.
+// Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes
+// llama.cpp's rope_freqs tensor. Fails (bad input) for sliding-window attention.
 GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
                               const GgufExportOptions& options);
 

@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
+#include "formats/gguf_llama_names.h"
 #include "lib/error.h"
 
 namespace mp {
@@ -20,6 +22,27 @@ std::string gguf_size_label(int64_t parameters) {
   return buf;
 }
 
+namespace {
+
+// tokenizer_config.json's add_bos_token / add_eos_token when the model directory has them; else HF
+// Llama's behaviour (BOS, no EOS). llama.cpp reads the GGUF keys to decide the same.
+std::pair<bool, bool> bos_eos_flags(const ModelSource& source) {
+  const std::filesystem::path path = std::filesystem::path(source.path()) / "tokenizer_config.json";
+  std::pair<bool, bool> flags{true, false};
+  if (!std::filesystem::is_directory(source.path()) || !std::filesystem::exists(path)) return flags;
+  const nlohmann::json j = read_json_file(path.string());
+  auto flag = [&](const char* key, bool& value) {
+    if (!j.contains(key) || j[key].is_null()) return;
+    if (!j[key].is_boolean()) fail_input(path.string(), std::string(key) + " must be true or false");
+    value = j[key].get<bool>();
+  };
+  flag("add_bos_token", flags.first);
+  flag("add_eos_token", flags.second);
+  return flags;
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSource& source, const std::string& name,
                                                                    int64_t parameters, uint32_t file_type) {
   const ModelConfig& c = source.config();
@@ -34,23 +57,34 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
     types.push_back(GgufValue::int32(static_cast<int32_t>(tok.type(id))));
   }
   auto u32 = [](int64_t v) { return GgufValue::uint32(static_cast<uint32_t>(v)); };
-  // Order and types as convert_hf_to_gguf.py emits them for a Llama with a SentencePiece vocab.
-  return {
-      {"general.architecture", GgufValue::string("llama")},
+  const std::string arch = gguf_architecture(c);
+  const auto [add_bos, add_eos] = bos_eos_flags(source);
+  // Order and types as convert_hf_to_gguf.py emits them with a SentencePiece vocab: TextModel's keys
+  // (key/value_length only when config.json names head_dim), then LlamaModel's own two.
+  std::vector<std::pair<std::string, GgufValue>> keys = {
+      {"general.architecture", GgufValue::string(arch)},
       {"general.type", GgufValue::string("model")},
       {"general.name", GgufValue::string(name)},
       {"general.size_label", GgufValue::string(gguf_size_label(parameters))},
-      {"llama.block_count", u32(c.num_layers)},
-      {"llama.context_length", u32(c.max_position_embeddings)},
-      {"llama.embedding_length", u32(c.hidden_size)},
-      {"llama.feed_forward_length", u32(c.intermediate_size)},
-      {"llama.attention.head_count", u32(c.num_heads)},
-      {"llama.attention.head_count_kv", u32(c.num_kv_heads)},
-      {"llama.rope.freq_base", GgufValue::float32(static_cast<float>(c.rope_theta))},
-      {"llama.attention.layer_norm_rms_epsilon", GgufValue::float32(static_cast<float>(c.rms_norm_eps))},
-      {"general.file_type", GgufValue::uint32(file_type)},
-      {"llama.vocab_size", u32(c.vocab_size)},
-      {"llama.rope.dimension_count", u32(c.head_dim)},
+      {arch + ".block_count", u32(c.num_layers)},
+      {arch + ".context_length", u32(c.max_position_embeddings)},
+      {arch + ".embedding_length", u32(c.hidden_size)},
+      {arch + ".feed_forward_length", u32(c.intermediate_size)},
+      {arch + ".attention.head_count", u32(c.num_heads)},
+      {arch + ".attention.head_count_kv", u32(c.num_kv_heads)},
+      {arch + ".rope.freq_base", GgufValue::float32(static_cast<float>(c.rope_theta))},
+      {arch + ".attention.layer_norm_rms_epsilon", GgufValue::float32(static_cast<float>(c.rms_norm_eps))},
+  };
+  if (c.raw.contains("head_dim")) {
+    keys.emplace_back(arch + ".attention.key_length", u32(c.head_dim));
+    keys.emplace_back(arch + ".attention.value_length", u32(c.head_dim));
+  }
+  keys.emplace_back("general.file_type", GgufValue::uint32(file_type));
+  if (arch == "llama") {
+    keys.emplace_back("llama.vocab_size", u32(c.vocab_size));
+    keys.emplace_back("llama.rope.dimension_count", u32(c.head_dim));
+  }
+  std::vector<std::pair<std::string, GgufValue>> vocab = {
       {"tokenizer.ggml.model", GgufValue::string("llama")},
       {"tokenizer.ggml.pre", GgufValue::string("default")},
       {"tokenizer.ggml.tokens", GgufValue::array(GgufType::STRING, std::move(tokens))},
@@ -58,11 +92,12 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
       {"tokenizer.ggml.token_type", GgufValue::array(GgufType::INT32, std::move(types))},
       {"tokenizer.ggml.bos_token_id", u32(c.bos_token_id)},
       {"tokenizer.ggml.eos_token_id", u32(c.eos_token_id)},
-      // HF Llama tokenizers add BOS and not EOS; llama.cpp reads these to decide the same.
-      {"tokenizer.ggml.add_bos_token", GgufValue::boolean(true)},
-      {"tokenizer.ggml.add_eos_token", GgufValue::boolean(false)},
+      {"tokenizer.ggml.add_bos_token", GgufValue::boolean(add_bos)},
+      {"tokenizer.ggml.add_eos_token", GgufValue::boolean(add_eos)},
       {"general.quantization_version", GgufValue::uint32(2)},
   };
+  for (auto& kv : vocab) keys.push_back(std::move(kv));
+  return keys;
 }
 
 }  // namespace mp

@@ -9,7 +9,8 @@
 
 namespace mp {
 
-// `parameters` counts every weight (for general.size_label); `file_type` is LLAMA_FTYPE.
+// `parameters` counts every weight (for general.size_label); `file_type` is LLAMA_FTYPE. Keys are
+// prefixed with gguf_architecture(); add_bos/add_eos come from tokenizer_config.json when present.
 std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSource& source, const std::string& name,
                                                                    int64_t parameters, uint32_t file_type);
 

@@ -8,6 +8,7 @@
 #include "formats/gguf_block_io.h"
 #include "formats/gguf_scale_search.h"
 #include "formats/half_float.h"
+#include "lib/error.h"
 
 namespace mp::gguf_blocks {
 
@@ -124,6 +125,19 @@ BlockLevels asymmetric_levels(const float* x, const float* weights, int bits) {
 
 // q4_0, q4_1, q5_0 and q5_1 differ only in the bits per level and in storing a minimum.
 template <class Block, int kBits, bool kAsymmetric>
+void store_levels(const BlockLevels& levels, uint8_t* out, int64_t index) {
+  Block block;
+  block.d = fp32_to_fp16(levels.d);
+  if constexpr (kAsymmetric) block.m = fp32_to_fp16(levels.min);
+  if constexpr (kBits == 5) {
+    const uint32_t qh = fifth_bits(levels.L);
+    std::memcpy(block.qh, &qh, 4);
+  }
+  pack_nibbles(levels.L, block.qs);
+  store_block(out, index, block);
+}
+
+template <class Block, int kBits, bool kAsymmetric>
 void quantize_legacy(const float* in, uint8_t* out, int64_t n, const float* importance) {
   const float sigma2 = importance ? mean_square(in, n) : 0;
   for (int64_t b = 0; b < n / kBlock; ++b) {
@@ -131,16 +145,17 @@ void quantize_legacy(const float* in, uint8_t* out, int64_t n, const float* impo
     float weights[kBlock];
     if (importance) importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
     const float* w = importance ? weights : nullptr;
-    const BlockLevels levels = kAsymmetric ? asymmetric_levels(x, w, kBits) : symmetric_levels(x, w, kBits);
-    Block block;
-    block.d = fp32_to_fp16(levels.d);
-    if constexpr (kAsymmetric) block.m = fp32_to_fp16(levels.min);
-    if constexpr (kBits == 5) {
-      const uint32_t qh = fifth_bits(levels.L);
-      std::memcpy(block.qh, &qh, 4);
-    }
-    pack_nibbles(levels.L, block.qs);
-    store_block(out, b, block);
+    store_levels<Block, kBits, kAsymmetric>(
+        kAsymmetric ? asymmetric_levels(x, w, kBits) : symmetric_levels(x, w, kBits), out, b);
+  }
+}
+
+template <class Block, int kBits, bool kAsymmetric>
+void pack_levels(const float* d, const float* m, const uint8_t* levels, uint8_t* out, int64_t n) {
+  for (int64_t b = 0; b < n / kBlock; ++b) {
+    BlockLevels block{d[b], kAsymmetric ? m[b] : 0.0f, {}};
+    std::memcpy(block.L, levels + b * kBlock, kBlock);
+    store_levels<Block, kBits, kAsymmetric>(block, out, b);
   }
 }
 
@@ -174,6 +189,17 @@ void encode_q8_0(const float* x, const float*, BlockQ8_0* block) {
 }
 
 }  // namespace
+
+void pack_legacy_levels(GgmlType type, const float* d, const float* m, const uint8_t* levels, uint8_t* out,
+                        int64_t n) {
+  switch (type) {
+    case GgmlType::Q4_0: return pack_levels<BlockQ4_0, 4, false>(d, m, levels, out, n);
+    case GgmlType::Q4_1: return pack_levels<BlockQ4_1, 4, true>(d, m, levels, out, n);
+    case GgmlType::Q5_0: return pack_levels<BlockQ5_0, 5, false>(d, m, levels, out, n);
+    case GgmlType::Q5_1: return pack_levels<BlockQ5_1, 5, true>(d, m, levels, out, n);
+    default: fail_runtime(std::string("pack_legacy_levels: ") + ggml_type_name(type) + " is not q4_0/q4_1/q5_0/q5_1");
+  }
+}
 
 std::vector<RowCodec> legacy_quant_codecs() {
   return {

@@ -4,8 +4,11 @@
 
 namespace mp {
 
+std::string gguf_architecture(const ModelConfig& c) { return c.model_type == "qwen2" ? "qwen2" : "llama"; }
+
 std::vector<LlamaTensorName> llama_tensor_names(const ModelConfig& c) {
   std::vector<LlamaTensorName> names{{hf_names::embed, "token_embd.weight"}};
+  const bool interleave = gguf_architecture(c) == "llama";
   struct Part {
     const char* hf;
     const char* gguf;
@@ -34,7 +37,8 @@ std::vector<LlamaTensorName> llama_tensor_names(const ModelConfig& c) {
   for (int64_t i = 0; i < c.num_layers; ++i)
     for (const Part& p : parts)
       if (p.present)
-        names.push_back({hf_names::layer(i, p.hf), "blk." + std::to_string(i) + "." + p.gguf, i, p.heads});
+        names.push_back(
+            {hf_names::layer(i, p.hf), "blk." + std::to_string(i) + "." + p.gguf, i, interleave ? p.heads : 0});
   names.push_back({hf_names::final_norm, "output_norm.weight"});
   if (!c.tie_word_embeddings) names.push_back({hf_names::lm_head, "output.weight"});
   return names;

@@ -20,6 +20,14 @@ struct LlamaTensorName {
   int64_t permute_heads = 0;
 };
 
+// llama.cpp's architecture for a config: "qwen2" for qwen2, "llama" for llama and mistral. It names
+// the metadata keys' prefix and decides the rope layout: qwen2 runs NEOX-style rope on HF's
+// rotate-half rows, so its q/k rows are stored as they are.
+std::string gguf_architecture(const ModelConfig& config);
+
+// llama3 rope scaling's per-dimension factors, a tensor of the GGUF file, not of the HF checkpoint.
+inline const char* kGgufRopeFreqs = "rope_freqs.weight";
+
 // Every tensor of the model, in the order llama.cpp's converter writes them for a checkpoint whose
 // tensors are stored sorted by name: token_embd, then per layer the HF names in alphabetical order,
 // then output_norm and (untied) output.

@@ -159,7 +159,7 @@ std::pair<int, int64_t> GptqScheme::for_module(const std::string& module) const 
   return {bits, group};
 }
 
-at::Tensor dequantize_gptq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
+QuantizedLinear read_gptq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
                                   const GptqScheme& scheme, int64_t out_features, int64_t in_features) {
   const auto [bits, group] = scheme.for_module(prefix);
   GptqTensors t{checkpoint.tensor(prefix + ".qweight"), checkpoint.tensor(prefix + ".qzeros"),
@@ -168,7 +168,7 @@ at::Tensor dequantize_gptq_linear(const SafetensorsCheckpoint& checkpoint, const
   if (q.out_features() < out_features || q.in_features() < in_features)
     fail_input(prefix + ".qweight", "unpacks to " + c10::str(q.codes.sizes()) + ", smaller than the configured [" +
                                         std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
-  return q.dequantize().narrow(0, 0, out_features).narrow(1, 0, in_features).contiguous();
+  return crop_quantized_linear(q, out_features, in_features);
 }
 
 }  // namespace mp

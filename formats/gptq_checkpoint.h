@@ -50,8 +50,9 @@ struct GptqScheme {
   std::pair<int, int64_t> for_module(const std::string& module) const;
 };
 
-// The dense f32 weight [out, in] of a quantized linear, read from `prefix`.{qweight,qzeros,...}.
-at::Tensor dequantize_gptq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
+// A quantized linear read from `prefix`.{qweight,qzeros,...}, cut to its configured [out, in]
+// (packing may have padded it); .dequantize() gives the dense f32 weight.
+QuantizedLinear read_gptq_linear(const SafetensorsCheckpoint& checkpoint, const std::string& prefix,
                                   const GptqScheme& scheme, int64_t out_features, int64_t in_features);
 
 }  // namespace mp

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mp {
 
@@ -26,6 +27,9 @@ struct ModelConfig {
   int64_t sliding_window = 0;  // 0: full attention
   int64_t bos_token_id = 1, eos_token_id = 2;
   std::optional<Llama3RopeScaling> llama3_rope;
+  // llama.cpp's rope_freqs tensor (GGUF files): inverse frequency i is divided by factor i. What a
+  // GGUF holds instead of llama3_rope, whose parameters it does not keep.
+  std::vector<float> rope_freq_factors;
   nlohmann::json raw;  // the file as read, so writers keep keys we do not interpret
 
   // `where` names the file in error messages.

@@ -25,11 +25,12 @@ int64_t integer(const GgufFile& f, const std::string& key, const GgufValue& v) {
   }
 }
 
-// The keys llama.cpp reads for a Llama, as the HF config.json they stand for.
+// The keys llama.cpp reads for a Llama or Qwen2, as the HF config.json they stand for.
 nlohmann::json config_json(const GgufFile& f) {
   const std::string arch = required(f, "general.architecture").as_string();
-  if (arch != "llama") fail_input(f.path(), "GGUF architecture \"" + arch + "\" is not supported (only llama)");
-  auto u = [&](const std::string& key) { return integer(f, "llama." + key, required(f, "llama." + key)); };
+  if (arch != "llama" && arch != "qwen2")
+    fail_input(f.path(), "GGUF architecture \"" + arch + "\" is not supported (llama, qwen2)");
+  auto u = [&](const std::string& key) { return integer(f, arch + "." + key, required(f, arch + "." + key)); };
   auto opt = [&](const std::string& key, const nlohmann::json& fallback) -> nlohmann::json {
     const GgufValue* v = f.find(key);
     if (!v) return fallback;
@@ -40,17 +41,17 @@ nlohmann::json config_json(const GgufFile& f) {
   const int64_t hidden = u("embedding_length");
   const size_t vocab = required(f, "tokenizer.ggml.tokens").as_array().size();
   nlohmann::json j{
-      {"model_type", "llama"},
+      {"model_type", arch},
       {"hidden_size", hidden},
       {"intermediate_size", u("feed_forward_length")},
       {"num_hidden_layers", u("block_count")},
       {"num_attention_heads", heads},
-      {"num_key_value_heads", opt("llama.attention.head_count_kv", heads)},
-      {"head_dim", opt("llama.attention.key_length", hidden / heads)},
-      {"vocab_size", opt("llama.vocab_size", vocab)},
-      {"max_position_embeddings", opt("llama.context_length", 2048)},
-      {"rms_norm_eps", required(f, "llama.attention.layer_norm_rms_epsilon").as_float()},
-      {"rope_theta", opt("llama.rope.freq_base", 10000.0)},
+      {"num_key_value_heads", opt(arch + ".attention.head_count_kv", heads)},
+      {"head_dim", opt(arch + ".attention.key_length", hidden / heads)},
+      {"vocab_size", opt(arch + ".vocab_size", vocab)},
+      {"max_position_embeddings", opt(arch + ".context_length", 2048)},
+      {"rms_norm_eps", required(f, arch + ".attention.layer_norm_rms_epsilon").as_float()},
+      {"rope_theta", opt(arch + ".rope.freq_base", 10000.0)},
       {"tie_word_embeddings", f.find_tensor("output.weight") == nullptr},
       {"bos_token_id", opt("tokenizer.ggml.bos_token_id", 1)},
       {"eos_token_id", opt("tokenizer.ggml.eos_token_id", 2)},
@@ -64,6 +65,13 @@ nlohmann::json config_json(const GgufFile& f) {
 
 GgufModelSource::GgufModelSource(const std::string& path)
     : file_(path), config_(ModelConfig::from_json(config_json(file_), path)) {
+  if (const GgufTensorInfo* freqs = file_.find_tensor(kGgufRopeFreqs)) {
+    const at::Tensor factors = file_.tensor(*freqs).reshape({-1}).contiguous();
+    if (factors.size(0) != config_.head_dim / 2)
+      fail_input(path, std::string(kGgufRopeFreqs) + " has " + std::to_string(factors.size(0)) + " values, expected " +
+                           std::to_string(config_.head_dim / 2));
+    config_.rope_freq_factors.assign(factors.data_ptr<float>(), factors.data_ptr<float>() + factors.size(0));
+  }
   for (const LlamaTensorName& name : llama_tensor_names(config_)) {
     const GgufTensorInfo* info = file_.find_tensor(name.gguf);
     if (info) names_.emplace(name.hf, name);

@@ -1,6 +1,7 @@
-// A llama.cpp GGUF file ("llama" architecture) as a model source: config from the llama.* keys,
-// tensors under their HF names (q/k rows back in HF's rotate-half order, quantized types decoded
-// to f32), and a SentencePiece tokenizer rebuilt from tokenizer.ggml.*.
+// A llama.cpp GGUF file ("llama" or "qwen2" architecture) as a model source: config from the
+// llama.* / qwen2.* keys (and rope_freqs.weight), tensors under their HF names (llama q/k rows back
+// in HF's rotate-half order, quantized types decoded to f32), and a SentencePiece tokenizer rebuilt
+// from tokenizer.ggml.*.
 #pragma once
 #include "formats/gguf_file.h"
 #include "formats/gguf_llama_names.h"

@@ -47,15 +47,18 @@ void HfModelSource::release(const std::string& name) const {
   if (checkpoint_.has(name)) checkpoint_.release(name);
 }
 
-at::Tensor HfModelSource::tensor(const std::string& name) const {
+std::optional<QuantizedLinear> HfModelSource::quantized_linear(const std::string& name) const {
   const std::string prefix = quantized_prefix(name);
-  if (!prefix.empty()) {
-    // "model.layers.<i>.<suffix>": the configured shape says where padding ends.
-    const size_t dot = prefix.find('.', std::string("model.layers.").size());
-    const auto [out, in] = config_.linear_shape(prefix.substr(dot + 1));
-    return gptq_ ? dequantize_gptq_linear(checkpoint_, prefix, *gptq_, out, in)
-                 : dequantize_awq_linear(checkpoint_, prefix, *awq_, out, in);
-  }
+  if (prefix.empty()) return std::nullopt;
+  // "model.layers.<i>.<suffix>": the configured shape says where padding ends.
+  const size_t dot = prefix.find('.', std::string("model.layers.").size());
+  const auto [out, in] = config_.linear_shape(prefix.substr(dot + 1));
+  return gptq_ ? read_gptq_linear(checkpoint_, prefix, *gptq_, out, in)
+               : read_awq_linear(checkpoint_, prefix, *awq_, out, in);
+}
+
+at::Tensor HfModelSource::tensor(const std::string& name) const {
+  if (const auto q = quantized_linear(name)) return q->dequantize();
   at::Tensor t = checkpoint_.tensor(name);
   return t.is_floating_point() ? t : t.to(at::kFloat);
 }

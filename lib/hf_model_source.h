@@ -16,6 +16,8 @@ class HfModelSource : public ModelSource {
   bool has(const std::string& name) const override;
   void release(const std::string& name) const override;
   at::Tensor tensor(const std::string& name) const override;
+  std::optional<QuantizedLinear> quantized_linear(const std::string& name) const override;
+  std::string quantization_method() const override { return gptq_ ? "GPTQ" : awq_ ? "AWQ" : ""; }
   Tokenizer tokenizer() const override;
   const std::string& path() const override { return dir_; }
   const SafetensorsCheckpoint& checkpoint() const { return checkpoint_; }

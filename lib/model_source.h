@@ -5,10 +5,12 @@
 #include <ATen/ATen.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "formats/hf_config.h"
 #include "lib/tokenizer.h"
+#include "quant/quantized_linear.h"
 
 namespace mp {
 
@@ -21,6 +23,12 @@ class ModelSource {
   virtual at::Tensor tensor(const std::string& name) const = 0;
   // The caller is done with this tensor: a memory-mapped source may drop its pages.
   virtual void release(const std::string& name) const {}
+  // The codes and group parameters a quantized checkpoint stores for a linear weight
+  // ("...q_proj.weight"), cut to its configured shape; nullopt for weights stored as floats. Lets a
+  // writer whose format can hold them (GGUF Q4_0/Q4_1) keep them instead of re-quantizing tensor().
+  virtual std::optional<QuantizedLinear> quantized_linear(const std::string& name) const { return std::nullopt; }
+  // "GPTQ", "AWQ": what quantized_linear() comes from, for messages; empty for float models.
+  virtual std::string quantization_method() const { return ""; }
   virtual Tokenizer tokenizer() const = 0;
   virtual const std::string& path() const = 0;
 };

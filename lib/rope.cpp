@@ -20,6 +20,12 @@ at::Tensor apply_llama3_scaling(const at::Tensor& inv_freq, const Llama3RopeScal
   return at::where(medium, smoothed, scaled);
 }
 
+at::Tensor base_inverse_frequencies(const ModelConfig& config) {
+  const int64_t d = config.head_dim;
+  at::Tensor exponents = at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d);
+  return 1.0 / at::pow(config.rope_theta, exponents);
+}
+
 at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
@@ -27,11 +33,32 @@ at::Tensor rotate_half(const at::Tensor& x) {
 
 }  // namespace
 
+std::vector<float> llama3_rope_freq_factors(const ModelConfig& config) {
+  const Llama3RopeScaling& s = config.llama3_rope.value();
+  const double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  const double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  const at::Tensor freqs = base_inverse_frequencies(config);
+  std::vector<float> factors;
+  for (int64_t i = 0; i < freqs.size(0); ++i) {
+    // One float32 element at a time, as the converter's Python loop over a float32 tensor does.
+    const at::Tensor wavelen = 2 * M_PI / freqs[i];
+    if (wavelen.item<float>() < static_cast<float>(high_wavelen)) {
+      factors.push_back(1.0f);
+    } else if (wavelen.item<float>() > static_cast<float>(low_wavelen)) {
+      factors.push_back(static_cast<float>(s.factor));
+    } else {
+      const at::Tensor smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+                                (s.high_freq_factor - s.low_freq_factor);
+      factors.push_back((1 / ((1 - smooth) / s.factor + smooth)).item<float>());
+    }
+  }
+  return factors;
+}
+
 RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) {
-  const int64_t d = config.head_dim;
-  at::Tensor exponents = at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d);
-  inv_freq_ = 1.0 / at::pow(config.rope_theta, exponents);
+  inv_freq_ = base_inverse_frequencies(config);
   if (config.llama3_rope) inv_freq_ = apply_llama3_scaling(inv_freq_, *config.llama3_rope);
+  if (!config.rope_freq_factors.empty()) inv_freq_ = inv_freq_ / at::tensor(config.rope_freq_factors);
 }
 
 void RotaryEmbedding::extend_to(int64_t positions, const at::Device& device) {

@@ -6,6 +6,10 @@
 
 namespace mp {
 
+// Llama 3.1 rope scaling as per-dimension divisors of the inverse frequencies ([head_dim/2]), computed
+// as llama.cpp's convert_hf_to_gguf.py computes its rope_freqs tensor (float32 arithmetic).
+std::vector<float> llama3_rope_freq_factors(const ModelConfig& config);
+
 class RotaryEmbedding {
  public:
   explicit RotaryEmbedding(const ModelConfig& config);

@@ -32,4 +32,14 @@ QuantizedLinear pad_quantized_linear(const QuantizedLinear& q, int64_t out_multi
   return p;
 }
 
+QuantizedLinear crop_quantized_linear(const QuantizedLinear& q, int64_t out, int64_t in) {
+  if (q.out_features() == out && q.in_features() == in) return q;
+  QuantizedLinear c = q;
+  c.codes = q.codes.narrow(0, 0, out).narrow(1, 0, in).contiguous();
+  c.scales = q.scales.narrow(0, 0, out).contiguous();
+  c.zeros = q.zeros.narrow(0, 0, out).contiguous();
+  c.g_idx = q.g_idx.narrow(0, 0, in).contiguous();
+  return c;
+}
+
 }  // namespace mp

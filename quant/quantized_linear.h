@@ -35,5 +35,7 @@ struct QuantizedLinear {
 // and the midpoint zero; padded columns join the last group): packed formats need whole words, and
 // readers cut the padding off using the model's configured shapes.
 QuantizedLinear pad_quantized_linear(const QuantizedLinear& q, int64_t out_multiple, int64_t in_multiple);
+// The first `out` rows and `in` columns: what a reader keeps of a padded layer.
+QuantizedLinear crop_quantized_linear(const QuantizedLinear& q, int64_t out, int64_t in);
 
 }  // namespace mp

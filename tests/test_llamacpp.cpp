@@ -6,8 +6,10 @@
 #include <fstream>
 
 #include "formats/gguf_export.h"
+#include "formats/safetensors.h"
 #include "lib/generate.h"
 #include "lib/llama_model.h"
+#include "lib/runtime.h"
 #include "tests/test_support.h"
 #include "lib/version.h"
 
@@ -50,6 +52,52 @@ void export_to(const std::string& model, const std::string& out, const std::stri
   export_gguf(*open_model(model), out, options);
 }
 
+// A random model whose greedy path is decided by a wide margin, so two implementations that round
+// differently (llama.cpp multiplies quantized weights with 8-bit-quantized activations) must still
+// agree token for token. Each token s >= 3 predicts a successor π(s): lm_head row π(s) is s's
+// embedding, scaled so the right logit stands far above the rest. The decoder layers still move
+// the hidden state: write_random_model's weights (std 0.2) give an attention output of std about
+// 0.04·h and an MLP output of about 0.004·h·sqrt(f); o_proj and down_proj are scaled so each is
+// about 0.3 against the embeddings' 1. unk/BOS/EOS are never predicted.
+std::string write_decisive_model(const test::ScratchDir& dir, const std::string& name, const nlohmann::json& config) {
+  std::map<std::string, at::Tensor> tensors = test::write_random_model(dir.path(name), config, 9);
+  const at::Tensor embed = tensors.at(hf_names::embed);
+  const int64_t vocab = embed.size(0), hidden = embed.size(1);
+  const at::Tensor successor = at::randperm(vocab - 3, at::kLong) + 3;
+  at::Tensor head = at::zeros({vocab, hidden});
+  head.index_copy_(0, successor, embed.narrow(0, 3, vocab - 3) * (4.0 / std::sqrt(static_cast<double>(hidden))));
+  tensors[hf_names::lm_head] = head;
+  const double f = config["intermediate_size"].get<double>();
+  for (auto& [tensor, value] : tensors) {
+    if (tensor.find("o_proj.weight") != std::string::npos) value = value * (7.5 / hidden);
+    if (tensor.find("down_proj.weight") != std::string::npos) value = value * (75.0 / (hidden * std::sqrt(f)));
+  }
+  save_safetensors(dir.path(name + "/model.safetensors"),
+                   std::vector<std::pair<std::string, at::Tensor>>(tensors.begin(), tensors.end()));
+  std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path(name + "/tokenizer.model"));
+  return dir.path(name);
+}
+
+// The smallest gap between the best and second-best logit along a greedy path, by our forward pass.
+double greedy_margin(const std::string& model_path, const std::vector<int32_t>& prompt, const std::vector<int32_t>& ids) {
+  LlamaModel model(open_model(model_path), RuntimeOptions{});
+  std::vector<int64_t> all(prompt.begin(), prompt.end());
+  all.insert(all.end(), ids.begin(), ids.end() - 1);
+  const at::Tensor logits = model.forward(at::tensor(all).unsqueeze(0))[0].narrow(0, prompt.size() - 1, ids.size());
+  const at::Tensor top = std::get<0>(logits.topk(2, -1));
+  return (top.select(1, 0) - top.select(1, 1)).min().item<double>();
+}
+
+// llama.cpp and our generate on the same file, for the full length, with a margin checked to be wide.
+void check_same_greedy_path(const std::string& gguf, int n) {
+  const LlamaCppGreedy theirs = llamacpp_greedy(gguf, "Once upon a time", n);
+  const std::vector<int32_t> ours = our_greedy(gguf, theirs.prompt_ids, n);
+  CHECK(theirs.ids == ours);
+  const double margin = greedy_margin(gguf, theirs.prompt_ids, ours);
+  INFO("smallest top-1 margin " << margin);
+  CHECK(margin > 2.0);
+}
+
 }  // namespace
 
 TEST_CASE("llama.cpp runs our stories260K exports like we do", "[.llamacpp]") {
@@ -77,18 +125,39 @@ TEST_CASE("llama.cpp runs our stories260K exports like we do", "[.llamacpp]") {
   }
 }
 
-TEST_CASE("llama.cpp runs our k-quant exports of a 256-wide model like we do", "[.llamacpp]") {
+TEST_CASE("llama.cpp runs our k-quant exports of a 256-wide model like we do, for the full length", "[.llamacpp]") {
   test::ScratchDir dir;
-  nlohmann::json config = test::kquant_config();
-  test::write_random_model(dir.path("m"), config, 9);
-  std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path("m/tokenizer.model"));
-  for (const std::string type : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_S", "Q6_K", "IQ4_XS"}) {
+  const std::string model = write_decisive_model(dir, "m", test::kquant_config());
+  for (const std::string type : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_XS"}) {
     INFO(type);
-    const std::string path = dir.path(type + ".gguf");
-    export_to(dir.path("m"), path, type);
-    // llama.cpp multiplies k-quant weights with 8-bit-quantized activations; on a random model the
-    // logits are near-ties, so greedy paths part after a few tokens. The first ones must agree.
-    const LlamaCppGreedy theirs = llamacpp_greedy(path, "Once upon a time", 4);
-    CHECK(theirs.ids == our_greedy(path, theirs.prompt_ids, 4));
+    export_to(model, dir.path(type + ".gguf"), type);
+    check_same_greedy_path(dir.path(type + ".gguf"), 40);
+  }
+}
+
+TEST_CASE("llama.cpp runs our qwen2 and llama3-rope exports like we do", "[.llamacpp]") {
+  test::ScratchDir dir;
+  nlohmann::json qwen2 = test::tiny_config("qwen2");
+  qwen2["hidden_size"] = 64;
+  qwen2["intermediate_size"] = 128;
+  nlohmann::json llama3 = test::tiny_config("llama");
+  llama3["hidden_size"] = 64;
+  llama3["intermediate_size"] = 128;
+  llama3["max_position_embeddings"] = 256;
+  llama3["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
+  for (const auto& [name, config] : {std::pair{"qwen2", qwen2}, std::pair{"llama3", llama3}}) {
+    INFO(name);
+    const std::string model = write_decisive_model(dir, name, config);
+    for (const std::string type : {"F32", "Q8_0"}) {
+      INFO(type);
+      const std::string path = dir.path(std::string(name) + "-" + type + ".gguf");
+      export_to(model, path, type);
+      check_same_greedy_path(path, 40);
+      if (type == "F32") {  // and the file means what the HF model means
+        const LlamaCppGreedy theirs = llamacpp_greedy(path, "Once upon a time", 40);
+        CHECK(theirs.ids == our_greedy(model, theirs.prompt_ids, 40));
+      }
+    }
   }
 }

@@ -11,7 +11,8 @@ if (!modelPath || prompt === undefined || !n) {
   process.exit(2);
 }
 // build "never": the prebuilt binary or nothing, never a compiler or a download at run time.
-const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
+// One thread: the machines running the tests are shared, and spinning worker threads starve there.
+const llama = await getLlama({gpu: false, build: "never", logLevel: "error", maxThreads: 1});
 const model = await llama.loadModel({modelPath});
 const context = await model.createContext({contextSize: 256});
 const sequence = context.getSequence();
