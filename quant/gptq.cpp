@@ -170,11 +170,12 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   GridParams up_front;
   if (groups_up_front) up_front = grid->choose(weight);
 
-  // Transposed, so every input column is one contiguous row and updates run along it.
-  at::Tensor columns_major =
-      options.act_order ? weight.t().index_select(0, hessian.order) : weight.t().contiguous();
-  weight = at::Tensor();
+  // Transposed, so every input column is one contiguous row and updates run along it. The order
+  // is the Hessian's, whatever `options` says.
   const at::Tensor& order = hessian.order;
+  const bool permuted = !at::equal(order, at::arange(columns, at::kLong));
+  at::Tensor columns_major = permuted ? weight.t().index_select(0, order) : weight.t().contiguous();
+  weight = at::Tensor();
   const at::Tensor processed_groups = column_groups.index_select(0, order).contiguous();
   const GroupPlan plan{groups_up_front ? &up_front : nullptr, processed_groups.data_ptr<int32_t>(),
                        grid->group_size() == -1 ? columns : grid->group_size()};
@@ -190,7 +191,7 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
     // Groups were formed along the processing order; map each original column to its group.
     g_idx = column_groups.index_select(0, inverse_order);
   }
-  at::Tensor codes = options.act_order ? solved.codes.index_select(0, inverse_order) : solved.codes;
+  at::Tensor codes = permuted ? solved.codes.index_select(0, inverse_order) : solved.codes;
   solved.codes = at::Tensor();
   result.layer = {codes.t().contiguous(), params.scale, params.zero, g_idx, std::move(grid)};
   return result;
