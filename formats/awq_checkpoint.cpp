@@ -23,6 +23,12 @@ std::vector<std::pair<std::string, at::Tensor>> AwqCheckpointSink::pack_linear(c
   return {{"qweight", t.qweight}, {"qzeros", t.qzeros}, {"scales", t.scales}};
 }
 
+at::Tensor AwqCheckpointSink::unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module,
+                                            int64_t out_features, int64_t in_features) const {
+  return dequantize_awq_linear(checkpoint, module, AwqScheme::from_config(quantization_config(), module), out_features,
+                               in_features);
+}
+
 nlohmann::json AwqCheckpointSink::quantization_config() const {
   nlohmann::json qc = {{"quant_method", "awq"},
                        {"version", "gemm"},

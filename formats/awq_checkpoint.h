@@ -15,6 +15,8 @@ class AwqCheckpointSink : public GptqCheckpointSink {
  protected:
   std::vector<std::pair<std::string, at::Tensor>> pack_linear(const std::string& module,
                                                               const QuantizedLinear& q) override;
+  at::Tensor unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module, int64_t out_features,
+                           int64_t in_features) const override;
   nlohmann::json quantization_config() const override;
 };
 

@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <regex>
+#include <set>
 
 #include "lib/error.h"
 #include "lib/provenance.h"
@@ -19,6 +21,23 @@ namespace {
 // output fill 32-bit words only when they are multiples of this.
 int64_t word_alignment(int bits) { return 32 / std::gcd(bits, 32); }
 
+// Beside the layers in the staging directory: the request and the records of the finished layers.
+constexpr const char* kProgressFile = "progress.json";
+constexpr const char* kIndexFile = "model.safetensors.index.json";
+
+// The first setting in which two requests differ, as "/grid/bits = 4, this run has 3", or "".
+std::string first_difference(const nlohmann::json& previous, const nlohmann::json& current) {
+  const nlohmann::json a = previous.flatten(), b = current.flatten();
+  auto shown = [](const nlohmann::json& flat, const std::string& key) {
+    return flat.contains(key) ? flat[key].dump() : std::string("nothing");
+  };
+  for (const auto* side : {&a, &b})
+    for (const auto& item : side->items())
+      if (!a.contains(item.key()) || !b.contains(item.key()) || a[item.key()] != b[item.key()])
+        return item.key() + " = " + shown(a, item.key()) + ", this run has " + shown(b, item.key());
+  return "";
+}
+
 void copy_if_present(const fs::path& from_dir, const std::string& staging, const char* name) {
   const fs::path from = from_dir / name;
   if (fs::exists(from)) fs::copy_file(from, fs::path(staging) / name, fs::copy_options::overwrite_existing);
@@ -27,7 +46,7 @@ void copy_if_present(const fs::path& from_dir, const std::string& staging, const
 }  // namespace
 
 GptqCheckpointSink::GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan)
-    : out_(out_dir), config_(config), plan_(plan) {}
+    : out_(out_dir, AtomicDirectory::Partial::keep_for_resume), config_(config), plan_(plan) {}
 
 GptqCheckpointFormat GptqCheckpointSink::format() const {
   // "gptq" stores zero - 1, which cannot hold the zero point 0 an asymmetric group whose weights
@@ -42,7 +61,82 @@ std::string GptqCheckpointSink::shard_name(int64_t shard) const {
   return name;
 }
 
-void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) {
+std::vector<nlohmann::json> GptqCheckpointSink::begin(const nlohmann::json& request, bool resume) {
+  nlohmann::json full_request = request;
+  full_request["output"] = {{"quantization_config", quantization_config()}, {"model_config", config_.raw}};
+  progress_ = {{"request", full_request}, {"layers", nlohmann::json::array()}};
+  const std::string progress_path = out_.file(kProgressFile);
+  const bool resuming = resume && fs::exists(progress_path);
+  if (resume && !resuming)
+    std::fprintf(stderr, "quantize: no interrupted run to resume in %s; starting at layer 0\n", out_.staging().c_str());
+  if (!resuming) {
+    out_.start(false);
+    return {};
+  }
+  // Checked before the staging directory is taken over, so that a refused resume leaves it as it was.
+  const nlohmann::json previous = read_json_file(progress_path);
+  if (!previous.contains("request") || !previous.contains("layers") || !previous["layers"].is_array())
+    fail_input(progress_path, "not a quantization progress record");
+  const std::string difference = first_difference(previous["request"], full_request);
+  if (!difference.empty())
+    fail_input(progress_path, "the interrupted run had " + difference + "; rerun without --resume to start over");
+  std::vector<nlohmann::json> records = previous["layers"].get<std::vector<nlohmann::json>>();
+  progress_["layers"] = previous["layers"];
+  std::set<std::string> finished_shards;
+  for (size_t i = 0; i < records.size(); ++i) finished_shards.insert(shard_name(static_cast<int64_t>(i)));
+  // The index may list one more shard: a layer written just before the kill, not yet recorded.
+  // Parsed in file order, so the final index lists the tensors as an uninterrupted run does.
+  nlohmann::ordered_json index;
+  try {
+    std::ifstream in(out_.file(kIndexFile));
+    index = nlohmann::ordered_json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail_input(out_.file(kIndexFile), std::string("not valid JSON: ") + e.what());
+  }
+  for (const auto& [name, shard] : index.at("weight_map").items())
+    if (finished_shards.count(shard.get<std::string>())) weight_map_[name] = shard;
+  for (const auto& record : records)
+    for (const auto& module : record.value("padded", nlohmann::json::array()))
+      padded_.push_back(module.get<std::string>());
+  out_.start(true);
+  if (!records.empty()) resumed_ = std::make_unique<SafetensorsCheckpoint>(out_.staging());
+  std::fprintf(stderr, "quantize: resuming: %zu of %lld layers were finished\n", records.size(),
+               static_cast<long long>(config_.num_layers));
+  return records;
+}
+
+DecoderLayerWeights GptqCheckpointSink::read_layer(int64_t index) const {
+  if (!resumed_) fail_runtime("no interrupted run to read layer " + std::to_string(index) + " from");
+  // Copies, so that the mapped pages can go and the layer runs on aligned memory as it did when
+  // it was quantized.
+  auto read = [&](const std::string& name) {
+    if (!resumed_->has(name)) return at::Tensor();
+    at::Tensor t = resumed_->tensor(name).to(at::kFloat).clone();
+    resumed_->release(name);
+    return t;
+  };
+  DecoderLayerWeights w;
+  w.input_norm = read(hf_names::layer(index, "input_layernorm.weight"));
+  w.post_attention_norm = read(hf_names::layer(index, "post_attention_layernorm.weight"));
+  for (const auto& group : decoder_linear_groups())
+    for (const auto& suffix : group.linears) {
+      const std::string module = hf_names::layer(index, suffix);
+      if (resumed_->has(module + ".qweight")) {
+        const auto [out, in] = config_.linear_shape(suffix);
+        w.linear(suffix) = unpack_linear(*resumed_, module, out, in);
+      } else {
+        w.linear(suffix) = read(module + ".weight");
+      }
+      w.bias(suffix) = read(module + ".bias");
+    }
+  return w;
+}
+
+void GptqCheckpointSink::add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) {
+  packed_[suffix] = pack_linear(hf_names::layer(index, suffix), q);
+}
+
+void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   auto add = [&](const std::string& suffix, const at::Tensor& t) {
     if (t.defined()) tensors.emplace_back(hf_names::layer(index, suffix), t.contiguous().cpu());
@@ -51,18 +145,34 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
   add("post_attention_layernorm.weight", dense.post_attention_norm);
   for (const auto& group : decoder_linear_groups())
     for (const auto& suffix : group.linears) {
-      auto it = quantized.find(suffix);
-      if (it == quantized.end()) {
+      auto it = packed_.find(suffix);
+      if (it == packed_.end()) {
         add(suffix + ".weight", dense.linear(suffix));
       } else {
-        for (auto& [name, t] : pack_linear(hf_names::layer(index, suffix), it->second))
-          add(suffix + "." + name, t);
+        for (auto& [name, t] : it->second) add(suffix + "." + name, t);
       }
       add(suffix + ".bias", dense.bias(suffix));
     }
+  packed_.clear();
   const std::string shard = shard_name(index);
   save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));
   for (const auto& kv : tensors) weight_map_[kv.first] = shard;
+  write_index();
+  // The layer counts as finished once its record is in: a kill before that redoes it.
+  nlohmann::json committed = record;
+  committed["padded"] = nlohmann::json::array();
+  for (const auto& module : padded_)
+    if (module.rfind(hf_names::layer(index, ""), 0) == 0) committed["padded"].push_back(module);
+  progress_["layers"].push_back(committed);
+  write_file_atomically(out_.file(kProgressFile), progress_.dump(1));
+}
+
+void GptqCheckpointSink::write_index() const {
+  const nlohmann::json qc = quantization_config();
+  nlohmann::ordered_json index;
+  index["metadata"] = {{"format", qc.is_null() ? "pt" : qc["quant_method"]}};
+  index["weight_map"] = weight_map_;
+  write_file_atomically(out_.file(kIndexFile), index.dump(2));
 }
 
 std::vector<std::pair<std::string, at::Tensor>> GptqCheckpointSink::pack_linear(const std::string& module,
@@ -99,6 +209,12 @@ nlohmann::json GptqCheckpointSink::quantization_config() const {
   return qc;
 }
 
+at::Tensor GptqCheckpointSink::unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module,
+                                             int64_t out_features, int64_t in_features) const {
+  const GptqScheme scheme = GptqScheme::from_config(quantization_config(), out_.file(kProgressFile));
+  return dequantize_gptq_linear(checkpoint, module, scheme, out_features, in_features);
+}
+
 void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json& report) {
   std::vector<std::pair<std::string, at::Tensor>> tensors = {{hf_names::embed, source.tensor(hf_names::embed).contiguous()},
                                                              {hf_names::final_norm, source.tensor(hf_names::final_norm).contiguous()}};
@@ -106,13 +222,14 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
     tensors.emplace_back(hf_names::lm_head, source.tensor(hf_names::lm_head).contiguous());
   const std::string shard = shard_name(config_.num_layers);
   save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));
-  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
-  nlohmann::json qc = quantization_config();
-  nlohmann::ordered_json index;
-  index["metadata"] = {{"format", qc.is_null() ? "pt" : qc["quant_method"]}};
-  index["weight_map"] = weight_map_;
-  write_file_atomically(out_.file("model.safetensors.index.json"), index.dump(2));
+  for (const auto& kv : tensors) {
+    weight_map_[kv.first] = shard;
+    source.release(kv.first);
+  }
+  tensors.clear();
+  write_index();
 
+  nlohmann::json qc = quantization_config();
   if (!padded_.empty()) qc["modelpress_padded_modules"] = padded_;
   nlohmann::json config = config_.raw;
   if (!qc.is_null()) config["quantization_config"] = qc;
@@ -126,6 +243,7 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
                  "quantize: %zu module(s) have dimensions the %d-bit packed format cannot hold (e.g. %s); they are "
                  "zero-padded: modelpress reads them, GPU kernels (vLLM, transformers) will refuse them\n",
                  padded_.size(), plan_.grid.bits, padded_.front().c_str());
+  fs::remove(out_.file(kProgressFile));
   write_directory_manifest(out_.staging());
   out_.commit();
 }

@@ -14,16 +14,25 @@ namespace mp {
 
 class GptqCheckpointSink : public QuantizedModelSink {
  public:
+  // Layers are staged in `.NAME.resumable` beside out_dir (see QuantizedModelSink::begin).
   GptqCheckpointSink(const std::string& out_dir, const ModelConfig& config, const QuantizePlan& plan);
-  void write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) override;
+  std::vector<nlohmann::json> begin(const nlohmann::json& request, bool resume) override;
+  DecoderLayerWeights read_layer(int64_t index) const override;
+  void add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) override;
+  void write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) override;
+  void keep_partial() override { out_.keep(); }
   void commit(const ModelSource& source, const nlohmann::json& report) override;
 
  protected:
   // The HF layout (a shard per layer, index, config.json, tokenizer files) is shared by the packed
-  // formats; a format changes only how a linear is packed and what quantization_config says.
-  // Returns tensor suffixes ("qweight", ...) and tensors; pads and records `module` when needed.
+  // formats; a format changes only how a linear is packed and read back and what
+  // quantization_config says. Returns tensor suffixes ("qweight", ...) and tensors; pads and
+  // records `module` when needed.
   virtual std::vector<std::pair<std::string, at::Tensor>> pack_linear(const std::string& module,
                                                                       const QuantizedLinear& q);
+  // The dense f32 weight [out, in] of a linear pack_linear() wrote under `module`.
+  virtual at::Tensor unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module,
+                                   int64_t out_features, int64_t in_features) const;
   virtual nlohmann::json quantization_config() const;  // null: a dense float model
   const QuantizePlan& plan() const { return plan_; }
   std::vector<std::string>& padded_modules() { return padded_; }
@@ -31,11 +40,17 @@ class GptqCheckpointSink : public QuantizedModelSink {
  private:
   std::string shard_name(int64_t shard) const;
   GptqCheckpointFormat format() const;
+  void write_index() const;
   AtomicDirectory out_;
   ModelConfig config_;
   QuantizePlan plan_;
   nlohmann::ordered_json weight_map_ = nlohmann::ordered_json::object();
   std::vector<std::string> padded_;
+  // The layer being written: packed tensors of its quantized linears, by suffix.
+  std::map<std::string, std::vector<std::pair<std::string, at::Tensor>>> packed_;
+  // Committed layers: what a resume checks and restores (progress.json in the staging directory).
+  nlohmann::json progress_;
+  std::unique_ptr<SafetensorsCheckpoint> resumed_;  // the layers an interrupted run committed
 };
 
 // The quantization_config a GPTQ checkpoint directory declares, as modelpress reads it.

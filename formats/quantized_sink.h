@@ -1,23 +1,42 @@
 // A Sink takes a model a decoder layer at a time, as the quantizer finishes each one, and writes
 // one format. Adding a format adds a Sink; the methods never know which one they feed.
+// Each layer is committed as it is written, so that an interrupted run can be resumed after the
+// last layer it finished (docs/quantization.md, "Resuming").
 #pragma once
-#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "lib/decoder_layer.h"
+#include "lib/error.h"
 #include "lib/model_source.h"
 #include "quant/quantized_linear.h"
 
 namespace mp {
 
-// Quantized linears of one layer by HF suffix ("self_attn.q_proj"); linears absent here are
-// written in full precision from the layer's dense weights.
-using QuantizedLinears = std::map<std::string, QuantizedLinear>;
-
 class QuantizedModelSink {
  public:
   virtual ~QuantizedModelSink() = default;
-  virtual void write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) = 0;
+  // Called once, before the first layer. `request` describes the options and inputs a resumed run
+  // must share with the interrupted one. With `resume`, returns the records that run committed
+  // with its finished layers, in layer order (empty: start at layer 0) and fails (bad input) when
+  // its request differs; without, whatever an interrupted run left is discarded.
+  virtual std::vector<nlohmann::json> begin(const nlohmann::json& request, bool resume) {
+    (void)request, (void)resume;
+    return {};
+  }
+  // The dense weights of a layer begin() reported as finished, exactly as the quantizer left them.
+  virtual DecoderLayerWeights read_layer(int64_t index) const {
+    fail_runtime("this output format cannot resume layer " + std::to_string(index));
+  }
+  // One quantized linear ("self_attn.q_proj") of layer `index`, handed over as soon as it is
+  // solved, so that its codes need not stay in memory until the layer is written.
+  virtual void add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) = 0;
+  // Writes layer `index`, its linears as added and everything else (norms, biases, linears kept in
+  // full precision) from `dense`, and commits it together with `record` (the layer's report).
+  virtual void write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) = 0;
+  // The run stops after the layers written so far, as if killed: they stay for a resume.
+  virtual void keep_partial() {}
   // Embeddings, final norm and head come from the source; `report` is kept beside the output.
   virtual void commit(const ModelSource& source, const nlohmann::json& report) = 0;
 };

@@ -18,6 +18,7 @@ namespace {
 // A hidden name beside `path`, so that the final rename stays within one file system.
 std::string hidden_sibling(const std::string& path, const std::string& suffix) {
   fs::path p(path);
+  if (p.filename().empty()) p = p.parent_path();  // "out/" names the directory out
   return (p.parent_path() / ("." + p.filename().string() + suffix)).string();
 }
 // Unique to this process, so concurrent writers of the same output do not collide.
@@ -72,16 +73,24 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   f.commit();
 }
 
-AtomicDirectory::AtomicDirectory(std::string path)
-    : path_(std::move(path)), staging_(temporary_sibling(path_, ".partial-")) {
+AtomicDirectory::AtomicDirectory(std::string path, Partial partial)
+    : path_(std::move(path)),
+      staging_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
+                                           : hidden_sibling(path_, ".resumable")) {
+  if (partial == Partial::discard) start(false);
+}
+
+void AtomicDirectory::start(bool continue_previous) {
   std::error_code ec;
-  fs::remove_all(staging_, ec);
-  if (!fs::create_directories(staging_, ec) || ec)
-    fail_input(path_, "cannot create output directory: " + ec.message());
+  if (!continue_previous) fs::remove_all(staging_, ec);
+  ec.clear();
+  fs::create_directories(staging_, ec);
+  if (ec || !fs::is_directory(staging_)) fail_input(path_, "cannot create output directory: " + ec.message());
+  started_ = true;
 }
 
 AtomicDirectory::~AtomicDirectory() {
-  if (!committed_) {
+  if (started_ && !committed_ && !kept_) {
     std::error_code ec;
     fs::remove_all(staging_, ec);
   }

@@ -30,21 +30,28 @@ class AtomicFile {
 // Write a small file (config, JSON, manifest) atomically.
 void write_file_atomically(const std::string& path, const std::string& contents);
 
+// A discardable directory is staged under a unique temporary name, created at once. A resumable
+// one is staged as `.NAME.resumable` beside `path`, created by start(), either empty or as an
+// interrupted run left it; a run that stops early calls keep() so that it (like a killed run)
+// leaves it for the next one. Destroyed without commit() or keep(), the staging directory is removed.
 class AtomicDirectory {
  public:
-  explicit AtomicDirectory(std::string path);
+  enum class Partial { discard, keep_for_resume };
+  explicit AtomicDirectory(std::string path, Partial partial = Partial::discard);
   ~AtomicDirectory();
   AtomicDirectory(const AtomicDirectory&) = delete;
   AtomicDirectory& operator=(const AtomicDirectory&) = delete;
 
+  void start(bool continue_previous);  // keep_for_resume only: before the first file is written
   // Where files go until commit(); join file names onto this.
   const std::string& staging() const { return staging_; }
   std::string file(const std::string& name) const { return staging_ + "/" + name; }
+  void keep() { kept_ = true; }
   void commit();  // replace `path` (if it exists) by the staging directory
 
  private:
   std::string path_, staging_;
-  bool committed_ = false;
+  bool started_ = false, committed_ = false, kept_ = false;
 };
 
 // For writers that insist on a path of their own (HDF5): they write to temp_path(), and commit()

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <ctime>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <ATen/Parallel.h>
 
@@ -41,6 +42,24 @@ nlohmann::ordered_json vars_json(const RecipeVars& vars) {
   return j;
 }
 
+// Options that steer a run but not its results. They are left out of the recorded command, so a
+// run killed and resumed writes the same bytes as one that ran through.
+std::vector<std::string> without_run_control(const std::vector<std::string>& argv) {
+  static const std::set<std::string> flags = {"--resume", "--quiet", "-q"};
+  static const std::set<std::string> with_value = {"--stop-after-layer", "--stop-after-step"};
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string name = argv[i].substr(0, argv[i].find('='));
+    if (flags.count(argv[i])) continue;
+    if (with_value.count(name)) {
+      if (name == argv[i]) ++i;  // the value is the next argument
+      continue;
+    }
+    kept.push_back(argv[i]);
+  }
+  return kept;
+}
+
 }  // namespace
 
 Provenance& Provenance::current() {
@@ -67,7 +86,7 @@ std::string shell_command_line(const std::vector<std::string>& argv) {
 }
 
 void Provenance::begin_command(const std::vector<std::string>& argv) {
-  std::vector<std::string> shown = argv;
+  std::vector<std::string> shown = without_run_control(argv);
   if (!shown.empty()) shown[0] = "modelpress";  // not the build path, which differs between machines
   *this = Provenance();
   command_ = shell_command_line(shown);

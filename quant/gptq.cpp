@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <tuple>
+
 #include "lib/error.h"
 
 namespace mp {
@@ -24,36 +26,6 @@ class SingleThreaded {
  private:
   int previous_;
 };
-
-struct InverseHessian {
-  at::Tensor upper;  // f32 U with UᵀU = (H + λI)⁻¹: row q holds the update weights of column q
-  double damp_used;
-  int damp_raises;
-};
-
-// Step "Cholesky reformulation": H ← H + λI, then the upper Cholesky factor of H⁻¹. λ starts at
-// damp · mean(diag H) and grows ×10 while either factorization fails.
-InverseHessian cholesky_of_inverse(const at::Tensor& h, const GptqOptions& options) {
-  const double mean_diagonal = h.diagonal().mean().item<double>();
-  const at::Tensor identity = at::eye(h.size(0), h.options());
-  InverseHessian result{{}, options.damp, 0};
-  while (result.damp_used <= options.max_damp) {
-    const at::Tensor damped = h + identity * (result.damp_used * mean_diagonal);
-    const auto [lower, info] = at::linalg_cholesky_ex(damped);
-    if (info.item<int>() == 0) {
-      const auto [upper, inverse_info] =
-          at::linalg_cholesky_ex(at::cholesky_inverse(lower), /*upper=*/true);
-      if (inverse_info.item<int>() == 0 && upper.isfinite().all().item<bool>()) {
-        result.upper = upper.to(at::kFloat);
-        return result;
-      }
-    }
-    result.damp_used *= 10;
-    ++result.damp_raises;
-  }
-  fail_runtime("GPTQ: Hessian not positive definite even with damping " +
-               std::to_string(options.max_damp) + " of its mean diagonal");
-}
 
 struct SolvedColumns {
   at::Tensor codes;                // int32 [columns, rows]: row q holds the q-th processed column
@@ -121,22 +93,75 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
 
 }  // namespace
 
+GptqHessian prepare_gptq_hessian(const at::Tensor& h, const GptqOptions& options) {
+  if (h.dim() != 2 || h.size(0) != h.size(1)) fail_runtime("GPTQ: the Hessian must be a square matrix");
+  if (options.damp <= 0) fail_input("GPTQ options", "block size and damping must be positive");
+  GptqHessian result;
+  // Dead inputs never fire: their weights cannot matter, so they become 0 and H_ii 1.
+  result.dead = h.diagonal() == 0;
+  result.dead_columns = result.dead.sum().item<int64_t>();
+  auto undamped = [&] {
+    at::Tensor hessian = h.clone();
+    hessian.diagonal().masked_fill_(result.dead, 1.0);
+    if (!result.order.defined()) {
+      // Act-order: columns with the largest H_ii (the most input energy) go first.
+      result.order = options.act_order ? std::get<1>(hessian.diagonal().sort(/*dim=*/0, /*descending=*/true))
+                                       : at::arange(h.size(0), at::kLong);
+    }
+    if (options.act_order) hessian = hessian.index_select(0, result.order).index_select(1, result.order);
+    return hessian;
+  };
+
+  // Step "Cholesky reformulation": H ← H + λI, then the upper Cholesky factor of H⁻¹. λ starts at
+  // damp · mean(diag H) and grows ×10 while either factorization fails. Each matrix is dropped as
+  // soon as the next one exists (for down_proj of a 7B model each is 0.5 GB), and a retry rebuilds
+  // H + λI from h rather than keeping a copy of the undamped matrix.
+  at::Tensor hessian = undamped();
+  const double mean_diagonal = hessian.diagonal().mean().item<double>();
+  result.damp_used = options.damp;
+  while (result.damp_used <= options.max_damp) {
+    if (!hessian.defined()) hessian = undamped();
+    hessian.diagonal().add_(result.damp_used * mean_diagonal);
+    at::Tensor lower, info;
+    std::tie(lower, info) = at::linalg_cholesky_ex(hessian);
+    hessian = at::Tensor();
+    if (info.item<int>() == 0) {
+      at::Tensor inverse = at::cholesky_inverse(lower);
+      lower = at::Tensor();
+      at::Tensor upper;
+      std::tie(upper, info) = at::linalg_cholesky_ex(inverse, /*upper=*/true);
+      inverse = at::Tensor();
+      if (info.item<int>() == 0 && upper.isfinite().all().item<bool>()) {
+        result.upper = upper.to(at::kFloat);
+        return result;
+      }
+    }
+    result.damp_used *= 10;
+    ++result.damp_raises;
+  }
+  fail_runtime("GPTQ: Hessian not positive definite even with damping " + std::to_string(options.max_damp) +
+               " of its mean diagonal");
+}
+
 GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_ptr<const Grid> grid,
                          const GptqOptions& options) {
   if (w.dim() != 2 || h.dim() != 2 || h.size(0) != w.size(1) || h.size(1) != w.size(1))
     fail_runtime("GPTQ: weight [out, in] and Hessian [in, in] do not match");
+  return quantize_gptq(w, prepare_gptq_hessian(h, options), std::move(grid), options);
+}
+
+GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::shared_ptr<const Grid> grid,
+                         const GptqOptions& options) {
+  if (w.dim() != 2 || hessian.upper.size(0) != w.size(1))
+    fail_runtime("GPTQ: weight [out, in] and Hessian [in, in] do not match");
   if (options.block_size < 1 || options.damp <= 0)
     fail_input("GPTQ options", "block size and damping must be positive");
   const int64_t columns = w.size(1);
-  at::Tensor weight = w.to(at::kFloat).clone();
-  at::Tensor hessian = h.clone();
   GptqResult result;
-
-  // Dead inputs never fire: their weights cannot matter, so they become 0 and H_ii 1.
-  const at::Tensor dead = hessian.diagonal() == 0;
-  result.dead_columns = dead.sum().item<int64_t>();
-  hessian.diagonal().masked_fill_(dead, 1.0);
-  weight.masked_fill_(dead.unsqueeze(0), 0.0);
+  result.dead_columns = hessian.dead_columns;
+  result.damp_used = hessian.damp_used;
+  result.damp_raises = hessian.damp_raises;
+  at::Tensor weight = w.to(at::kFloat).masked_fill(hessian.dead.unsqueeze(0), 0.0);
 
   // Per-channel and static groups are chosen from the whole unmodified W; otherwise each group is
   // chosen from the already-updated weights when its first column comes up.
@@ -145,26 +170,17 @@ GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_p
   GridParams up_front;
   if (groups_up_front) up_front = grid->choose(weight);
 
-  // Act-order: columns with the largest H_ii (the most input energy) go first.
-  at::Tensor order = at::arange(columns, at::kLong);
-  if (options.act_order) {
-    order = std::get<1>(hessian.diagonal().sort(/*dim=*/0, /*descending=*/true));
-    weight = weight.index_select(1, order);
-    hessian = hessian.index_select(0, order).index_select(1, order);
-  }
-
-  const InverseHessian inverse = cholesky_of_inverse(hessian, options);
-  result.damp_used = inverse.damp_used;
-  result.damp_raises = inverse.damp_raises;
-
-  // Transposed, so every input column is one contiguous row and updates run along it.
-  at::Tensor columns_major = weight.t().contiguous();
+  // Transposed, so every input column is one contiguous row and updates run along it. The order
+  // is the Hessian's, whatever `options` says.
+  const at::Tensor& order = hessian.order;
+  const bool permuted = !at::equal(order, at::arange(columns, at::kLong));
+  at::Tensor columns_major = permuted ? weight.t().index_select(0, order) : weight.t().contiguous();
   weight = at::Tensor();
   const at::Tensor processed_groups = column_groups.index_select(0, order).contiguous();
   const GroupPlan plan{groups_up_front ? &up_front : nullptr, processed_groups.data_ptr<int32_t>(),
                        grid->group_size() == -1 ? columns : grid->group_size()};
-  const SolvedColumns solved =
-      quantize_columns(columns_major, inverse.upper, *grid, plan, options.block_size);
+  SolvedColumns solved = quantize_columns(columns_major, hessian.upper, *grid, plan, options.block_size);
+  columns_major = at::Tensor();
   result.loss = solved.loss;
 
   const at::Tensor inverse_order = at::argsort(order);
@@ -175,8 +191,9 @@ GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_p
     // Groups were formed along the processing order; map each original column to its group.
     g_idx = column_groups.index_select(0, inverse_order);
   }
-  result.layer = {solved.codes.index_select(0, inverse_order).t().contiguous(), params.scale,
-                  params.zero, g_idx, std::move(grid)};
+  at::Tensor codes = permuted ? solved.codes.index_select(0, inverse_order) : solved.codes;
+  solved.codes = at::Tensor();
+  result.layer = {codes.t().contiguous(), params.scale, params.zero, g_idx, std::move(grid)};
   return result;
 }
 

@@ -22,7 +22,23 @@ struct GptqResult {
   double loss = 0;           // Σ (w − ŵ)² / [H⁻¹]_qq / 2: the reference code's "error"
 };
 
-// w: [out, in] weight; h: [in, in] Hessian (f32 or f64), e.g. HessianAccumulator::matrix().
+// What GPTQ derives from a Hessian alone, computed once for all the linears that read one input.
+struct GptqHessian {
+  at::Tensor upper;          // f32 U with UᵀU = (H + λI)⁻¹ in processing order: row q updates column q
+  at::Tensor order;          // int64 [in]: the input columns in processing order
+  at::Tensor dead;           // bool [in]: inputs that were always zero (H_ii = 0)
+  double damp_used = 0;      // the fraction of mean diag(H) finally added
+  int damp_raises = 0;       // how often it had to be raised for the Cholesky to succeed
+  int64_t dead_columns = 0;
+};
+
+// h: [in, in] Hessian (f32 or f64), e.g. HessianAccumulator::matrix(). Holds at most two more
+// [in, in] matrices at a time besides h.
+GptqHessian prepare_gptq_hessian(const at::Tensor& h, const GptqOptions& options = {});
+
+// w: [out, in] weight.
+GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::shared_ptr<const Grid> grid,
+                         const GptqOptions& options = {});
 GptqResult quantize_gptq(const at::Tensor& w, const at::Tensor& h, std::shared_ptr<const Grid> grid,
                          const GptqOptions& options = {});
 

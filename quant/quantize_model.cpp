@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "lib/error.h"
 #include "lib/progress.h"
 #include "quant/hessian.h"
+#include "quant/quantize_request.h"
 #include "quant/rtn.h"
 
 namespace mp {
@@ -37,13 +39,24 @@ std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, cons
   return inputs;
 }
 
-// Σ over tokens of ‖ΔW x‖² / ‖W x‖², computed from the Hessian of the inputs: tr(ΔW H ΔWᵀ) / tr(W H Wᵀ).
+// Σ over tokens of ‖ΔW x‖² / ‖W x‖², computed from the Hessian of the inputs:
+// tr(ΔW H ΔWᵀ) / tr(W H Wᵀ), in f64, a block of H's columns and of W's rows at a time (an f64 copy of down_proj's whole H
+// would be 1 GB for a 7B model).
 double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const at::Tensor& h) {
-  at::Tensor hd = h.to(at::kDouble);
-  at::Tensor delta = (w - w_hat).to(at::kDouble);
-  at::Tensor wd = w.to(at::kDouble);
-  const double num = (at::matmul(delta, hd) * delta).sum().item<double>();
-  const double den = (at::matmul(wd, hd) * wd).sum().item<double>();
+  constexpr int64_t kBlock = 1024;
+  const int64_t in = h.size(0), out = w.size(0);
+  double num = 0, den = 0;
+  for (int64_t j = 0; j < in; j += kBlock) {
+    const int64_t columns = std::min(kBlock, in - j);
+    const at::Tensor h_block = h.narrow(1, j, columns).to(at::kDouble);
+    for (int64_t r = 0; r < out; r += kBlock) {
+      const int64_t rows = std::min(kBlock, out - r);
+      const at::Tensor wd = w.narrow(0, r, rows).to(at::kDouble);
+      const at::Tensor delta = (w.narrow(0, r, rows) - w_hat.narrow(0, r, rows)).to(at::kDouble);
+      num += (at::matmul(delta, h_block) * delta.narrow(1, j, columns)).sum().item<double>();
+      den += (at::matmul(wd, h_block) * wd.narrow(1, j, columns)).sum().item<double>();
+    }
+  }
   return den > 0 ? num / den : 0;
 }
 
@@ -63,17 +76,130 @@ void check_finite(const at::Tensor& w, const std::string& source, const std::str
   if (!at::isfinite(w).all().item<bool>()) fail_input(source, "tensor '" + name + "' has non-finite values (NaN or Inf)");
 }
 
+nlohmann::ordered_json linear_json(const LinearReport& l, bool with_timings) {
+  nlohmann::ordered_json j = {{"module", l.module}, {"bits", l.bits}, {"group_size", l.group_size},
+                              {"relative_error", l.relative_error}, {"damp", l.damp}};
+  if (with_timings) j["seconds"] = l.seconds;
+  return j;
+}
+
+// What the sink commits with layer i: the report entries the layer added after the first `since`.
+struct ReportSizes {
+  size_t linears, skipped, awq;
+};
+ReportSizes sizes_of(const QuantizeReport& r) { return {r.linears.size(), r.skipped.size(), r.awq.size()}; }
+
+nlohmann::json layer_record(const QuantizeReport& r, const ReportSizes& since) {
+  nlohmann::json record = {{"linears", nlohmann::json::array()},
+                           {"skipped", nlohmann::json::array()},
+                           {"awq", nlohmann::json::array()}};
+  for (size_t k = since.linears; k < r.linears.size(); ++k)
+    record["linears"].push_back(nlohmann::json(linear_json(r.linears[k], /*with_timings=*/false)));
+  for (size_t k = since.skipped; k < r.skipped.size(); ++k) record["skipped"].push_back(r.skipped[k]);
+  for (size_t k = since.awq; k < r.awq.size(); ++k) record["awq"].push_back(nlohmann::json(mp::to_json(r.awq[k])));
+  return record;
+}
+
+// The report entries of a layer an interrupted run finished (JSON numbers round-trip exactly).
+void restore_layer_record(int64_t i, const nlohmann::json& record, QuantizeReport& report) {
+  try {
+    for (const auto& l : record.at("linears"))
+      report.linears.push_back({l.at("module").get<std::string>(), l.at("bits").get<int>(),
+                                l.at("group_size").get<int64_t>(), l.at("relative_error").get<double>(),
+                                l.at("damp").get<double>(), 0});
+    for (const auto& s : record.at("skipped")) report.skipped.push_back(s.get<std::string>());
+    for (const auto& a : record.at("awq"))
+      report.awq.push_back({a.at("group").get<std::string>(), a.at("alpha").get<double>(), a.at("loss").get<double>(),
+                            a.at("loss_at_alpha_0").get<double>()});
+  } catch (const nlohmann::json::exception& e) {
+    fail_input("--resume", "the interrupted run's record of layer " + std::to_string(i) + " is malformed: " + e.what());
+  }
+}
+
+// Quantizes layer i in place: afterwards `w` computes what the quantized layer computes. Each
+// linear goes to the sink as soon as it is solved, and its source pages are dropped.
+void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states, const ModelSource& source,
+                    const QuantizePlan& plan, RotaryEmbedding& rope, QuantizedModelSink& sink, QuantizeReport& report) {
+  const ModelConfig& config = source.config();
+  if (plan.awq) {
+    auto grid_for = [&](const std::string& suffix) { return plan.grid_for(hf_names::layer(i, suffix)); };
+    for (auto& r : apply_awq(config, w, rope, capture_inputs(config, w, rope, states, plan.batch), grid_for, *plan.awq,
+                             "model.layers." + std::to_string(i)))
+      report.awq.push_back(std::move(r));
+    release_layer_pages(source, i);  // the scaled layer is a copy
+  }
+  // True-sequential: one group at a time, its inputs captured after the groups before it were
+  // quantized. Otherwise all groups from one pass over the unquantized layer.
+  const auto& groups = decoder_linear_groups();
+  std::vector<std::vector<const LinearGroup*>> passes;
+  if (!plan.round) {
+    // Nothing to quantize: the (scaled) float layer is written as it is.
+  } else if (plan.true_sequential) {
+    for (const auto& g : groups) passes.push_back({&g});
+  } else {
+    passes.emplace_back();
+    for (const auto& g : groups) passes.back().push_back(&g);
+  }
+  for (const auto& pass : passes) {
+    std::map<std::string, HessianAccumulator> hessians;
+    for (const LinearGroup* g : pass) {
+      const int64_t in = w.linear(g->linears.front()).size(1);
+      hessians.emplace(g->input, HessianAccumulator(in, at::kFloat));
+    }
+    run_layer(config, w, rope, states, plan.batch, [&](const char* input, const at::Tensor& x) {
+      auto it = hessians.find(input);
+      if (it != hessians.end()) it->second.add(x.to(at::kFloat));
+    });
+    for (const LinearGroup* g : pass) {
+      const at::Tensor& h = hessians.at(g->input).matrix();
+      std::optional<GptqHessian> inverse;  // shared by the group's linears, computed when first needed
+      for (const auto& suffix : g->linears) {
+        const std::string module = hf_names::layer(i, suffix);
+        at::Tensor& weight = w.linear(suffix);
+        check_finite(weight, source.path(), module + ".weight");
+        auto grid = plan.grid_for(module);
+        if (!grid) {
+          report.skipped.push_back(module);
+          continue;
+        }
+        const auto t0 = Clock::now();
+        LinearReport lr;
+        lr.module = module;
+        lr.bits = grid->bits();
+        lr.group_size = grid->group_size();
+        QuantizedLinear q;
+        if (plan.method == QuantMethod::gptq) {
+          if (!inverse) inverse = prepare_gptq_hessian(h, plan.gptq);
+          GptqResult r = quantize_gptq(weight, *inverse, grid, plan.gptq);
+          if (r.damp_raises > 0)
+            std::fprintf(stderr, "quantize: %s: Cholesky failed, dampening raised %d time(s) to %.4g\n", module.c_str(),
+                         r.damp_raises, r.damp_used);
+          lr.damp = r.damp_used;
+          q = std::move(r.layer);
+        } else {
+          q = quantize_rtn(weight, grid);
+        }
+        at::Tensor dequantized = q.dequantize().to(weight.device());
+        lr.relative_error = relative_output_error(weight, dequantized, h);
+        lr.seconds = seconds_since(t0);
+        report.linears.push_back(lr);
+        sink.add_linear(i, suffix, q);
+        weight = dequantized;  // later groups and layers see the quantized layer
+        source.release(module + ".weight");
+      }
+    }
+  }
+}
+
 }  // namespace
 
-nlohmann::ordered_json QuantizeReport::to_json() const {
+nlohmann::ordered_json QuantizeReport::to_json(bool with_timings) const {
   nlohmann::ordered_json j;
-  j["seconds"] = seconds;
+  if (with_timings) j["seconds"] = seconds;
   j["calibration_tokens"] = calibration_tokens;
   j["skipped"] = skipped;
   j["linears"] = nlohmann::ordered_json::array();
-  for (const auto& l : linears)
-    j["linears"].push_back({{"module", l.module}, {"bits", l.bits}, {"group_size", l.group_size},
-                            {"relative_error", l.relative_error}, {"damp", l.damp}, {"seconds", l.seconds}});
+  for (const auto& l : linears) j["linears"].push_back(linear_json(l, with_timings));
   if (!awq.empty()) {
     j["awq"] = nlohmann::ordered_json::array();
     for (const auto& a : awq) j["awq"].push_back(mp::to_json(a));
@@ -82,7 +208,7 @@ nlohmann::ordered_json QuantizeReport::to_json() const {
 }
 
 QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& plan, const RuntimeOptions& runtime,
-                              QuantizedModelSink& sink) {
+                              QuantizedModelSink& sink, const ResumeOptions& resume) {
   plan.validate();
   const auto start = Clock::now();
   const ModelConfig& config = source.config();
@@ -98,89 +224,43 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   const at::Tensor tokens = sample_calibration(source.tokenizer(), calibration);
   QuantizeReport report;
   report.calibration_tokens = tokens.numel();
+  const std::vector<nlohmann::json> finished = sink.begin(quantize_request(source, plan, tokens), resume.resume);
+  if (static_cast<int64_t>(finished.size()) > config.num_layers)
+    fail_input("--resume", "the interrupted run finished more layers than the model has");
+  report.resumed_layers = static_cast<int64_t>(finished.size());
   at::Tensor states = model.embed(tokens);
 
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {
-    DecoderLayerWeights w = model.load_layer(i);
-    if (plan.awq) {
-      auto grid_for = [&](const std::string& suffix) { return plan.grid_for(hf_names::layer(i, suffix)); };
-      for (auto& r : apply_awq(config, w, model.rope(), capture_inputs(config, w, model.rope(), states, plan.batch),
-                               grid_for, *plan.awq, "model.layers." + std::to_string(i)))
-        report.awq.push_back(std::move(r));
-    }
-    QuantizedLinears quantized;
-    // True-sequential: one group at a time, its inputs captured after the groups before it were
-    // quantized. Otherwise all groups from one pass over the unquantized layer.
-    const auto& groups = decoder_linear_groups();
-    std::vector<std::vector<const LinearGroup*>> passes;
-    if (!plan.round) {
-      // Nothing to quantize: the (scaled) float layer is written as it is.
-    } else if (plan.true_sequential) {
-      for (const auto& g : groups) passes.push_back({&g});
+    DecoderLayerWeights w;
+    if (i < report.resumed_layers) {
+      // Not solved again: the committed layer is read back to compute the next layer's inputs.
+      restore_layer_record(i, finished[i], report);
+      w = sink.read_layer(i);
     } else {
-      passes.emplace_back();
-      for (const auto& g : groups) passes.back().push_back(&g);
+      w = model.load_layer(i);
+      const ReportSizes before = sizes_of(report);
+      quantize_layer(i, w, states, source, plan, model.rope(), sink, report);
+      sink.write_layer(i, w, layer_record(report, before));
     }
-    for (const auto& pass : passes) {
-      std::map<std::string, HessianAccumulator> hessians;
-      for (const LinearGroup* g : pass) {
-        const int64_t in = w.linear(g->linears.front()).size(1);
-        hessians.emplace(g->input, HessianAccumulator(in, at::kFloat));
-      }
-      run_layer(config, w, model.rope(), states, plan.batch, [&](const char* input, const at::Tensor& x) {
-        auto it = hessians.find(input);
-        if (it != hessians.end()) it->second.add(x.to(at::kFloat));
-      });
-      for (const LinearGroup* g : pass) {
-        const at::Tensor& h = hessians.at(g->input).matrix();
-        for (const auto& suffix : g->linears) {
-          const std::string module = hf_names::layer(i, suffix);
-          at::Tensor& weight = w.linear(suffix);
-          check_finite(weight, source.path(), module + ".weight");
-          auto grid = plan.grid_for(module);
-          if (!grid) {
-            report.skipped.push_back(module);
-            continue;
-          }
-          const auto t0 = Clock::now();
-          LinearReport lr;
-          lr.module = module;
-          lr.bits = grid->bits();
-          lr.group_size = grid->group_size();
-          QuantizedLinear q;
-          if (plan.method == QuantMethod::gptq) {
-            GptqResult r = quantize_gptq(weight, h, grid, plan.gptq);
-            if (r.damp_raises > 0)
-              std::fprintf(stderr, "quantize: %s: Cholesky failed, dampening raised %d time(s) to %.4g\n", module.c_str(),
-                           r.damp_raises, r.damp_used);
-            lr.damp = r.damp_used;
-            q = std::move(r.layer);
-          } else {
-            q = quantize_rtn(weight, grid);
-          }
-          at::Tensor dequantized = q.dequantize().to(weight.device());
-          lr.relative_error = relative_output_error(weight, dequantized, h);
-          lr.seconds = seconds_since(t0);
-          report.linears.push_back(lr);
-          weight = dequantized;  // later groups and layers see the quantized layer
-          quantized.emplace(suffix, std::move(q));
-        }
-      }
+    if (i == resume.stop_after_layer && i + 1 < config.num_layers) {
+      sink.keep_partial();
+      report.stopped_after_layer = i;
+      break;
     }
-    sink.write_layer(i, w, quantized);
     states = run_layer(config, w, model.rope(), states, plan.batch, {});
     release_layer_pages(source, i);
     double worst = 0;
     for (const auto& l : report.linears)
       if (l.module.rfind(hf_names::layer(i, ""), 0) == 0) worst = std::max(worst, l.relative_error);
-    char status[64];
-    std::snprintf(status, sizeof status, "layer %lld worst rel. error %.3g", static_cast<long long>(i), worst);
+    char status[80];
+    std::snprintf(status, sizeof status, "layer %lld%s worst rel. error %.3g", static_cast<long long>(i),
+                  i < report.resumed_layers ? " (resumed)" : "", worst);
     progress.advance(1, status);
   }
   progress.finish();
   report.seconds = seconds_since(start);
-  sink.commit(source, report.to_json());
+  if (report.stopped_after_layer < 0) sink.commit(source, report.to_json(/*with_timings=*/false));
   return report;
 }
 

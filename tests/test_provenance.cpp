@@ -2,6 +2,7 @@
 // lists the sha256 of every file.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,16 @@ TEST_CASE("command lines are recorded as a shell would run them again", "[proven
   CHECK(mp::shell_command_line({"modelpress", "eval", "--model", "a/b-c.d", "--bits=4"}) ==
         "modelpress eval --model a/b-c.d --bits=4");
   CHECK(mp::shell_command_line({"x", "two words", "it's", ""}) == "x 'two words' 'it'\\''s' ''");
+}
+
+TEST_CASE("the recorded command leaves out options that do not change results", "[provenance]") {
+  mp::Provenance p;
+  p.begin_command({"/build/modelpress", "quantize", "--resume", "--stop-after-layer", "2", "--bits", "4", "-q",
+                   "--stop-after-step=7", "--quiet"});
+  const auto stamp = p.stamp();
+  const auto command = std::find_if(stamp.begin(), stamp.end(), [](const auto& kv) { return kv.first == "command"; });
+  REQUIRE(command != stamp.end());
+  CHECK(command->second == "modelpress quantize --bits 4");
 }
 
 TEST_CASE("a directory's input hash covers its files but not its manifests or logs", "[provenance]") {
@@ -97,8 +108,7 @@ TEST_CASE("export records provenance in GGUF general.modelpress.* keys and a man
   CHECK(value_of("general.modelpress.version") == mp::version());
   CHECK(value_of("general.modelpress.commit") == mp::git_commit());
   CHECK(value_of("general.modelpress.command") ==
-        mp::shell_command_line({"modelpress", "export", "--to", "gguf", "--type", "Q8_0", "--quiet", "--model", model,
-                                "-o", out}));
+        mp::shell_command_line({"modelpress", "export", "--to", "gguf", "--type", "Q8_0", "--model", model, "-o", out}));
   CHECK(value_of("general.modelpress.input.model.sha256") == mp::sha256_of_input(model));
   check_manifest_lists(read_json(out + ".manifest.json"), {{"model.gguf", out}});
 }

@@ -31,10 +31,12 @@ double relative_difference(const at::Tensor& a, const at::Tensor& b) {
 
 // Keeps what the driver hands to a sink, to compare two runs.
 struct RecordingSink : mp::QuantizedModelSink {
-  std::vector<mp::QuantizedLinears> layers;
-  void write_layer(int64_t, const mp::DecoderLayerWeights&, const mp::QuantizedLinears& q) override {
-    layers.push_back(q);
+  std::vector<std::map<std::string, mp::QuantizedLinear>> layers;
+  void add_linear(int64_t index, const std::string& suffix, const mp::QuantizedLinear& q) override {
+    if (static_cast<int64_t>(layers.size()) <= index) layers.resize(index + 1);
+    layers[index].emplace(suffix, q);
   }
+  void write_layer(int64_t, const mp::DecoderLayerWeights&, const nlohmann::json&) override {}
   void commit(const mp::ModelSource&, const nlohmann::json&) override {}
 };
 

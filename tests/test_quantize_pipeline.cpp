@@ -17,9 +17,15 @@ namespace {
 class RecordingSink : public QuantizedModelSink {
  public:
   explicit RecordingSink(QuantizedModelSink& inner) : inner_(inner) {}
-  void write_layer(int64_t index, const DecoderLayerWeights& dense, const QuantizedLinears& quantized) override {
-    for (const auto& [suffix, q] : quantized) dequantized[hf_names::layer(index, suffix) + ".weight"] = q.dequantize();
-    inner_.write_layer(index, dense, quantized);
+  std::vector<nlohmann::json> begin(const nlohmann::json& request, bool resume) override {
+    return inner_.begin(request, resume);
+  }
+  void add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) override {
+    dequantized[hf_names::layer(index, suffix) + ".weight"] = q.dequantize();
+    inner_.add_linear(index, suffix, q);
+  }
+  void write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) override {
+    inner_.write_layer(index, dense, record);
   }
   void commit(const ModelSource& source, const nlohmann::json& report) override { inner_.commit(source, report); }
   std::map<std::string, at::Tensor> dequantized;

@@ -20,6 +20,7 @@ struct QuantizeArgs {
   std::optional<bool> asym;  // default: symmetric, asymmetric (zero_point, as AutoAWQ) for awq
   bool no_true_sequential = false, json = false, export_scaled = false;
   QuantizePlan plan;
+  ResumeOptions resume;
   AwqOptions awq;
   RuntimeSettings runtime;
 };
@@ -60,7 +61,12 @@ void run_quantize(QuantizeArgs& a) {
                 a.plan.calibration.seed);
   auto source = open_model(a.model);
   auto sink = make_sink(a, source->config());
-  QuantizeReport report = quantize_model(*source, a.plan, runtime, *sink);
+  QuantizeReport report = quantize_model(*source, a.plan, runtime, *sink, a.resume);
+  if (report.stopped_after_layer >= 0) {
+    std::fprintf(stderr, "quantize: stopped after layer %lld, as asked; --resume continues\n",
+                 static_cast<long long>(report.stopped_after_layer));
+    return;
+  }
   if (a.json) {
     std::cout << report.to_json().dump(2) << "\n";
     return;
@@ -116,6 +122,10 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
   cmd->add_option("--skip", a->plan.skip, "keep modules matching this regex in full precision (repeatable)");
   cmd->add_option("--override", a->overrides, "per-module grid: REGEX:bits=N,group=G (repeatable)");
   cmd->add_flag("--json", a->json, "print the per-linear report as JSON");
+  cmd->add_flag("--resume", a->resume.resume,
+                "continue an interrupted run of the same command from its last finished layer (kept in .OUT.resumable)");
+  cmd->add_option("--stop-after-layer", a->resume.stop_after_layer, "exit once this layer is committed, as if killed")
+      ->group("");  // for resume tests
   if (method == "awq" || name == "quantize") add_awq_options(cmd, *a);
   add_runtime_options(cmd, a->runtime);
   cmd->callback([a] { run_quantize(*a); });
