@@ -25,8 +25,9 @@ std::vector<std::pair<std::string, at::Tensor>> AwqCheckpointSink::pack_linear(c
 
 at::Tensor AwqCheckpointSink::unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module,
                                             int64_t out_features, int64_t in_features) const {
-  return dequantize_awq_linear(checkpoint, module, AwqScheme::from_config(quantization_config(), module), out_features,
-                               in_features);
+  return read_awq_linear(checkpoint, module, AwqScheme::from_config(quantization_config(), module), out_features,
+                         in_features)
+      .dequantize();
 }
 
 nlohmann::json AwqCheckpointSink::quantization_config() const {

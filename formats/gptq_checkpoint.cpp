@@ -212,7 +212,7 @@ nlohmann::json GptqCheckpointSink::quantization_config() const {
 at::Tensor GptqCheckpointSink::unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module,
                                              int64_t out_features, int64_t in_features) const {
   const GptqScheme scheme = GptqScheme::from_config(quantization_config(), out_.file(kProgressFile));
-  return dequantize_gptq_linear(checkpoint, module, scheme, out_features, in_features);
+  return read_gptq_linear(checkpoint, module, scheme, out_features, in_features).dequantize();
 }
 
 void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json& report) {
