@@ -124,6 +124,9 @@ void TeacherCacheWriter::append(const TeacherTopK& rows) {
 
 void TeacherCacheWriter::commit() {
   h5::set_provenance_attributes(file_);
+  indices_.close();
+  logprobs_.close();
+  tail_.close();
   file_.close();
   output_.commit();
   write_file_manifest(output_.path());

@@ -48,6 +48,8 @@ void TokenDatasetWriter::commit() {
   file_.set_attribute("source_files", files);
   file_.set_attribute("source_sha256", hashes);
   h5::set_provenance_attributes(file_);
+  tokens_.close();
+  offsets_.close();
   file_.close();
   output_.commit();
   write_file_manifest(output_.path());

@@ -79,6 +79,9 @@ class Dataset {
   // Rows are contiguous in `data`, row_width elements of `memory_type` each (1 for 1-D).
   void append(hid_t memory_type, const void* data, int64_t rows);
   void read(int64_t start, int64_t rows, hid_t memory_type, void* out) const;
+  // HDF5 keeps a file open, and keeps writing it, until its last dataset is closed: close every
+  // dataset before File::close() when the file is about to be renamed or hashed.
+  void close() { id_.reset(); }
 
  private:
   Dataset(std::string where, Id id, int64_t row_width)

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
 
 #include "distill/token_dataset.h"
+#include "formats/gguf_file.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -123,7 +125,24 @@ TEST_CASE("cli: export -o - streams the same GGUF to stdout", "[cli]") {
   json_of(mp::test::run_modelpress(export_q8 + "-o " + quoted(dir.path("m.gguf")) + " --json"));
   const auto streamed = mp::test::run_modelpress(export_q8 + "-o - --json");
   REQUIRE(streamed.exit_code == 0);
-  CHECK(streamed.out == read_file(dir.path("m.gguf")));
+  // The same file but for the recorded command line, which names its own destination.
+  std::ofstream(dir.path("streamed.gguf"), std::ios::binary) << streamed.out;
+  const mp::GgufFile from_file(dir.path("m.gguf")), from_stream(dir.path("streamed.gguf"));
+  REQUIRE(from_stream.metadata().size() == from_file.metadata().size());
+  for (size_t i = 0; i < from_file.metadata().size(); ++i) {
+    const auto& [key, value] = from_file.metadata()[i];
+    INFO(key);
+    CHECK(from_stream.metadata()[i].first == key);
+    if (key == "general.modelpress.command")
+      CHECK_THAT(from_stream.metadata()[i].second.as_string(), Catch::EndsWith("-o - --json"));
+    else
+      CHECK(from_stream.metadata()[i].second == value);
+  }
+  REQUIRE(from_file.tensors().front().offset == 0);
+  const uint64_t data_bytes = std::filesystem::file_size(dir.path("m.gguf")) - from_file.data_offset();
+  REQUIRE(std::filesystem::file_size(dir.path("streamed.gguf")) - from_stream.data_offset() == data_bytes);
+  CHECK(std::memcmp(from_file.bytes(from_file.tensors().front()), from_stream.bytes(from_stream.tensors().front()),
+                    data_bytes) == 0);
   CHECK(nlohmann::json::parse(streamed.err.substr(streamed.err.find('{')))["tensors"].is_number());
   // A write that fails (a full disk) is a runtime failure, exit 1, naming standard output.
   const std::string full = "'" + mp::test::modelpress_binary() + "' " + export_q8 + "-o - --quiet >/dev/full 2>'" +
