@@ -24,10 +24,7 @@ const std::string& model() {
 
 // A few hundred tokens of TinyStories: enough for two 64-token chunks.
 std::string story_text() {
-  std::ifstream in(mp::test::shared_path("corpora/tinystories/eval.txt"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str().substr(0, 2000);
+  return mp::test::read_file(mp::test::shared_path("corpora/tinystories/eval.txt")).substr(0, 2000);
 }
 
 std::string quoted(const std::string& path) { return "'" + path + "'"; }
@@ -47,13 +44,6 @@ void require_numbers(const nlohmann::json& j, std::initializer_list<const char*>
     REQUIRE(j.contains(key));
     CHECK(j[key].is_number());
   }
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -149,7 +139,7 @@ TEST_CASE("cli: export -o - streams the same GGUF to stdout", "[cli]") {
                            dir.path("err") + "'";
   const int status = std::system(full.c_str());
   CHECK(WEXITSTATUS(status) == 1);
-  CHECK_THAT(read_file(dir.path("err")), Catch::Contains("write failed"));
+  CHECK_THAT(mp::test::read_file(dir.path("err")), Catch::Contains("write failed"));
 }
 
 TEST_CASE("cli: exit codes for usage errors, bad input and --version", "[cli]") {

@@ -41,14 +41,12 @@ std::string ScratchDir::path(const std::string& name) const {
   return name.empty() ? root.string() : (root / name).string();
 }
 
-namespace {
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
 }
-}  // namespace
 
 CommandResult run_modelpress(const std::string& args) { return run_modelpress(args, ""); }
 
@@ -59,7 +57,7 @@ CommandResult run_modelpress(const std::string& args, const std::string& stdin_t
   const std::string cmd = "'" + modelpress_binary() + "' " + args + " >'" + out + "' 2>'" + err + "' <'" + in + "'";
   int status = std::system(cmd.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return {code, slurp(out), slurp(err)};
+  return {code, read_file(out), read_file(err)};
 }
 
 }  // namespace mp::test

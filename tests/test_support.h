@@ -20,6 +20,8 @@ struct CommandResult {
   int exit_code;
   std::string out, err;
 };
+// The whole file (empty when it cannot be read).
+std::string read_file(const std::string& path);
 // The built `modelpress` binary.
 std::string modelpress_binary();
 // Runs the built `modelpress` binary with the given arguments (a shell-quoted string), its standard
