@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "bench/synthetic_model.h"
-#include "lib/llama_model.h"
-#include "lib/version.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/base/version.h"
 
 namespace fs = std::filesystem;
 using namespace mp;

@@ -9,8 +9,8 @@
 
 #include "bench/synthetic_model.h"
 #include "formats/gguf_export.h"
-#include "lib/progress.h"
-#include "lib/version.h"
+#include "lib/base/progress.h"
+#include "lib/base/version.h"
 
 namespace fs = std::filesystem;
 using namespace mp;

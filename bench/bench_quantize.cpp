@@ -12,9 +12,9 @@
 
 #include "bench/synthetic_model.h"
 #include "formats/gptq_checkpoint.h"
-#include "lib/hf_model_source.h"
+#include "lib/runtime/hf_model_source.h"
 #include "quant/quantize_model.h"
-#include "lib/version.h"
+#include "lib/base/version.h"
 
 using namespace mp;
 

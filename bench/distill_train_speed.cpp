@@ -13,9 +13,9 @@
 #include "distill/losses.h"
 #include "distill/student_model.h"
 #include "distill/tokenize_corpus.h"
-#include "lib/llama_model.h"
-#include "lib/runtime.h"
-#include "lib/version.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/runtime/runtime.h"
+#include "lib/base/version.h"
 
 namespace {
 

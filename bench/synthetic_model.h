@@ -7,7 +7,7 @@
 #include <string>
 
 #include "formats/safetensors.h"
-#include "lib/atomic_output.h"
+#include "lib/base/atomic_output.h"
 
 namespace mp::bench {
 

@@ -13,7 +13,7 @@
 
 #include <cstdlib>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

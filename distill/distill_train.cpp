@@ -4,10 +4,10 @@
 
 #include "distill/cache_teacher.h"
 #include "distill/tokenize_corpus.h"
-#include "lib/error.h"
-#include "lib/progress.h"
-#include "lib/sha256.h"
-#include "lib/tokenizer.h"
+#include "lib/base/error.h"
+#include "lib/base/progress.h"
+#include "lib/base/sha256.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
 

@@ -6,7 +6,7 @@
 
 #include "distill/losses.h"
 #include "distill/trainer.h"
-#include "lib/runtime.h"
+#include "lib/runtime/runtime.h"
 
 namespace mp {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -6,11 +6,11 @@
 #include <fstream>
 
 #include "formats/safetensors.h"
-#include "lib/atomic_output.h"
-#include "lib/decoder_layer.h"
-#include "lib/error.h"
-#include "lib/model_source.h"
-#include "lib/provenance.h"
+#include "lib/base/atomic_output.h"
+#include "lib/runtime/decoder_layer.h"
+#include "lib/base/error.h"
+#include "lib/runtime/model_source.h"
+#include "lib/pipeline/provenance.h"
 
 namespace fs = std::filesystem;
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "formats/hf_config.h"
-#include "lib/rope.h"
+#include "lib/runtime/rope.h"
 
 namespace mp {
 

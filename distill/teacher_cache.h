@@ -15,7 +15,7 @@
 
 #include "distill/teacher_topk.h"
 #include "formats/hdf5_file.h"
-#include "lib/atomic_output.h"
+#include "lib/base/atomic_output.h"
 
 namespace mp {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "lib/error.h"
-#include "lib/sha256.h"
+#include "lib/base/error.h"
+#include "lib/base/sha256.h"
 
 namespace fs = std::filesystem;
 

@@ -8,7 +8,7 @@
 #include "distill/losses.h"
 #include "distill/teacher_cache.h"
 #include "distill/training_windows.h"
-#include "lib/llama_model.h"
+#include "lib/runtime/llama_model.h"
 
 namespace mp {
 

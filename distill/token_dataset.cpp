@@ -1,7 +1,7 @@
 #include "distill/token_dataset.h"
 
-#include "lib/error.h"
-#include "lib/provenance.h"
+#include "lib/base/error.h"
+#include "lib/pipeline/provenance.h"
 
 namespace mp {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "formats/hdf5_file.h"
-#include "lib/atomic_output.h"
-#include "lib/sha256.h"
+#include "lib/base/atomic_output.h"
+#include "lib/base/sha256.h"
 
 namespace mp {
 

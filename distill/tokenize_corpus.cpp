@@ -6,9 +6,9 @@
 #include <sstream>
 
 #include "distill/token_dataset.h"
-#include "lib/error.h"
-#include "lib/runtime.h"
-#include "lib/sha256.h"
+#include "lib/base/error.h"
+#include "lib/runtime/runtime.h"
+#include "lib/base/sha256.h"
 
 namespace mp {
 

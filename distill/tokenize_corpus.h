@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace mp {
 

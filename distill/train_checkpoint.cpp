@@ -1,8 +1,8 @@
 #include "distill/train_checkpoint.h"
 
 #include "formats/safetensors.h"
-#include "lib/atomic_output.h"
-#include "lib/error.h"
+#include "lib/base/atomic_output.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -8,9 +8,9 @@
 #include "distill/losses.h"
 #include "distill/train_checkpoint.h"
 #include "distill/training_windows.h"
-#include "lib/error.h"
-#include "lib/progress.h"
-#include "lib/provenance.h"
+#include "lib/base/error.h"
+#include "lib/base/progress.h"
+#include "lib/pipeline/provenance.h"
 
 namespace fs = std::filesystem;
 

@@ -3,7 +3,7 @@
 #include <numeric>
 #include <random>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

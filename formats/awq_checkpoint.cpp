@@ -1,7 +1,7 @@
 #include "formats/awq_checkpoint.h"
 
-#include "lib/error.h"
-#include "lib/version.h"
+#include "lib/base/error.h"
+#include "lib/base/version.h"
 
 namespace mp {
 

@@ -1,6 +1,6 @@
 #include "formats/dtype.h"
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

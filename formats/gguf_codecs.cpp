@@ -4,7 +4,7 @@
 
 #include "formats/gguf_block_io.h"
 #include "formats/half_float.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -9,10 +9,10 @@
 #include "formats/gguf_export_metadata.h"
 #include "formats/gguf_from_codes.h"
 #include "formats/gguf_writer.h"
-#include "lib/error.h"
-#include "lib/progress.h"
-#include "lib/provenance.h"
-#include "lib/rope.h"
+#include "lib/base/error.h"
+#include "lib/base/progress.h"
+#include "lib/pipeline/provenance.h"
+#include "lib/runtime/rope.h"
 
 namespace mp {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "formats/gguf_export_plan.h"
-#include "lib/model_source.h"
+#include "lib/runtime/model_source.h"
 
 namespace mp {
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "formats/gguf_llama_names.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "formats/gguf_value.h"
-#include "lib/model_source.h"
+#include "lib/runtime/model_source.h"
 
 namespace mp {
 

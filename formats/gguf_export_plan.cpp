@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

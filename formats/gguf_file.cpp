@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "formats/gguf_codecs.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -15,7 +15,7 @@
 
 #include "formats/gguf_types.h"
 #include "formats/gguf_value.h"
-#include "lib/mapped_file.h"
+#include "lib/base/mapped_file.h"
 
 namespace mp {
 

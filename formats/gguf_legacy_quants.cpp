@@ -8,7 +8,7 @@
 #include "formats/gguf_block_io.h"
 #include "formats/gguf_scale_search.h"
 #include "formats/half_float.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp::gguf_blocks {
 

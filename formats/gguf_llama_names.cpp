@@ -1,6 +1,6 @@
 #include "formats/gguf_llama_names.h"
 
-#include "lib/model_source.h"
+#include "lib/runtime/model_source.h"
 
 namespace mp {
 

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <sstream>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

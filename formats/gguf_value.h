@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

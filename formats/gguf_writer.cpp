@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "formats/gguf_codecs.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

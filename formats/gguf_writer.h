@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "formats/gguf_file.h"
-#include "lib/atomic_output.h"
+#include "lib/base/atomic_output.h"
 
 namespace mp {
 

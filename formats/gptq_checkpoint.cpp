@@ -7,9 +7,9 @@
 #include <regex>
 #include <set>
 
-#include "lib/error.h"
-#include "lib/provenance.h"
-#include "lib/version.h"
+#include "lib/base/error.h"
+#include "lib/pipeline/provenance.h"
+#include "lib/base/version.h"
 
 namespace fs = std::filesystem;
 

@@ -6,7 +6,7 @@
 
 #include "formats/quantized_sink.h"
 #include "formats/safetensors.h"
-#include "lib/atomic_output.h"
+#include "lib/base/atomic_output.h"
 #include "quant/pack_gptq.h"
 #include "quant/quantize_plan.h"
 

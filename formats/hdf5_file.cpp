@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "lib/error.h"
-#include "lib/provenance.h"
+#include "lib/base/error.h"
+#include "lib/pipeline/provenance.h"
 
 namespace mp::h5 {
 

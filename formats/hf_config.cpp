@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

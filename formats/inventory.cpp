@@ -7,7 +7,7 @@
 
 #include "formats/gguf_file.h"
 #include "formats/safetensors.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace fs = std::filesystem;
 

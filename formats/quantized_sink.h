@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/decoder_layer.h"
-#include "lib/error.h"
-#include "lib/model_source.h"
+#include "lib/runtime/decoder_layer.h"
+#include "lib/base/error.h"
+#include "lib/runtime/model_source.h"
 #include "quant/quantized_linear.h"
 
 namespace mp {

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "formats/dtype.h"
-#include "lib/atomic_output.h"
-#include "lib/mapped_file.h"
+#include "lib/base/atomic_output.h"
+#include "lib/base/mapped_file.h"
 
 namespace mp {
 

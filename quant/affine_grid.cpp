@@ -1,6 +1,6 @@
 #include "quant/affine_grid.h"
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

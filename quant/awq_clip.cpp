@@ -1,6 +1,6 @@
 #include "quant/awq_clip.h"
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "quant/rtn.h"
 
 namespace mp {

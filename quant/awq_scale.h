@@ -10,7 +10,7 @@
 #include <functional>
 #include <memory>
 
-#include "lib/decoder_layer.h"
+#include "lib/runtime/decoder_layer.h"
 #include "quant/grid.h"
 
 namespace mp {

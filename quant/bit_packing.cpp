@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <tuple>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 namespace {

@@ -1,6 +1,6 @@
 #include "quant/pack_awq.h"
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "quant/affine_grid.h"
 #include "quant/bit_packing.h"
 

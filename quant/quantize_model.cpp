@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "lib/error.h"
-#include "lib/progress.h"
+#include "lib/base/error.h"
+#include "lib/base/progress.h"
 #include "quant/hessian.h"
 #include "quant/quantize_request.h"
 #include "quant/rtn.h"

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/quantized_sink.h"
-#include "lib/llama_model.h"
+#include "lib/runtime/llama_model.h"
 #include "quant/quantize_plan.h"
 
 namespace mp {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/calibration.h"
+#include "quant/calibration.h"
 #include "quant/affine_grid.h"
 #include "quant/awq.h"
 #include "quant/gptq.h"

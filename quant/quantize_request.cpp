@@ -3,7 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "lib/sha256.h"
+#include "lib/base/sha256.h"
 
 namespace fs = std::filesystem;
 

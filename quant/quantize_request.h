@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lib/model_source.h"
+#include "lib/runtime/model_source.h"
 #include "quant/quantize_plan.h"
 
 namespace mp {

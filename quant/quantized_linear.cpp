@@ -1,6 +1,6 @@
 #include "quant/quantized_linear.h"
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 
 namespace mp {
 

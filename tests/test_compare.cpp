@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "lib/compare.h"
-#include "lib/model_source.h"
-#include "lib/tokenizer_train.h"
+#include "lib/eval/compare.h"
+#include "lib/runtime/model_source.h"
+#include "lib/tokenizer/tokenizer_train.h"
 #include "tests/test_support.h"
 
 using namespace mp;

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <map>
 
-#include "lib/model_source.h"
-#include "lib/runtime.h"
-#include "lib/tokenizer.h"
+#include "lib/runtime/model_source.h"
+#include "lib/runtime/runtime.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
 
 using namespace mp;

@@ -10,7 +10,7 @@
 #include "formats/gguf_codecs.h"
 #include "formats/half_float.h"
 #include "formats/safetensors.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "tests/test_support.h"
 
 namespace {

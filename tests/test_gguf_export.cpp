@@ -6,10 +6,10 @@
 
 #include "formats/gguf_export.h"
 #include "formats/gguf_file.h"
-#include "lib/gguf_model_source.h"
-#include "lib/hf_model_source.h"
-#include "lib/llama_model.h"
-#include "lib/runtime.h"
+#include "lib/runtime/gguf_model_source.h"
+#include "lib/runtime/hf_model_source.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/runtime/runtime.h"
 #include "tests/test_support.h"
 
 using namespace mp;

@@ -6,8 +6,8 @@
 
 #include "formats/gguf_export.h"
 #include "formats/gguf_file.h"
-#include "lib/llama_model.h"
-#include "lib/runtime.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/runtime/runtime.h"
 #include "tests/test_support.h"
 
 using namespace mp;

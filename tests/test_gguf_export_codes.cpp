@@ -6,7 +6,7 @@
 
 #include "formats/gguf_export.h"
 #include "formats/gguf_file.h"
-#include "lib/hf_model_source.h"
+#include "lib/runtime/hf_model_source.h"
 #include "tests/test_support.h"
 
 using namespace mp;

@@ -8,8 +8,8 @@
 #include "formats/gguf_file.h"
 #include "formats/gguf_writer.h"
 #include "formats/safetensors.h"
-#include "lib/error.h"
-#include "lib/mapped_file.h"
+#include "lib/base/error.h"
+#include "lib/base/mapped_file.h"
 #include "tests/test_support.h"
 
 using Catch::Matchers::Contains;

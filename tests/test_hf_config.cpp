@@ -2,8 +2,8 @@
 #include <fstream>
 
 #include "formats/hf_config.h"
-#include "lib/error.h"
-#include "lib/hf_model_source.h"
+#include "lib/base/error.h"
+#include "lib/runtime/hf_model_source.h"
 #include "tests/test_support.h"
 
 using namespace mp;

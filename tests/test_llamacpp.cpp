@@ -7,11 +7,11 @@
 
 #include "formats/gguf_export.h"
 #include "formats/safetensors.h"
-#include "lib/generate.h"
-#include "lib/llama_model.h"
-#include "lib/runtime.h"
+#include "lib/runtime/generate.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/runtime/runtime.h"
 #include "tests/test_support.h"
-#include "lib/version.h"
+#include "lib/base/version.h"
 
 using namespace mp;
 

@@ -3,7 +3,7 @@
 // incremental decoding against the full forward.
 #include <cmath>
 
-#include "lib/llama_model.h"
+#include "lib/runtime/llama_model.h"
 #include "tests/test_support.h"
 
 using namespace mp;

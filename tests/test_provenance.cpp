@@ -10,9 +10,10 @@
 #include "formats/gguf_file.h"
 #include "formats/hdf5_file.h"
 #include "formats/safetensors.h"
-#include "lib/provenance.h"
-#include "lib/sha256.h"
-#include "lib/version.h"
+#include "lib/pipeline/provenance.h"
+#include "lib/base/sha256.h"
+#include "lib/base/shell_quote.h"
+#include "lib/base/version.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;

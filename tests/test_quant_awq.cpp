@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "formats/awq_checkpoint.h"
-#include "lib/hf_model_source.h"
-#include "lib/llama_model.h"
+#include "lib/runtime/hf_model_source.h"
+#include "lib/runtime/llama_model.h"
 #include "quant/awq.h"
 #include "quant/quantize_model.h"
 #include "quant/rtn.h"

@@ -1,7 +1,7 @@
 // The GPTQ Hessian and solver on small layers.
 #include <catch2/catch.hpp>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "quant/affine_grid.h"
 #include "quant/rtn.h"
 

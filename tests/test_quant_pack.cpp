@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "quant/affine_grid.h"
 #include "quant/bit_packing.h"
 #include "quant/pack_awq.h"

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "formats/gptq_checkpoint.h"
-#include "lib/hf_model_source.h"
+#include "lib/runtime/hf_model_source.h"
 #include "quant/quantize_model.h"
 #include "tests/test_support.h"
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <map>
 
-#include "lib/sha256.h"
+#include "lib/base/sha256.h"
 #include "tests/test_support.h"
 
 using namespace mp;

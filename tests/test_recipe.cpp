@@ -8,10 +8,11 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "lib/error.h"
-#include "lib/recipe.h"
-#include "lib/recipe_plan.h"
-#include "lib/sha256.h"
+#include "lib/base/error.h"
+#include "lib/pipeline/recipe.h"
+#include "lib/pipeline/recipe_plan.h"
+#include "lib/base/sha256.h"
+#include "lib/base/shell_quote.h"
 #include "tests/test_support.h"
 
 namespace {

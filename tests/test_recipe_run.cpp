@@ -7,8 +7,8 @@
 #include <fstream>
 #include <regex>
 
-#include "lib/sha256.h"
-#include "lib/version.h"
+#include "lib/base/sha256.h"
+#include "lib/base/version.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;

@@ -8,7 +8,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "lib/sha256.h"
+#include "lib/pipeline/provenance.h"
+#include "lib/base/sha256.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;
@@ -16,17 +17,11 @@ using mp::test::run_modelpress;
 
 namespace {
 
-bool is_wall_clock_record(const fs::path& p) {
-  const std::string name = p.filename().string();
-  return name == "manifest.json" || p.extension() == ".jsonl" ||
-         (name.size() > 14 && name.compare(name.size() - 14, 14, ".manifest.json") == 0);
-}
-
 // Every file under `root` (a file or a directory) → sha256; manifests contribute their file lists.
 std::map<std::string, std::string> fingerprint(const fs::path& root) {
   std::map<std::string, std::string> out;
   auto add = [&](const fs::path& p, const std::string& name) {
-    if (!is_wall_clock_record(p)) {
+    if (!mp::is_wall_clock_record(p.filename().string())) {
       out[name] = mp::sha256_file(p.string());
       return;
     }
@@ -34,7 +29,7 @@ std::map<std::string, std::string> fingerprint(const fs::path& root) {
     std::ifstream in(p);
     nlohmann::json manifest = nlohmann::json::parse(in);
     for (const auto& [file, entry] : manifest["files"].items())
-      if (!is_wall_clock_record(file)) out[name + ":" + file] = entry["sha256"];
+      if (!mp::is_wall_clock_record(fs::path(file).filename().string())) out[name + ":" + file] = entry["sha256"];
     manifest.erase("run");
     manifest.erase("files");
     out[name + ":header"] = manifest.dump();

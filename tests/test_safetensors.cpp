@@ -2,7 +2,7 @@
 #include <fstream>
 
 #include "formats/safetensors.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "tests/test_support.h"
 
 using namespace mp;

@@ -3,8 +3,8 @@
 
 #include <fstream>
 
-#include "lib/error.h"
-#include "lib/sha256.h"
+#include "lib/base/error.h"
+#include "lib/base/sha256.h"
 #include "tests/test_support.h"
 
 TEST_CASE("sha256 reproduces the FIPS 180-4 test vectors", "[sha256]") {

@@ -1,8 +1,8 @@
 // The reference model against what llama.cpp and a plain PyTorch implementation measured
 // (../shared/README.md): greedy continuation, top-5 logits, perplexity, and eval --reference.
-#include "lib/generate.h"
-#include "lib/perplexity.h"
-#include "lib/runtime.h"
+#include "lib/runtime/generate.h"
+#include "lib/eval/perplexity.h"
+#include "lib/runtime/runtime.h"
 #include "tests/test_support.h"
 
 using namespace mp;

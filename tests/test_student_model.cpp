@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "distill/student_model.h"
-#include "lib/llama_model.h"
+#include "lib/runtime/llama_model.h"
 #include "tests/test_support.h"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/version.h"
+#include "lib/base/version.h"
 
 namespace fs = std::filesystem;
 
@@ -63,8 +63,8 @@ CommandResult run_modelpress(const std::string& args, const std::string& stdin_t
 }  // namespace mp::test
 
 #include "formats/safetensors.h"
-#include "lib/atomic_output.h"
-#include "lib/version.h"
+#include "lib/base/atomic_output.h"
+#include "lib/base/version.h"
 
 namespace mp::test {
 

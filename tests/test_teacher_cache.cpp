@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "distill/teacher_cache.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "tests/test_support.h"
 
 namespace {

@@ -6,7 +6,7 @@
 
 #include "distill/token_dataset.h"
 #include "formats/hdf5_file.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "tests/test_support.h"
 
 namespace {

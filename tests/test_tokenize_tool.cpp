@@ -6,7 +6,7 @@
 
 #include "distill/token_dataset.h"
 #include "distill/tokenize_corpus.h"
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
 
 namespace {

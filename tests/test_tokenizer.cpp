@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/runtime.h"
-#include "lib/tokenizer.h"
+#include "lib/runtime/runtime.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
 
 using namespace mp;

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
-#include "lib/runtime.h"
-#include "lib/tokenizer.h"
-#include "lib/tokenizer_train.h"
+#include "lib/base/error.h"
+#include "lib/runtime/runtime.h"
+#include "lib/tokenizer/tokenizer.h"
+#include "lib/tokenizer/tokenizer_train.h"
 #include "tests/test_support.h"
 
 using namespace mp;

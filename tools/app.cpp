@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <exception>
 
-#include "lib/error.h"
-#include "lib/provenance.h"
-#include "lib/version.h"
+#include "lib/base/error.h"
+#include "lib/pipeline/provenance.h"
+#include "lib/base/version.h"
 #include "tools/tools.h"
 
 namespace mp::tools {

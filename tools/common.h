@@ -3,8 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 
-#include "lib/provenance.h"
-#include "lib/runtime.h"
+#include "lib/pipeline/provenance.h"
+#include "lib/runtime/runtime.h"
 
 namespace mp::tools {
 

@@ -2,7 +2,7 @@
 // perplexity, KL divergence to the reference and speed (lib/compare.h).
 #include <iostream>
 
-#include "lib/compare.h"
+#include "lib/eval/compare.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 

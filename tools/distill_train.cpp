@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "distill/distill_train.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 

@@ -1,9 +1,8 @@
 // modelpress eval: perplexity (and KL divergence to a reference model) on a text file.
 #include <iostream>
 
-#include "lib/llama_model.h"
-#include "lib/perplexity.h"
-#include "lib/progress.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/eval/perplexity.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -23,14 +22,8 @@ void run_eval(const EvalArgs& a) {
   std::unique_ptr<LlamaModel> reference;
   if (!a.reference.empty()) reference = std::make_unique<LlamaModel>(open_model(a.reference), runtime);
   const std::vector<int32_t> tokens = model.source().tokenizer().encode(read_text_file(a.text), /*add_bos=*/true);
-  Progress progress("eval", perplexity_chunk_count(static_cast<int64_t>(tokens.size()), a.perplexity, model.config()),
-                    "chunks");
-  int64_t reported = 0;
-  PerplexityReport report = evaluate_perplexity(model, tokens, a.perplexity, reference.get(), [&](int64_t done) {
-    progress.advance(done - reported);
-    reported = done;
-  });
-  progress.finish();
+  const PerplexityReport report =
+      evaluate_perplexity_with_progress("eval", model, tokens, a.perplexity, reference.get());
   std::cout << (a.json ? report.to_json().dump(2) + "\n" : report.to_text(a.print_chunks));
 }
 }  // namespace

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "formats/gguf_export.h"
-#include "lib/progress.h"
+#include "lib/base/progress.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 

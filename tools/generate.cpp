@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "lib/generate.h"
+#include "lib/runtime/generate.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 

@@ -5,7 +5,7 @@
 
 #include "formats/awq_checkpoint.h"
 #include "formats/float_checkpoint.h"
-#include "lib/error.h"
+#include "lib/base/error.h"
 #include "quant/quantize_model.h"
 #include "tools/common.h"
 #include "tools/tools.h"

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "lib/error.h"
-#include "lib/recipe_plan.h"
+#include "lib/base/error.h"
+#include "lib/pipeline/recipe_plan.h"
 #include "tools/tools.h"
 
 namespace mp::tools {

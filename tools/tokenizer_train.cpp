@@ -2,7 +2,7 @@
 // tokenizer trained from scratch, for models trained from scratch.
 #include <iostream>
 
-#include "lib/tokenizer_train.h"
+#include "lib/tokenizer/tokenizer_train.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 

@@ -1,0 +1,142 @@
+#include "lib/base/atomic_output.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "lib/base/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mp {
+
+namespace {
+// A hidden name beside `path`, so that the final rename stays within one file system.
+std::string hidden_sibling(const std::string& path, const std::string& suffix) {
+  fs::path p(path);
+  if (p.filename().empty()) p = p.parent_path();  // "out/" names the directory out
+  return (p.parent_path() / ("." + p.filename().string() + suffix)).string();
+}
+// Unique to this process, so concurrent writers of the same output do not collide.
+std::string temporary_sibling(const std::string& path, const char* tag) {
+  return hidden_sibling(path, tag + std::to_string(::getpid()));
+}
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path)), temp_path_(to_stdout() ? "" : temporary_sibling(path_, ".partial-")) {
+  if (to_stdout()) {
+    file_ = stdout;
+    return;
+  }
+  file_ = std::fopen(temp_path_.c_str(), "wb");
+  if (!file_) fail_input(path_, std::string("cannot create: ") + std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (to_stdout()) {
+    std::fflush(stdout);
+  } else if (file_) {
+    std::fclose(file_);
+    std::remove(temp_path_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, size_t bytes) {
+  if (bytes && std::fwrite(data, 1, bytes, file_) != bytes)
+    fail_runtime((to_stdout() ? std::string("standard output") : path_) + ": write failed: " + std::strerror(errno));
+  written_ += bytes;
+}
+
+void AtomicFile::commit() {
+  if (to_stdout()) {
+    if (std::fflush(stdout) != 0) fail_runtime("standard output: write failed: " + std::string(std::strerror(errno)));
+    return;
+  }
+  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
+    fail_runtime(path_ + ": write failed: " + std::strerror(errno));
+  std::fclose(file_);
+  file_ = nullptr;
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    std::remove(temp_path_.c_str());
+    fail_runtime(path_ + ": cannot rename into place: " + std::strerror(errno));
+  }
+}
+
+void write_file_atomically(const std::string& path, const std::string& contents) {
+  AtomicFile f(path);
+  f.write(contents.data(), contents.size());
+  f.commit();
+}
+
+AtomicDirectory::AtomicDirectory(std::string path, Partial partial)
+    : path_(std::move(path)),
+      staging_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
+                                           : hidden_sibling(path_, ".resumable")) {
+  if (partial == Partial::discard) start(false);
+}
+
+void AtomicDirectory::start(bool continue_previous) {
+  std::error_code ec;
+  if (!continue_previous) fs::remove_all(staging_, ec);
+  ec.clear();
+  fs::create_directories(staging_, ec);
+  if (ec || !fs::is_directory(staging_)) fail_input(path_, "cannot create output directory: " + ec.message());
+  started_ = true;
+}
+
+AtomicDirectory::~AtomicDirectory() {
+  if (started_ && !committed_ && !kept_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+}
+
+void AtomicDirectory::commit() {
+  std::error_code ec;
+  std::string previous;
+  if (fs::exists(path_)) {
+    previous = temporary_sibling(path_, ".previous-");
+    fs::rename(path_, previous, ec);
+    if (ec) fail_runtime(path_ + ": cannot move the existing output aside: " + ec.message());
+  }
+  fs::rename(staging_, path_, ec);
+  if (ec) {
+    if (!previous.empty()) fs::rename(previous, path_, ec);
+    fail_runtime(path_ + ": cannot rename into place: " + ec.message());
+  }
+  committed_ = true;
+  if (!previous.empty()) fs::remove_all(previous, ec);
+}
+
+AtomicPath::AtomicPath(std::string path, Partial partial)
+    : path_(std::move(path)),
+      temp_path_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
+                                             : hidden_sibling(path_, ".resumable")),
+      partial_(partial) {
+  // Checked here because the writer would otherwise name the hidden temporary in its error.
+  const fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent)) fail_input(path_, "no such directory");
+}
+
+AtomicPath::~AtomicPath() {
+  if (!committed_ && partial_ == Partial::discard) std::remove(temp_path_.c_str());
+}
+
+void AtomicPath::commit() {
+  int fd = ::open(temp_path_.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    fail_runtime(path_ + ": cannot flush " + temp_path_ + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0)
+    fail_runtime(path_ + ": cannot rename into place: " + std::strerror(errno));
+  committed_ = true;
+}
+
+}  // namespace mp

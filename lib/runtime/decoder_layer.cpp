@@ -1,0 +1,144 @@
+#include "lib/runtime/decoder_layer.h"
+
+#include <cmath>
+
+#include "lib/base/error.h"
+
+namespace mp {
+
+namespace {
+
+// Each decoder linear's HF suffix and where its weight and bias live.
+struct LinearSlot {
+  const char* suffix;
+  at::Tensor DecoderLayerWeights::*weight;
+  at::Tensor DecoderLayerWeights::*bias;
+};
+constexpr LinearSlot kLinearSlots[] = {
+    {"self_attn.q_proj", &DecoderLayerWeights::q, &DecoderLayerWeights::q_bias},
+    {"self_attn.k_proj", &DecoderLayerWeights::k, &DecoderLayerWeights::k_bias},
+    {"self_attn.v_proj", &DecoderLayerWeights::v, &DecoderLayerWeights::v_bias},
+    {"self_attn.o_proj", &DecoderLayerWeights::o, &DecoderLayerWeights::o_bias},
+    {"mlp.gate_proj", &DecoderLayerWeights::gate, &DecoderLayerWeights::gate_bias},
+    {"mlp.up_proj", &DecoderLayerWeights::up, &DecoderLayerWeights::up_bias},
+    {"mlp.down_proj", &DecoderLayerWeights::down, &DecoderLayerWeights::down_bias},
+};
+
+const LinearSlot& linear_slot(const std::string& suffix) {
+  for (const auto& slot : kLinearSlots)
+    if (suffix == slot.suffix) return slot;
+  fail_runtime("no linear named " + suffix);
+}
+
+}  // namespace
+
+at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) { return this->*linear_slot(suffix).weight; }
+
+at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) { return this->*linear_slot(suffix).bias; }
+
+const at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) const {
+  return const_cast<DecoderLayerWeights*>(this)->linear(suffix);
+}
+
+const at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) const {
+  return const_cast<DecoderLayerWeights*>(this)->bias(suffix);
+}
+
+const std::vector<LinearGroup>& decoder_linear_groups() {
+  static const std::vector<LinearGroup> groups = {
+      {"attn_in", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
+      {"o_in", {"self_attn.o_proj"}},
+      {"mlp_in", {"mlp.gate_proj", "mlp.up_proj"}},
+      {"down_in", {"mlp.down_proj"}},
+  };
+  return groups;
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  // Normalize in f32 whatever the compute type, as HF and llama.cpp do.
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return normed.to(x.scalar_type()) * weight;
+}
+
+namespace {
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+// Causal (and optionally sliding-window) additive mask for queries at start_pos.. over keys 0..
+at::Tensor attention_mask(int64_t t, int64_t total, int64_t start_pos, int64_t window,
+                          const at::Device& device) {
+  at::Tensor q_pos = at::arange(start_pos, start_pos + t, at::TensorOptions(at::kLong).device(device)).unsqueeze(1);
+  at::Tensor k_pos = at::arange(total, at::TensorOptions(at::kLong).device(device)).unsqueeze(0);
+  at::Tensor blocked = k_pos > q_pos;
+  if (window > 0) blocked = blocked.logical_or(k_pos <= q_pos - window);
+  return at::zeros({t, total}, at::TensorOptions(at::kFloat).device(device))
+      .masked_fill(blocked, -std::numeric_limits<float>::infinity());
+}
+
+at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                          const at::Tensor& x, int64_t start_pos, LayerKVCache* cache,
+                          const CaptureFn& capture) {
+  const int64_t b = x.size(0), t = x.size(1), d = c.head_dim;
+  const int64_t kv_heads = c.num_kv_heads, group = c.num_heads / c.num_kv_heads;
+  at::Tensor q = linear(x, w.q, w.q_bias).view({b, t, c.num_heads, d}).transpose(1, 2);
+  at::Tensor k = linear(x, w.k, w.k_bias).view({b, t, kv_heads, d}).transpose(1, 2);
+  at::Tensor v = linear(x, w.v, w.v_bias).view({b, t, kv_heads, d}).transpose(1, 2);
+  q = rope.apply(q, start_pos);
+  k = rope.apply(k, start_pos);
+  if (cache) {
+    if (cache->k.defined()) {
+      k = at::cat({cache->k, k}, 2);
+      v = at::cat({cache->v, v}, 2);
+    }
+    cache->k = k;
+    cache->v = v;
+  }
+  const int64_t total = k.size(2);
+  // Grouped-query attention without repeating K/V: the `group` query heads that share a KV head
+  // are stacked along the query axis. Scale and mask are fused into one batched GEMM, and the
+  // softmax runs in place: attention is memory-bound at small head sizes.
+  at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
+  at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
+  at::Tensor mask = attention_mask(t, total, start_pos, c.sliding_window, x.device()).to(q.scalar_type());
+  at::Tensor scores = at::baddbmm(mask.repeat({group, 1}).expand({b * kv_heads, group * t, total}), qg, kt,
+                                  /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(static_cast<double>(d)));
+  // Autograd cannot differentiate the in-place (out=) softmax, so training takes the plain one.
+  at::Tensor probs = scores.scalar_type() != at::kFloat ? at::softmax(scores, -1, at::kFloat).to(v.scalar_type())
+                     : scores.requires_grad()           ? at::softmax(scores, -1)
+                                                        : at::softmax_out(scores, scores, -1);
+  at::Tensor out = at::bmm(probs, v.reshape({b * kv_heads, total, d}))
+                       .view({b, c.num_heads, t, d}).transpose(1, 2).reshape({b, t, c.num_heads * d});
+  if (capture) capture("o_in", out);
+  return linear(out, w.o, w.o_bias);
+}
+
+at::Tensor mlp(const DecoderLayerWeights& w, const at::Tensor& x, const CaptureFn& capture) {
+  at::Tensor h = at::silu(linear(x, w.gate, w.gate_bias)) * linear(x, w.up, w.up_bias);
+  if (capture) capture("down_in", h);
+  return linear(h, w.down, w.down_bias);
+}
+
+}  // namespace
+
+at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                                   const at::Tensor& attn_in) {
+  return self_attention(config, w, rope, attn_in, 0, nullptr, {});
+}
+
+at::Tensor mlp_block_forward(const DecoderLayerWeights& w, const at::Tensor& mlp_in) { return mlp(w, mlp_in, {}); }
+
+at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
+                                 RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,
+                                 LayerKVCache* cache, const CaptureFn& capture) {
+  at::Tensor attn_in = rms_norm(hidden, w.input_norm, config.rms_norm_eps);
+  if (capture) capture("attn_in", attn_in);
+  at::Tensor h = hidden + self_attention(config, w, rope, attn_in, start_pos, cache, capture);
+  at::Tensor mlp_in = rms_norm(h, w.post_attention_norm, config.rms_norm_eps);
+  if (capture) capture("mlp_in", mlp_in);
+  return h + mlp(w, mlp_in, capture);
+}
+
+}  // namespace mp

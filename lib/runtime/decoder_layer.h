@@ -1,0 +1,58 @@
+// One Llama-family decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(x)).
+// Pure function of its weights, so quantizers can run a layer with replaced weights and record
+// what each linear sees.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <string>
+
+#include "formats/hf_config.h"
+#include "lib/runtime/rope.h"
+
+namespace mp {
+
+struct DecoderLayerWeights {
+  at::Tensor input_norm, post_attention_norm;
+  at::Tensor q, k, v, o;                          // [out, in]
+  at::Tensor q_bias, k_bias, v_bias, o_bias;      // undefined when absent
+  at::Tensor gate, up, down;
+  at::Tensor gate_bias, up_bias, down_bias;
+
+  // Linears by their HF suffix ("self_attn.q_proj", "mlp.down_proj", ...).
+  at::Tensor& linear(const std::string& suffix);
+  at::Tensor& bias(const std::string& suffix);
+  const at::Tensor& linear(const std::string& suffix) const;
+  const at::Tensor& bias(const std::string& suffix) const;
+};
+
+// The linears of a layer, grouped by the input they share, in the order the data flows
+// (the order GPTQ's true-sequential mode quantizes them).
+struct LinearGroup {
+  const char* input;                 // "attn_in", "o_in", "mlp_in", "down_in"
+  std::vector<std::string> linears;  // HF suffixes
+};
+const std::vector<LinearGroup>& decoder_linear_groups();
+
+// Called with each shared linear input as it is computed: (group input name, [B, T, in]).
+using CaptureFn = std::function<void(const char* input, const at::Tensor& x)>;
+
+// Cached keys/values of one layer for incremental decoding: [B, kv_heads, T, head_dim].
+struct LayerKVCache {
+  at::Tensor k, v;
+};
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// The two blocks of a layer on their (already normalized) inputs, positions from 0: what AWQ's
+// scale search compares before and after scaling.
+at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
+                                   const at::Tensor& attn_in);
+at::Tensor mlp_block_forward(const DecoderLayerWeights& w, const at::Tensor& mlp_in);
+
+// hidden: [B, T, hidden] at positions start_pos.. ; returns the layer's output hidden states.
+at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
+                                 RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,
+                                 LayerKVCache* cache = nullptr, const CaptureFn& capture = {});
+
+}  // namespace mp

@@ -1,0 +1,81 @@
+#include "lib/runtime/rope.h"
+
+#include <cmath>
+
+namespace mp {
+
+namespace {
+
+// Llama 3.1: long wavelengths are stretched by `factor`, short ones kept, the band between them
+// interpolated smoothly.
+at::Tensor apply_llama3_scaling(const at::Tensor& inv_freq, const Llama3RopeScaling& s) {
+  const double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  const double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  at::Tensor wavelen = 2 * M_PI / inv_freq;
+  at::Tensor scaled = at::where(wavelen > low_wavelen, inv_freq / s.factor, inv_freq);
+  at::Tensor smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+                      (s.high_freq_factor - s.low_freq_factor);
+  at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+  at::Tensor medium = (wavelen >= high_wavelen).logical_and(wavelen <= low_wavelen);
+  return at::where(medium, smoothed, scaled);
+}
+
+at::Tensor base_inverse_frequencies(const ModelConfig& config) {
+  const int64_t d = config.head_dim;
+  at::Tensor exponents = at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d);
+  return 1.0 / at::pow(config.rope_theta, exponents);
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+}  // namespace
+
+std::vector<float> llama3_rope_freq_factors(const ModelConfig& config) {
+  const Llama3RopeScaling& s = config.llama3_rope.value();
+  const double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  const double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  const at::Tensor freqs = base_inverse_frequencies(config);
+  std::vector<float> factors;
+  for (int64_t i = 0; i < freqs.size(0); ++i) {
+    // One float32 element at a time, as the converter's Python loop over a float32 tensor does.
+    const at::Tensor wavelen = 2 * M_PI / freqs[i];
+    if (wavelen.item<float>() < static_cast<float>(high_wavelen)) {
+      factors.push_back(1.0f);
+    } else if (wavelen.item<float>() > static_cast<float>(low_wavelen)) {
+      factors.push_back(static_cast<float>(s.factor));
+    } else {
+      const at::Tensor smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+                                (s.high_freq_factor - s.low_freq_factor);
+      factors.push_back((1 / ((1 - smooth) / s.factor + smooth)).item<float>());
+    }
+  }
+  return factors;
+}
+
+RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) {
+  inv_freq_ = base_inverse_frequencies(config);
+  if (config.llama3_rope) inv_freq_ = apply_llama3_scaling(inv_freq_, *config.llama3_rope);
+  if (!config.rope_freq_factors.empty()) inv_freq_ = inv_freq_ / at::tensor(config.rope_freq_factors);
+}
+
+void RotaryEmbedding::extend_to(int64_t positions, const at::Device& device) {
+  if (cos_.defined() && cos_.size(0) >= positions && cos_.device() == device) return;
+  const int64_t n = std::max<int64_t>(positions, cos_.defined() ? 2 * cos_.size(0) : 256);
+  at::Tensor freqs = at::outer(at::arange(n, at::kFloat), inv_freq_);
+  at::Tensor angles = at::cat({freqs, freqs}, -1);
+  cos_ = angles.cos().to(device);
+  sin_ = angles.sin().to(device);
+}
+
+at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t start_pos) {
+  const int64_t t = x.size(2);
+  extend_to(start_pos + t, x.device());
+  at::Tensor cos = cos_.narrow(0, start_pos, t), sin = sin_.narrow(0, start_pos, t);
+  at::Tensor xf = x.to(at::kFloat);
+  return (xf * cos + rotate_half(xf) * sin).to(x.scalar_type());
+}
+
+}  // namespace mp

@@ -1,0 +1,23 @@
+// Process-wide runtime settings shared by every tool: threads, device, compute type, quietness.
+#pragma once
+#include <string>
+
+#include "lib/runtime/llama_model.h"
+
+namespace mp {
+
+struct RuntimeSettings {
+  int threads = 0;  // 0: one per core (LibTorch itself starts with 1 here)
+  std::string device = "cpu";
+  std::string dtype = "f32";
+  bool quiet = false;
+};
+
+// Applies threads and quietness to the process and returns the model runtime options.
+RuntimeOptions apply_runtime_settings(const RuntimeSettings& settings);
+
+// A whole text file, or standard input for "-"; a missing or unreadable file is a bad-input error
+// naming it.
+std::string read_text_file(const std::string& path);
+
+}  // namespace mp

@@ -1,0 +1,59 @@
+#include "lib/tokenizer/spm_module.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+
+#include "lib/base/error.h"
+
+namespace mp {
+
+namespace {
+
+std::string shim_path() {
+  if (const char* env = std::getenv("MODELPRESS_SPM_SHIM")) return env;
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) fail_runtime("cannot locate the running executable to find libmodelpress_spm.so");
+  exe[n] = '\0';
+  return (std::filesystem::path(exe).parent_path() / "libmodelpress_spm.so").string();
+}
+
+template <typename Fn>
+void resolve(void* lib, const char* name, Fn& fn, const std::string& path) {
+  fn = reinterpret_cast<Fn>(::dlsym(lib, name));
+  if (!fn) fail_runtime(path + ": missing symbol " + name);
+}
+
+}  // namespace
+
+const SpmModule& spm_module() {
+  static SpmModule table;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::string path = shim_path();
+    // DEEPBIND: SentencePiece's calls into its bundled protobuf must not resolve to LibTorch's.
+    void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (!lib) fail_runtime(std::string("cannot load the tokenizer module: ") + ::dlerror());
+    resolve(lib, "mpspm_load_file", table.load_file, path);
+    resolve(lib, "mpspm_load_proto", table.load_proto, path);
+    resolve(lib, "mpspm_free", table.free, path);
+    resolve(lib, "mpspm_encode", table.encode, path);
+    resolve(lib, "mpspm_decode", table.decode, path);
+    resolve(lib, "mpspm_serialize", table.serialize, path);
+    resolve(lib, "mpspm_vocab_size", table.vocab_size, path);
+    resolve(lib, "mpspm_piece", table.piece, path);
+    resolve(lib, "mpspm_score", table.score, path);
+    resolve(lib, "mpspm_type", table.type, path);
+    resolve(lib, "mpspm_special_id", table.special_id, path);
+    resolve(lib, "mpspm_train", table.train, path);
+  });
+  return table;
+}
+
+}  // namespace mp

@@ -1,0 +1,25 @@
+// Calibration samples for quantization: random windows of `seqlen` tokens from a text, as the GPTQ
+// and AWQ reference code draws them, reproducible from a seed.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "lib/tokenizer/tokenizer.h"
+
+namespace mp {
+
+struct CalibrationOptions {
+  std::string file;        // empty: the built-in default corpus
+  int64_t samples = 128;
+  int64_t seqlen = 0;      // 0: min(2048, the model's context)
+  uint64_t seed = 0;
+};
+
+// The built-in default: Moby Dick, fetched by scripts/fetch-data.sh ($MODELPRESS_DATA overrides).
+std::string default_calibration_file();
+
+// [samples, seqlen] int64 token windows; every window starts with BOS, as the evaluator's chunks do.
+at::Tensor sample_calibration(const Tokenizer& tokenizer, const CalibrationOptions& options);
+
+}  // namespace mp
