@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libopenblas-dev libgloo-dev   # LibTorch; OpenBLAS so it does not fall back to reference BLAS
   libsentencepiece-dev libeigen3-dev libcli11-dev libhdf5-dev catch2
   nlohmann-json3-dev libyaml-cpp-dev libssl-dev   # libcrypto for SHA-256
+  libpcre2-dev libutf8proc-dev   # tokenizer.json: pre-tokenizer regexes (JIT), Unicode normalization
 )
 
 missing=()

@@ -1,107 +1,134 @@
 #include "lib/tokenizer/tokenizer.h"
 
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "lib/base/error.h"
-#include "lib/tokenizer/spm_module.h"
+#include "lib/tokenizer/byte_level.h"
+#include "lib/tokenizer/hf_tokenizer.h"
+#include "lib/tokenizer/tokenizer_backend.h"
+
+namespace fs = std::filesystem;
 
 namespace mp {
 
 namespace {
-const SpmModule& shim() { return spm_module(); }
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_input(path, "cannot read the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    fail_input(path, "not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A tokenizer.json, with the tokenizer_config.json beside it when there is one.
+Tokenizer open_hf_json(const fs::path& file) {
+  const fs::path config = file.parent_path() / "tokenizer_config.json";
+  return Tokenizer::from_hf_json(read_json(file.string()),
+                                 fs::exists(config) ? read_json(config.string()) : nlohmann::json(),
+                                 file.string());
+}
+
 }  // namespace
 
-struct Tokenizer::Handle {
-  void* ptr;
-  explicit Handle(void* p) : ptr(p) {}
-  ~Handle() { shim().free(ptr); }
-};
-
-Tokenizer Tokenizer::from_file(const std::string& path) {
-  char err[512] = {0};
-  void* h = shim().load_file(path.c_str(), err, sizeof(err));
-  if (!h) fail_input(path, std::string("not a SentencePiece model: ") + err);
-  return Tokenizer(std::make_shared<Handle>(h), path);
+Tokenizer Tokenizer::open(const std::string& dir_or_file) {
+  const fs::path path(dir_or_file);
+  if (fs::is_directory(path)) {
+    if (fs::exists(path / "tokenizer.json")) return open_hf_json(path / "tokenizer.json");
+    if (fs::exists(path / "tokenizer.model")) return from_file((path / "tokenizer.model").string());
+    fail_input(dir_or_file, "no tokenizer.json or tokenizer.model (a tokenizer is needed to tokenize text)");
+  }
+  if (!fs::exists(path)) fail_input(dir_or_file, "no such file or directory");
+  return ends_with(dir_or_file, ".json") ? open_hf_json(path) : from_file(dir_or_file);
 }
+
+Tokenizer Tokenizer::from_file(const std::string& path) { return Tokenizer(spm_backend_from_file(path), path); }
 
 Tokenizer Tokenizer::from_proto(const std::string& serialized, const std::string& origin) {
-  char err[512] = {0};
-  void* h = shim().load_proto(serialized.data(), serialized.size(), err, sizeof(err));
-  if (!h) fail_input(origin, std::string("cannot build a SentencePiece tokenizer: ") + err);
-  return Tokenizer(std::make_shared<Handle>(h), origin);
+  return Tokenizer(spm_backend_from_proto(serialized, origin), origin);
 }
 
-std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
-  std::vector<int> ids(text.size() + 2);
-  size_t n = shim().encode(handle_->ptr, text.data(), text.size(), ids.data(), ids.size());
-  if (n > ids.size()) {
-    ids.resize(n);
-    shim().encode(handle_->ptr, text.data(), text.size(), ids.data(), ids.size());
-  }
-  std::vector<int32_t> out;
-  out.reserve(n + 1);
-  if (add_bos && bos_id() >= 0) out.push_back(bos_id());
-  out.insert(out.end(), ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
-  return out;
+Tokenizer Tokenizer::from_hf_json(const nlohmann::json& doc, const std::string& origin) {
+  return from_hf_json(doc, nlohmann::json(), origin);
 }
 
-std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
-  std::vector<int> in(ids.begin(), ids.end());
-  std::string out(ids.size() * 8 + 16, '\0');
-  size_t n = shim().decode(handle_->ptr, in.data(), in.size(), out.data(), out.size());
-  if (n > out.size()) {
-    out.resize(n);
-    shim().decode(handle_->ptr, in.data(), in.size(), out.data(), out.size());
-  }
-  out.resize(n);
-  return out;
+Tokenizer Tokenizer::from_hf_json(const nlohmann::json& doc, const nlohmann::json& config, const std::string& origin) {
+  return Tokenizer(hf_tokenizer_backend(doc, config, origin), origin);
 }
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_special) const {
+  std::vector<int32_t> ids = backend_->encode(text);
+  if (!add_special) return ids;
+  const SpecialTokens& s = backend_->specials();
+  ids.insert(ids.begin(), s.prefix.begin(), s.prefix.end());
+  ids.insert(ids.end(), s.suffix.begin(), s.suffix.end());
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return backend_->decode(ids); }
 
 std::string Tokenizer::token_text(int32_t id, bool first_in_text) const {
+  const std::string p = piece(id);
   switch (type(id)) {
     case TokenType::control:
     case TokenType::unknown:
     case TokenType::unused:
       return "";
-    case TokenType::byte: {
-      // Byte pieces are spelled "<0xAB>".
-      std::string p = piece(id);
+    case TokenType::byte:  // spelled "<0xAB>"
       return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
-    }
-    default: {
-      std::string p = piece(id), out;
-      static const std::string space = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-      for (size_t i = 0; i < p.size();) {
-        if (p.compare(i, space.size(), space) == 0) {
-          if (!(first_in_text && i == 0)) out += ' ';
-          i += space.size();
-        } else {
-          out += p[i++];
-        }
-      }
-      return out;
+    case TokenType::user_defined:  // added tokens stand for themselves
+      return p;
+    default:
+      break;
+  }
+  if (kind() == VocabKind::byte_level_bpe) return byte_level_decode(p);
+  std::string out;
+  static const std::string space = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+  for (size_t i = 0; i < p.size();) {
+    if (p.compare(i, space.size(), space) == 0) {
+      if (!(first_in_text && i == 0)) out += ' ';
+      i += space.size();
+    } else {
+      out += p[i++];
     }
   }
+  return out;
 }
 
-int32_t Tokenizer::vocab_size() const { return shim().vocab_size(handle_->ptr); }
-std::string Tokenizer::piece(int32_t id) const { return shim().piece(handle_->ptr, id); }
-float Tokenizer::score(int32_t id) const { return shim().score(handle_->ptr, id); }
-TokenType Tokenizer::type(int32_t id) const {
-  return static_cast<TokenType>(shim().type(handle_->ptr, id));
+int32_t Tokenizer::vocab_size() const { return backend_->vocab_size(); }
+std::string Tokenizer::piece(int32_t id) const { return backend_->piece(id); }
+float Tokenizer::score(int32_t id) const { return backend_->score(id); }
+TokenType Tokenizer::type(int32_t id) const { return backend_->type(id); }
+int32_t Tokenizer::bos_id() const { return backend_->specials().bos; }
+int32_t Tokenizer::eos_id() const { return backend_->specials().eos; }
+int32_t Tokenizer::unk_id() const { return backend_->specials().unk; }
+int32_t Tokenizer::pad_id() const { return backend_->specials().pad; }
+bool Tokenizer::adds_bos() const {
+  const auto& s = backend_->specials();
+  return !s.prefix.empty() && s.prefix.front() == s.bos;
 }
-int32_t Tokenizer::bos_id() const { return shim().special_id(handle_->ptr, 0); }
-int32_t Tokenizer::eos_id() const { return shim().special_id(handle_->ptr, 1); }
-int32_t Tokenizer::unk_id() const { return shim().special_id(handle_->ptr, 2); }
-int32_t Tokenizer::pad_id() const { return shim().special_id(handle_->ptr, 3); }
+bool Tokenizer::adds_eos() const {
+  const auto& s = backend_->specials();
+  return !s.suffix.empty() && s.suffix.back() == s.eos;
+}
+VocabKind Tokenizer::kind() const { return backend_->kind(); }
+std::vector<std::string> Tokenizer::merges() const { return backend_->merges(); }
 
 std::string Tokenizer::serialized_proto() const {
-  std::string out(1 << 20, '\0');
-  size_t n = shim().serialize(handle_->ptr, out.data(), out.size());
-  if (n > out.size()) {
-    out.resize(n);
-    shim().serialize(handle_->ptr, out.data(), out.size());
-  }
-  out.resize(n);
-  return out;
+  std::string proto = backend_->serialized_proto();
+  if (proto.empty()) fail_input(origin_, "not a SentencePiece tokenizer (no SentencePiece model to serialize)");
+  return proto;
 }
 
 }  // namespace mp
