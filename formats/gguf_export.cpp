@@ -97,7 +97,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
 
   GgufWriter writer(out_path);
   for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
-                                                parameters, options.type.file_type))
+                                                parameters, options.type.file_type, options.pre))
     writer.add_metadata(key, std::move(value));
   for (const auto& [key, value] : Provenance::current().stamp())
     writer.add_metadata("general.modelpress." + key, GgufValue::string(value));

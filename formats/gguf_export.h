@@ -44,6 +44,7 @@ struct GgufExportSummary {
 struct GgufExportOptions {
   GgufExportType type = parse_gguf_export_type("F32", false);
   std::string name;  // general.name; empty: the source's file or directory name
+  std::string pre;   // tokenizer.ggml.pre of a byte-level BPE vocabulary; empty: detected as llama.cpp's converter does
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes

@@ -2,9 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 
 #include "formats/gguf_llama_names.h"
+#include "formats/gguf_vocab_export.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -22,43 +22,12 @@ std::string gguf_size_label(int64_t parameters) {
   return buf;
 }
 
-namespace {
-
-// tokenizer_config.json's add_bos_token / add_eos_token when the model directory has them; else HF
-// Llama's behaviour (BOS, no EOS). llama.cpp reads the GGUF keys to decide the same.
-std::pair<bool, bool> bos_eos_flags(const ModelSource& source) {
-  const std::filesystem::path path = std::filesystem::path(source.path()) / "tokenizer_config.json";
-  std::pair<bool, bool> flags{true, false};
-  if (!std::filesystem::is_directory(source.path()) || !std::filesystem::exists(path)) return flags;
-  const nlohmann::json j = read_json_file(path.string());
-  auto flag = [&](const char* key, bool& value) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    if (!j[key].is_boolean()) fail_input(path.string(), std::string(key) + " must be true or false");
-    value = j[key].get<bool>();
-  };
-  flag("add_bos_token", flags.first);
-  flag("add_eos_token", flags.second);
-  return flags;
-}
-
-}  // namespace
-
 std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSource& source, const std::string& name,
-                                                                   int64_t parameters, uint32_t file_type) {
+                                                                   int64_t parameters, uint32_t file_type,
+                                                                   const std::string& pre) {
   const ModelConfig& c = source.config();
-  const Tokenizer tok = source.tokenizer();
-  if (tok.vocab_size() != c.vocab_size)
-    fail_input(source.path(), "tokenizer has " + std::to_string(tok.vocab_size()) + " pieces but vocab_size is " +
-                                  std::to_string(c.vocab_size));
-  std::vector<GgufValue> tokens, scores, types;
-  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
-    tokens.push_back(GgufValue::string(tok.piece(id)));
-    scores.push_back(GgufValue::float32(tok.score(id)));
-    types.push_back(GgufValue::int32(static_cast<int32_t>(tok.type(id))));
-  }
   auto u32 = [](int64_t v) { return GgufValue::uint32(static_cast<uint32_t>(v)); };
   const std::string arch = gguf_architecture(c);
-  const auto [add_bos, add_eos] = bos_eos_flags(source);
   // Order and types as convert_hf_to_gguf.py emits them with a SentencePiece vocab: TextModel's keys
   // (key/value_length only when config.json names head_dim), then LlamaModel's own two.
   std::vector<std::pair<std::string, GgufValue>> keys = {
@@ -84,18 +53,12 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
     keys.emplace_back("llama.vocab_size", u32(c.vocab_size));
     keys.emplace_back("llama.rope.dimension_count", u32(c.head_dim));
   }
-  std::vector<std::pair<std::string, GgufValue>> vocab = {
-      {"tokenizer.ggml.model", GgufValue::string("llama")},
-      {"tokenizer.ggml.pre", GgufValue::string("default")},
-      {"tokenizer.ggml.tokens", GgufValue::array(GgufType::STRING, std::move(tokens))},
-      {"tokenizer.ggml.scores", GgufValue::array(GgufType::FLOAT32, std::move(scores))},
-      {"tokenizer.ggml.token_type", GgufValue::array(GgufType::INT32, std::move(types))},
-      {"tokenizer.ggml.bos_token_id", u32(c.bos_token_id)},
-      {"tokenizer.ggml.eos_token_id", u32(c.eos_token_id)},
-      {"tokenizer.ggml.add_bos_token", GgufValue::boolean(add_bos)},
-      {"tokenizer.ggml.add_eos_token", GgufValue::boolean(add_eos)},
-      {"general.quantization_version", GgufValue::uint32(2)},
-  };
+  auto vocab = gguf_vocab_keys(source, arch, pre);
+  for (const auto& [key, value] : vocab)
+    if (key == "tokenizer.ggml.tokens" && static_cast<int64_t>(value.as_array().size()) != c.vocab_size)
+      fail_input(source.path(), "tokenizer has " + std::to_string(value.as_array().size()) + " tokens but vocab_size is " +
+                                    std::to_string(c.vocab_size));
+  vocab.emplace_back("general.quantization_version", GgufValue::uint32(2));
   for (auto& kv : vocab) keys.push_back(std::move(kv));
   return keys;
 }

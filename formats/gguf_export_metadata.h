@@ -10,9 +10,11 @@
 namespace mp {
 
 // `parameters` counts every weight (for general.size_label); `file_type` is LLAMA_FTYPE. Keys are
-// prefixed with gguf_architecture(); add_bos/add_eos come from tokenizer_config.json when present.
+// prefixed with gguf_architecture(); the tokenizer keys are gguf_vocab_keys' (formats/gguf_vocab_export.h),
+// `pre` overriding a byte-level BPE vocabulary's detected tokenizer.ggml.pre.
 std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSource& source, const std::string& name,
-                                                                   int64_t parameters, uint32_t file_type);
+                                                                   int64_t parameters, uint32_t file_type,
+                                                                   const std::string& pre = "");
 
 // gguf-py's size label: "260K", "6.7B" (at least two significant digits).
 std::string gguf_size_label(int64_t parameters);

@@ -1,45 +1,28 @@
 #include "lib/runtime/gguf_model_source.h"
 
+#include "formats/gguf_keys.h"
 #include "lib/base/error.h"
-#include "lib/tokenizer/spm_proto.h"
+#include "lib/runtime/gguf_tokenizer.h"
 
 namespace mp {
 
 namespace {
 
-const GgufValue& required(const GgufFile& f, const std::string& key) {
-  const GgufValue* v = f.find(key);
-  if (!v) fail_input(f.path(), "missing metadata key " + key);
-  return *v;
-}
-
-// Integer keys are UINT32 in llama.cpp's files, but any integer type is read the same way.
-int64_t integer(const GgufFile& f, const std::string& key, const GgufValue& v) {
-  switch (v.type()) {
-    case GgufType::UINT8: case GgufType::UINT16: case GgufType::UINT32: case GgufType::UINT64:
-      return static_cast<int64_t>(v.as_uint());
-    case GgufType::INT8: case GgufType::INT16: case GgufType::INT32: case GgufType::INT64:
-      return v.as_int();
-    default:
-      fail_input(f.path(), key + " is " + gguf_type_name(v.type()) + ", expected an integer");
-  }
-}
-
 // The keys llama.cpp reads for a Llama or Qwen2, as the HF config.json they stand for.
 nlohmann::json config_json(const GgufFile& f) {
-  const std::string arch = required(f, "general.architecture").as_string();
+  const std::string arch = gguf_required(f, "general.architecture").as_string();
   if (arch != "llama" && arch != "qwen2")
     fail_input(f.path(), "GGUF architecture \"" + arch + "\" is not supported (llama, qwen2)");
-  auto u = [&](const std::string& key) { return integer(f, arch + "." + key, required(f, arch + "." + key)); };
+  auto u = [&](const std::string& key) { return gguf_integer(f, arch + "." + key, gguf_required(f, arch + "." + key)); };
   auto opt = [&](const std::string& key, const nlohmann::json& fallback) -> nlohmann::json {
     const GgufValue* v = f.find(key);
     if (!v) return fallback;
     return v->type() == GgufType::FLOAT32 || v->type() == GgufType::FLOAT64 ? nlohmann::json(v->as_float())
-                                                                            : nlohmann::json(integer(f, key, *v));
+                                                                            : nlohmann::json(gguf_integer(f, key, *v));
   };
   const int64_t heads = u("attention.head_count");
   const int64_t hidden = u("embedding_length");
-  const size_t vocab = required(f, "tokenizer.ggml.tokens").as_array().size();
+  const size_t vocab = gguf_required(f, "tokenizer.ggml.tokens").as_array().size();
   nlohmann::json j{
       {"model_type", arch},
       {"hidden_size", hidden},
@@ -50,7 +33,7 @@ nlohmann::json config_json(const GgufFile& f) {
       {"head_dim", opt(arch + ".attention.key_length", hidden / heads)},
       {"vocab_size", opt(arch + ".vocab_size", vocab)},
       {"max_position_embeddings", opt(arch + ".context_length", 2048)},
-      {"rms_norm_eps", required(f, arch + ".attention.layer_norm_rms_epsilon").as_float()},
+      {"rms_norm_eps", gguf_required(f, arch + ".attention.layer_norm_rms_epsilon").as_float()},
       {"rope_theta", opt(arch + ".rope.freq_base", 10000.0)},
       {"tie_word_embeddings", f.find_tensor("output.weight") == nullptr},
       {"bos_token_id", opt("tokenizer.ggml.bos_token_id", 1)},
@@ -86,29 +69,6 @@ at::Tensor GgufModelSource::tensor(const std::string& name) const {
   return it->second.permute_heads > 0 ? gguf_to_hf_rows(t, it->second.permute_heads) : t;
 }
 
-Tokenizer GgufModelSource::tokenizer() const {
-  const std::string model = required(file_, "tokenizer.ggml.model").as_string();
-  if (model != "llama")
-    fail_input(file_.path(), "tokenizer.ggml.model \"" + model + "\" is not supported (only llama: SentencePiece)");
-  SpmVocabulary vocab;
-  const auto& tokens = required(file_, "tokenizer.ggml.tokens").as_array();
-  const auto& scores = required(file_, "tokenizer.ggml.scores").as_array();
-  const auto& types = required(file_, "tokenizer.ggml.token_type").as_array();
-  if (scores.size() != tokens.size() || types.size() != tokens.size())
-    fail_input(file_.path(), "tokenizer.ggml.tokens, scores and token_type differ in length");
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    vocab.pieces.push_back(tokens[i].as_string());
-    vocab.scores.push_back(static_cast<float>(scores[i].as_float()));
-    const int64_t type = integer(file_, "tokenizer.ggml.token_type", types[i]);
-    if (type < 1 || type > 6) fail_input(file_.path(), "token " + std::to_string(i) + " has unknown type " + std::to_string(type));
-    vocab.types.push_back(static_cast<TokenType>(type));
-    if (vocab.types.back() == TokenType::unknown) vocab.unk_id = static_cast<int32_t>(i);
-  }
-  if (const GgufValue* v = file_.find("tokenizer.ggml.unknown_token_id"))
-    vocab.unk_id = static_cast<int32_t>(integer(file_, "tokenizer.ggml.unknown_token_id", *v));
-  vocab.bos_id = static_cast<int32_t>(config_.bos_token_id);
-  vocab.eos_id = static_cast<int32_t>(config_.eos_token_id);
-  return Tokenizer::from_proto(llama_spm_model_proto(vocab), file_.path());
-}
+Tokenizer GgufModelSource::tokenizer() const { return gguf_tokenizer(file_); }
 
 }  // namespace mp
