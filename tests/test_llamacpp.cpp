@@ -3,99 +3,19 @@
 // run as their own ctest entry, which CMake adds only when that install exists. Asked for
 // explicitly without it, they fail rather than skip.
 #include <filesystem>
-#include <fstream>
 
-#include "formats/gguf_export.h"
-#include "formats/safetensors.h"
-#include "lib/runtime/generate.h"
-#include "lib/runtime/llama_model.h"
-#include "lib/runtime/runtime.h"
-#include "tests/test_support.h"
-#include "lib/base/version.h"
+#include "tests/llamacpp_support.h"
 
 using namespace mp;
+using namespace mp::test;
 
 namespace {
 
-struct LlamaCppGreedy {
-  std::vector<int32_t> prompt_ids, ids;
-  std::string text;
-};
-
-LlamaCppGreedy llamacpp_greedy(const std::string& gguf, const std::string& prompt, int n) {
-  const std::string root = mp::source_dir();
-  const std::string entry = root + "/.cache/node/node_modules/node-llama-cpp/dist/index.js";
-  REQUIRE(std::filesystem::exists(entry));  // run scripts/fetch-llamacpp.sh first
-  test::ScratchDir dir;
-  const std::string cmd = "NODE_LLAMA_CPP='" + entry + "' node '" + root + "/tests/llamacpp/greedy.mjs' '" + gguf +
-                          "' '" + prompt + "' " + std::to_string(n) + " >" + dir.path("out") + " 2>" + dir.path("err");
-  const int status = std::system(cmd.c_str());
-  std::ifstream out(dir.path("out")), err(dir.path("err"));
-  const std::string text((std::istreambuf_iterator<char>(out)), {}), errors((std::istreambuf_iterator<char>(err)), {});
-  INFO(errors);
-  REQUIRE(status == 0);
-  const auto j = nlohmann::json::parse(text);
-  return {j["prompt_ids"].get<std::vector<int32_t>>(), j["ids"].get<std::vector<int32_t>>(), j["text"]};
-}
-
-std::vector<int32_t> our_greedy(const std::string& model_path, const std::vector<int32_t>& prompt, int n) {
-  LlamaModel model(open_model(model_path), RuntimeOptions{});
-  SamplingOptions greedy;
-  greedy.max_new_tokens = n;
-  greedy.stop_at_eos = false;
-  return generate(model, prompt, greedy).new_tokens;
-}
-
-void export_to(const std::string& model, const std::string& out, const std::string& type) {
-  GgufExportOptions options;
-  options.type = parse_gguf_export_type(type, false);
-  export_gguf(*open_model(model), out, options);
-}
-
-// A random model whose greedy path is decided by a wide margin, so two implementations that round
-// differently (llama.cpp multiplies quantized weights with 8-bit-quantized activations) must still
-// agree token for token. Each token s >= 3 predicts a successor π(s): lm_head row π(s) is s's
-// embedding, scaled so the right logit stands far above the rest. The decoder layers still move
-// the hidden state: write_random_model's weights (std 0.2) give an attention output of std about
-// 0.04·h and an MLP output of about 0.004·h·sqrt(f); o_proj and down_proj are scaled so each is
-// about 0.3 against the embeddings' 1. unk/BOS/EOS are never predicted.
-std::string write_decisive_model(const test::ScratchDir& dir, const std::string& name, const nlohmann::json& config) {
-  std::map<std::string, at::Tensor> tensors = test::write_random_model(dir.path(name), config, 9);
-  const at::Tensor embed = tensors.at(hf_names::embed);
-  const int64_t vocab = embed.size(0), hidden = embed.size(1);
-  const at::Tensor successor = at::randperm(vocab - 3, at::kLong) + 3;
-  at::Tensor head = at::zeros({vocab, hidden});
-  head.index_copy_(0, successor, embed.narrow(0, 3, vocab - 3) * (4.0 / std::sqrt(static_cast<double>(hidden))));
-  tensors[hf_names::lm_head] = head;
-  const double f = config["intermediate_size"].get<double>();
-  for (auto& [tensor, value] : tensors) {
-    if (tensor.find("o_proj.weight") != std::string::npos) value = value * (7.5 / hidden);
-    if (tensor.find("down_proj.weight") != std::string::npos) value = value * (75.0 / (hidden * std::sqrt(f)));
-  }
-  save_safetensors(dir.path(name + "/model.safetensors"),
-                   std::vector<std::pair<std::string, at::Tensor>>(tensors.begin(), tensors.end()));
-  std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path(name + "/tokenizer.model"));
-  return dir.path(name);
-}
-
-// The smallest gap between the best and second-best logit along a greedy path, by our forward pass.
-double greedy_margin(const std::string& model_path, const std::vector<int32_t>& prompt, const std::vector<int32_t>& ids) {
-  LlamaModel model(open_model(model_path), RuntimeOptions{});
-  std::vector<int64_t> all(prompt.begin(), prompt.end());
-  all.insert(all.end(), ids.begin(), ids.end() - 1);
-  const at::Tensor logits = model.forward(at::tensor(all).unsqueeze(0))[0].narrow(0, prompt.size() - 1, ids.size());
-  const at::Tensor top = std::get<0>(logits.topk(2, -1));
-  return (top.select(1, 0) - top.select(1, 1)).min().item<double>();
-}
-
-// llama.cpp and our generate on the same file, for the full length, with a margin checked to be wide.
-void check_same_greedy_path(const std::string& gguf, int n) {
-  const LlamaCppGreedy theirs = llamacpp_greedy(gguf, "Once upon a time", n);
-  const std::vector<int32_t> ours = our_greedy(gguf, theirs.prompt_ids, n);
-  CHECK(theirs.ids == ours);
-  const double margin = greedy_margin(gguf, theirs.prompt_ids, ours);
-  INFO("smallest top-1 margin " << margin);
-  CHECK(margin > 2.0);
+std::string decisive_model_with_stories_tokenizer(const ScratchDir& dir, const std::string& name,
+                                                  const nlohmann::json& config) {
+  const std::string model = write_decisive_model(dir, name, config);
+  std::filesystem::copy_file(shared_path("models/stories260K/tokenizer.model"), model + "/tokenizer.model");
+  return model;
 }
 
 }  // namespace
@@ -127,7 +47,7 @@ TEST_CASE("llama.cpp runs our stories260K exports like we do", "[.llamacpp]") {
 
 TEST_CASE("llama.cpp runs our k-quant exports of a 256-wide model like we do, for the full length", "[.llamacpp]") {
   test::ScratchDir dir;
-  const std::string model = write_decisive_model(dir, "m", test::kquant_config());
+  const std::string model = decisive_model_with_stories_tokenizer(dir, "m", test::kquant_config());
   for (const std::string type : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_XS"}) {
     INFO(type);
     export_to(model, dir.path(type + ".gguf"), type);
@@ -148,7 +68,7 @@ TEST_CASE("llama.cpp runs our qwen2 and llama3-rope exports like we do", "[.llam
                             {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
   for (const auto& [name, config] : {std::pair{"qwen2", qwen2}, std::pair{"llama3", llama3}}) {
     INFO(name);
-    const std::string model = write_decisive_model(dir, name, config);
+    const std::string model = decisive_model_with_stories_tokenizer(dir, name, config);
     for (const std::string type : {"F32", "Q8_0"}) {
       INFO(type);
       const std::string path = dir.path(std::string(name) + "-" + type + ".gguf");

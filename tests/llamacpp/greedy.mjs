@@ -1,7 +1,7 @@
 // Greedy generation in a real llama.cpp (node-llama-cpp's prebuilt CPU binaries), for comparing
 // modelpress's GGUF files with what llama.cpp makes of them.
 // Usage: node greedy.mjs MODEL.gguf "PROMPT" N   -> one JSON line: prompt_ids, ids, text
-// The prompt is tokenized by llama.cpp with BOS, as llama-cli does. NODE_LLAMA_CPP may name the
+// The prompt is tokenized by llama.cpp with BOS when the file says BOS is added, as llama-cli does. NODE_LLAMA_CPP may name the
 // package's entry file (ES modules ignore NODE_PATH), e.g. .cache/node/node_modules/node-llama-cpp/dist/index.js.
 const {getLlama} = await import(process.env.NODE_LLAMA_CPP ?? "node-llama-cpp");
 
@@ -16,7 +16,8 @@ const llama = await getLlama({gpu: false, build: "never", logLevel: "error", max
 const model = await llama.loadModel({modelPath});
 const context = await model.createContext({contextSize: 256});
 const sequence = context.getSequence();
-const promptIds = [model.tokens.bos, ...model.tokenize(prompt)];
+const bos = model.tokens.shouldPrependBosToken && model.tokens.bos != null ? [model.tokens.bos] : [];
+const promptIds = [...bos, ...model.tokenize(prompt)];
 const ids = [];
 for await (const token of sequence.evaluate(promptIds, {temperature: 0})) {
   ids.push(token);
