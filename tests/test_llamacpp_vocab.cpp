@@ -12,6 +12,16 @@ using namespace mp::test;
 
 namespace {
 
+// 64 wide, so the right successor's logit (|e|²·4/√h = 32) stands far above the best of ~10⁵ others.
+nlohmann::json wide_config(const std::string& model_type, int64_t vocab_size) {
+  nlohmann::json config = tiny_config(model_type);
+  config["hidden_size"] = 64;
+  config["intermediate_size"] = 128;
+  config["vocab_size"] = vocab_size;
+  config["max_position_embeddings"] = 256;
+  return config;
+}
+
 std::vector<std::string> texts_for(const std::string& vocab) {
   std::vector<std::string> texts = tokenizer_check_texts();
   for (const auto& [text, ids] : vocab_vectors(vocab)) texts.push_back(text);
@@ -40,9 +50,7 @@ void check_in_llamacpp(const std::string& model, const std::string& vocab, const
 
 TEST_CASE("llama.cpp tokenizes and generates like us: Llama-3-shaped model, Llama 3 tokenizer.json", "[.llamacpp]") {
   ScratchDir dir;
-  nlohmann::json config = tiny_config("llama");
-  config["vocab_size"] = 128256;
-  config["max_position_embeddings"] = 256;
+  nlohmann::json config = wide_config("llama", 128256);
   config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
                             {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
   const std::string model = write_decisive_model(dir, "llama3", config, 128000);  // never a special token
@@ -55,10 +63,7 @@ TEST_CASE("llama.cpp tokenizes and generates like us: Llama-3-shaped model, Llam
 
 TEST_CASE("llama.cpp tokenizes and generates like us: Qwen-shaped model, Qwen 3 tokenizer.json", "[.llamacpp]") {
   ScratchDir dir;
-  nlohmann::json config = tiny_config("qwen2");
-  config["vocab_size"] = 151936;
-  config["max_position_embeddings"] = 256;
-  const std::string model = write_decisive_model(dir, "qwen3", config, 151643);
+  const std::string model = write_decisive_model(dir, "qwen3", wide_config("qwen2", 151936), 151643);
   copy_tokenizer_files(model, "qwen3");
   for (const std::string type : {"F32", "Q8_0"}) {
     INFO(type);
