@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
   const auto dir = std::filesystem::temp_directory_path() / "modelpress-bench-cache";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  mp::tokenize_corpus(teacher + "/tokenizer.model", {shared + "/corpora/tinystories/eval.txt"},
-                      (dir / "tokens.h5").string());
+  mp::tokenize_corpus(teacher, {shared + "/corpora/tinystories/eval.txt"}, (dir / "tokens.h5").string(),
+                      /*threads=*/0);
   const mp::TokenDataset data((dir / "tokens.h5").string());
   mp::LlamaModel model(mp::open_model(teacher), {});
   const auto t0 = Clock::now();

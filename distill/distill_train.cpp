@@ -20,14 +20,18 @@ std::string directory_of(const std::string& file) {
   return parent.empty() ? "." : parent;
 }
 
+bool has_tokenizer(const std::string& dir) {
+  return fs::exists(fs::path(dir) / "tokenizer.json") || fs::exists(fs::path(dir) / "tokenizer.model");
+}
+
 // Tokenizer files for a --student-config student: --tokenizer, else beside the config, else the teacher's.
 std::string student_tokenizer_dir(const DistillTrainRequest& r) {
   if (!r.tokenizer.empty()) {
-    if (!fs::exists(fs::path(r.tokenizer) / "tokenizer.model")) fail_input(r.tokenizer, "no tokenizer.model");
+    if (!has_tokenizer(r.tokenizer)) fail_input(r.tokenizer, "no tokenizer.json or tokenizer.model");
     return r.tokenizer;
   }
   const std::string config_dir = directory_of(r.student_config);
-  return fs::exists(fs::path(config_dir) / "tokenizer.model") || r.teacher.empty() ? config_dir : r.teacher;
+  return has_tokenizer(config_dir) || r.teacher.empty() ? config_dir : r.teacher;
 }
 
 StudentModel build_student(const DistillTrainRequest& r) {
@@ -41,12 +45,11 @@ StudentModel build_student(const DistillTrainRequest& r) {
   }
   const ModelConfig config = ModelConfig::from_json(read_json_file(r.student_config), r.student_config);
   const std::string tokenizer_dir = student_tokenizer_dir(r);
-  const std::string tokenizer_model = tokenizer_dir + "/tokenizer.model";
-  if (fs::exists(tokenizer_model)) {
-    const int64_t pieces = Tokenizer::from_file(tokenizer_model).vocab_size();
-    if (pieces != config.vocab_size)
-      fail_input(r.student_config, "vocab_size " + std::to_string(config.vocab_size) + " differs from the " +
-                                       std::to_string(pieces) + " pieces of " + tokenizer_model);
+  if (has_tokenizer(tokenizer_dir)) {
+    const Tokenizer tokenizer = Tokenizer::open(tokenizer_dir);
+    if (tokenizer.vocab_size() > config.vocab_size)
+      fail_input(r.student_config, "vocab_size " + std::to_string(config.vocab_size) + " is smaller than the " +
+                                       std::to_string(tokenizer.vocab_size()) + " tokens of " + tokenizer.origin());
   }
   return StudentModel::from_config(config, r.train.seed, tokenizer_dir);
 }
@@ -62,11 +65,11 @@ std::string token_dataset_for(const std::string& path, const std::string& tokeni
     const bool current = fs::exists(h5) && [&] {
       const TokenDataset existing(h5);
       return existing.sources().size() == 1 && existing.sources()[0].sha256 == text_sha &&
-             existing.tokenizer_sha256() == sha256_file(tokenizer_dir + "/tokenizer.model");
+             existing.tokenizer_sha256() == sha256_file(Tokenizer::open(tokenizer_dir).origin());
     }();
     if (!current) {
       fs::create_directories(out);
-      tokenize_corpus(tokenizer_dir + "/tokenizer.model", {path}, h5);
+      tokenize_corpus(tokenizer_dir, {path}, h5, /*threads=*/0);
     }
   }
   world.barrier();

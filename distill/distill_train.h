@@ -16,7 +16,7 @@ struct DistillTrainRequest {
   std::string student_config;            // a config.json: random init from seed
   bool init_from_teacher = false;        // with keep_layers: teacher layers subset
   std::vector<int64_t> keep_layers;
-  std::string tokenizer;                 // for student_config: the directory holding tokenizer.model
+  std::string tokenizer;                 // for student_config: the directory holding tokenizer.json or tokenizer.model
 
   std::string teacher;                   // HF directory; without it (and without a cache): CE only
   std::string cache_teacher;             // teacher cache .h5: built (resumably) if absent, then used

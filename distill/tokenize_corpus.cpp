@@ -9,6 +9,7 @@
 #include "lib/base/error.h"
 #include "lib/runtime/runtime.h"
 #include "lib/base/sha256.h"
+#include "lib/tokenizer/parallel_encode.h"
 
 namespace mp {
 
@@ -37,16 +38,27 @@ void for_each_document(std::istream& in,
   if (open) on_document(document);
 }
 
-TokenizeSummary tokenize_corpus(const std::string& tokenizer_path,
-                                const std::vector<std::string>& inputs, const std::string& out_path) {
-  const Tokenizer tokenizer = Tokenizer::from_file(tokenizer_path);
-  TokenDatasetWriter writer(out_path, sha256_file(tokenizer_path));
+TokenizeSummary tokenize_corpus(const std::string& tokenizer_path, const std::vector<std::string>& inputs,
+                                const std::string& out_path, int threads) {
+  const Tokenizer tokenizer = Tokenizer::open(tokenizer_path);
+  TokenDatasetWriter writer(out_path, sha256_file(tokenizer.origin()));
   TokenizeSummary summary;
+  // Documents are encoded a batch at a time on every thread and written in their order.
+  std::vector<std::string> batch;
+  size_t batch_bytes = 0;
+  auto flush = [&] {
+    for (const auto& ids : parallel_encode(tokenizer, batch, /*add_special=*/true, threads)) writer.add_document(ids);
+    summary.documents += static_cast<int64_t>(batch.size());
+    batch.clear();
+    batch_bytes = 0;
+  };
   auto add_documents = [&](std::istream& in) {
     for_each_document(in, [&](const std::string& text) {
-      writer.add_document(tokenizer.encode(text, /*add_bos=*/true));
-      ++summary.documents;
+      batch.push_back(text);
+      batch_bytes += text.size();
+      if (batch_bytes >= (16 << 20)) flush();
     });
+    flush();
   };
   for (const auto& input : inputs) {
     if (input == "-") {  // a pipe can be read once: hash what was read, then tokenize it

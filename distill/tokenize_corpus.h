@@ -2,8 +2,8 @@
 //
 // A document is a run of non-blank lines; blank (empty or whitespace-only) lines separate
 // documents. A document's lines are joined with "\n" (no trailing newline, "\r" dropped) and
-// tokenized with BOS and without EOS, the way llama2.c tokenizes TinyStories and llama.cpp starts
-// every evaluation chunk.
+// tokenized with the special tokens the tokenizer adds (BOS for Llama's SentencePiece models, as
+// llama2.c tokenizes TinyStories and llama.cpp starts every evaluation chunk; nothing for Qwen).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -23,8 +23,10 @@ struct TokenizeSummary {
   int64_t tokens = 0;
 };
 
-// An input "-" is standard input, recorded as source "-" with the SHA-256 of what was read.
-TokenizeSummary tokenize_corpus(const std::string& tokenizer_path,
-                                const std::vector<std::string>& inputs, const std::string& out_path);
+// tokenizer_path: a model directory or tokenizer file (Tokenizer::open). An input "-" is standard
+// input, recorded as source "-" with the SHA-256 of what was read. threads <= 0: one per core; the
+// output is the same for any thread count.
+TokenizeSummary tokenize_corpus(const std::string& tokenizer_path, const std::vector<std::string>& inputs,
+                                const std::string& out_path, int threads);
 
 }  // namespace mp

@@ -33,7 +33,7 @@ at::Tensor sample_calibration(const Tokenizer& tokenizer, const CalibrationOptio
   for (int64_t s = 0; s < options.samples; ++s) {
     const int64_t i = start(rng);
     for (int64_t t = 0; t < options.seqlen; ++t) a[s][t] = tokens[i + t];
-    a[s][0] = tokenizer.bos_id();
+    if (tokenizer.adds_bos()) a[s][0] = tokenizer.bos_id();
   }
   return out;
 }

@@ -11,6 +11,7 @@ namespace mp {
 
 struct CalibrationOptions {
   std::string file;        // empty: the built-in default corpus
+  std::string tokenizer;   // a tokenizer directory or file (--tokenizer); empty: the model's own
   int64_t samples = 128;
   int64_t seqlen = 0;      // 0: min(2048, the model's context)
   uint64_t seed = 0;
@@ -19,7 +20,8 @@ struct CalibrationOptions {
 // The built-in default: Moby Dick, fetched by scripts/fetch-data.sh ($MODELPRESS_DATA overrides).
 std::string default_calibration_file();
 
-// [samples, seqlen] int64 token windows; every window starts with BOS, as the evaluator's chunks do.
+// [samples, seqlen] int64 token windows; every window starts with BOS when the tokenizer adds one,
+// as the evaluator's chunks do (llama-perplexity's rule).
 at::Tensor sample_calibration(const Tokenizer& tokenizer, const CalibrationOptions& options);
 
 }  // namespace mp

@@ -1,3 +1,4 @@
+#include "lib/runtime/model_tokenizer.h"
 #include "quant/quantize_model.h"
 
 #include <chrono>
@@ -221,7 +222,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   RuntimeOptions f32 = runtime;
   f32.dtype = at::kFloat;
   LlamaModel model(std::shared_ptr<const ModelSource>(&source, [](const ModelSource*) {}), f32);
-  const at::Tensor tokens = sample_calibration(source.tokenizer(), calibration);
+  const at::Tensor tokens = sample_calibration(model_tokenizer(source, calibration.tokenizer), calibration);
   QuantizeReport report;
   report.calibration_tokens = tokens.numel();
   const std::vector<nlohmann::json> finished = sink.begin(quantize_request(source, plan, tokens), resume.resume);

@@ -9,6 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup-debian.sh"
 bash "$root/scripts/fetch-data.sh"
+bash "$root/scripts/fetch-tokenizers.sh"   # tokenizer.json files, for models that ship only those
 bash "$root/scripts/build.sh"
 mp="${MODELPRESS_BUILD_DIR:-$root/build}/modelpress"
 out="$(realpath -m "${1:-demo-out}")"

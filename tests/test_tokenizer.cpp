@@ -6,39 +6,18 @@
 #include "lib/runtime/runtime.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
+#include "tests/tokenizer_files.h"
 
 using namespace mp;
-
-namespace {
-std::vector<std::string> split(const std::string& text, const std::string& sep) {
-  std::vector<std::string> parts;
-  size_t start = 0, at;
-  while ((at = text.find(sep, start)) != std::string::npos) {
-    parts.push_back(text.substr(start, at - start));
-    start = at + sep.size();
-  }
-  parts.push_back(text.substr(start));
-  return parts;
-}
-}  // namespace
 
 TEST_CASE("tokenizer reproduces llama.cpp's llama-spm test vectors", "[tokenizer]") {
   Tokenizer tok = Tokenizer::from_file(test::shared_path("tokenizer-vectors/llama2-tokenizer.model"));
   CHECK(tok.vocab_size() == 32000);
-  auto inputs = split(read_text_file(test::shared_path("tokenizer-vectors/ggml-vocab-llama-spm.gguf.inp")),
-                      "\n__ggml_vocab_test__\n");
-  auto outputs = split(read_text_file(test::shared_path("tokenizer-vectors/ggml-vocab-llama-spm.gguf.out")), "\n");
-  while (!outputs.empty() && outputs.back().empty()) outputs.pop_back();
-  // The input file ends with a separator line too.
-  if (inputs.size() == outputs.size() + 1 && inputs.back().empty()) inputs.pop_back();
-  REQUIRE(inputs.size() == 46);
-  REQUIRE(outputs.size() == 46);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    std::vector<int32_t> expected;
-    std::istringstream line(outputs[i]);
-    for (int32_t id; line >> id;) expected.push_back(id);
-    INFO("vector " << i << ": \"" << inputs[i] << "\"");
-    CHECK(tok.encode(inputs[i], /*add_bos=*/false) == expected);
+  const auto vectors = test::vocab_vectors("llama-spm");
+  REQUIRE(vectors.size() == 46);
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    INFO("vector " << i << ": \"" << vectors[i].first << "\"");
+    CHECK(tok.encode(vectors[i].first, /*add_special=*/false) == vectors[i].second);
   }
 }
 

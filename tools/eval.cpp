@@ -3,6 +3,7 @@
 
 #include "lib/runtime/llama_model.h"
 #include "lib/eval/perplexity.h"
+#include "lib/runtime/model_tokenizer.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -10,7 +11,7 @@ namespace mp::tools {
 
 namespace {
 struct EvalArgs {
-  std::string model, text, reference;
+  std::string model, text, reference, tokenizer;
   PerplexityOptions perplexity;
   RuntimeSettings runtime;
   bool json = false, print_chunks = false;
@@ -21,9 +22,11 @@ void run_eval(const EvalArgs& a) {
   LlamaModel model(open_model(a.model), runtime);
   std::unique_ptr<LlamaModel> reference;
   if (!a.reference.empty()) reference = std::make_unique<LlamaModel>(open_model(a.reference), runtime);
-  const std::vector<int32_t> tokens = model.source().tokenizer().encode(read_text_file(a.text), /*add_bos=*/true);
-  const PerplexityReport report =
-      evaluate_perplexity_with_progress("eval", model, tokens, a.perplexity, reference.get());
+  const Tokenizer tokenizer = model_tokenizer(model.source(), a.tokenizer);
+  const std::vector<int32_t> tokens = tokenizer.encode(read_text_file(a.text), /*add_special=*/true);
+  PerplexityOptions options = a.perplexity;
+  options.chunk_start_token = chunk_start_token(tokenizer);
+  const PerplexityReport report = evaluate_perplexity_with_progress("eval", model, tokens, options, reference.get());
   std::cout << (a.json ? report.to_json().dump(2) + "\n" : report.to_text(a.print_chunks));
 }
 }  // namespace
@@ -34,6 +37,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
   cmd->add_option("--text,-f", a->text, "text file to evaluate on")->required();
   cmd->add_option("--reference", a->reference, "base model: report KL divergence, ΔPPL and same-top-1 against it");
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer directory or file (default: the model's own)");
   cmd->add_option("--ctx,-c", a->perplexity.ctx, "tokens per chunk")->capture_default_str();
   cmd->add_option("--chunks", a->perplexity.max_chunks, "stop after N chunks (-1: all)")->capture_default_str();
   cmd->add_option("--batch", a->perplexity.chunks_per_batch, "chunks per forward pass")->capture_default_str()->check(CLI::PositiveNumber);

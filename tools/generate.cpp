@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "lib/runtime/generate.h"
+#include "lib/runtime/model_tokenizer.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -10,7 +11,7 @@ namespace mp::tools {
 
 namespace {
 struct GenerateArgs {
-  std::string model, prompt = "Once upon a time", prompt_file;
+  std::string model, prompt = "Once upon a time", prompt_file, tokenizer;
   SamplingOptions sampling;
   RuntimeSettings runtime;
   int top_logits = 0;
@@ -29,8 +30,8 @@ void run_generate(GenerateArgs& a) {
   if (!a.prompt_file.empty()) a.prompt = read_prompt_file(a.prompt_file);
   const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
   LlamaModel model(open_model(a.model), runtime);
-  const Tokenizer tokenizer = model.source().tokenizer();
-  const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_bos=*/true);
+  const Tokenizer tokenizer = model_tokenizer(model.source(), a.tokenizer);
+  const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special=*/true);
   const bool stream = !a.json && !a.ids;
   if (stream) std::cout << a.prompt << std::flush;
   Generation g = generate(model, prompt, a.sampling, [&](int32_t id) {
@@ -70,6 +71,7 @@ void add_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Continue a prompt (greedy or sampled) with a KV cache");
   auto a = std::make_shared<GenerateArgs>();
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer directory or file (default: the model's own)");
   auto* prompt = cmd->add_option("--prompt,-p", a->prompt, "prompt text")->capture_default_str();
   cmd->add_option("--prompt-file,-f", a->prompt_file, "read the prompt from a file ('-': standard input; one trailing newline dropped)")
       ->excludes(prompt);

@@ -110,6 +110,8 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
                 "symmetric or asymmetric grid (default: symmetric, asymmetric for awq)");
   cmd->add_option("--range", a->range, "scale search: minmax or mse (GPTQ's clipping search)")->capture_default_str();
   cmd->add_option("--calib", a->plan.calibration.file, "calibration text (default: the built-in corpus)");
+  cmd->add_option("--tokenizer", a->plan.calibration.tokenizer,
+                  "tokenizer directory or file for the calibration text (default: the model's own)");
   cmd->add_option("--nsamples", a->plan.calibration.samples, "calibration windows")->capture_default_str();
   cmd->add_option("--seqlen", a->plan.calibration.seqlen, "tokens per window (0: min(2048, model context))")->capture_default_str();
   cmd->add_option("--seed", a->plan.calibration.seed, "calibration sampling seed")->capture_default_str();

@@ -20,7 +20,7 @@ std::string display_name(const std::string& path) {
 CompareRow evaluate_row(const std::string& path, LlamaModel& reference, const std::vector<int32_t>& tokens,
                         const std::string& text, const PerplexityOptions& options, const RuntimeOptions& runtime) {
   LlamaModel model(open_model(path), runtime);
-  if (model.source().tokenizer().encode(text, /*add_bos=*/true) != tokens)
+  if (model.source().tokenizer().encode(text, /*add_special=*/true) != tokens)
     fail_input(path, "tokenizes the text differently from the reference; KL divergence needs the same vocabulary");
   CompareRow row{display_name(path), path, measure_footprint(path, model.config()), {}};
   row.report = evaluate_perplexity_with_progress(row.name, model, tokens, options, &reference);
@@ -34,9 +34,12 @@ std::vector<CompareRow> compare_models(const std::string& reference_path, const 
                                        const RuntimeOptions& runtime) {
   LlamaModel reference(open_model(reference_path), runtime);
   const std::string text = read_text_file(text_path);
-  const std::vector<int32_t> tokens = reference.source().tokenizer().encode(text, /*add_bos=*/true);
+  const Tokenizer tokenizer = reference.source().tokenizer();
+  const std::vector<int32_t> tokens = tokenizer.encode(text, /*add_special=*/true);
+  PerplexityOptions chunked = options;
+  chunked.chunk_start_token = chunk_start_token(tokenizer);
   std::vector<CompareRow> rows;
-  for (const std::string& path : models) rows.push_back(evaluate_row(path, reference, tokens, text, options, runtime));
+  for (const std::string& path : models) rows.push_back(evaluate_row(path, reference, tokens, text, chunked, runtime));
   return rows;
 }
 

@@ -130,7 +130,7 @@ PerplexityReport evaluate_perplexity(LlamaModel& model, const std::vector<int32_
   report.chunks = chunks;
   report.tokens_in_text = static_cast<int64_t>(tokens.size());
   const int64_t first = ctx / 2;
-  const int32_t bos = static_cast<int32_t>(model.config().bos_token_id);
+  const int32_t chunk_start = options.chunk_start_token.value_or(static_cast<int32_t>(model.config().bos_token_id));
   Accumulator acc;
   auto start = std::chrono::steady_clock::now();
   double model_seconds = 0;  // the evaluated model's own passes, for its throughput
@@ -140,7 +140,7 @@ PerplexityReport evaluate_perplexity(LlamaModel& model, const std::vector<int32_
     const int64_t b = std::min(options.chunks_per_batch, chunks - c0);
     at::Tensor batch = all.narrow(0, c0 * ctx, b * ctx).view({b, ctx}).to(at::kLong).clone();
     at::Tensor targets = batch.narrow(1, first + 1, ctx - 1 - first).clone();
-    batch.select(1, 0).fill_(bos);  // every chunk is read as if it began a document
+    if (chunk_start >= 0) batch.select(1, 0).fill_(chunk_start);  // every chunk is read as if it began a document
     const auto model_start = std::chrono::steady_clock::now();
     at::Tensor lp = scored_log_probs(model, batch, first);
     model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();

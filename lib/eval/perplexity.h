@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lib/runtime/llama_model.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace mp {
 
@@ -18,6 +19,9 @@ struct PerplexityOptions {
   int64_t ctx = 512;
   int64_t max_chunks = -1;     // -1: all
   int64_t chunks_per_batch = 4;
+  // Each chunk's first token is replaced with this one, as llama-perplexity does with BOS when the
+  // vocabulary adds BOS; -1: chunks are read as they fall; unset: the config's bos_token_id.
+  std::optional<int32_t> chunk_start_token;
 };
 
 struct ComparisonStats {
@@ -41,6 +45,9 @@ struct PerplexityReport {
   nlohmann::ordered_json to_json() const;
   std::string to_text(bool print_chunks) const;
 };
+
+// What PerplexityOptions::chunk_start_token should be for text this tokenizer encoded.
+inline int32_t chunk_start_token(const Tokenizer& tokenizer) { return tokenizer.adds_bos() ? tokenizer.bos_id() : -1; }
 
 // How many chunks evaluate_perplexity will score for this many tokens (validates ctx).
 int64_t perplexity_chunk_count(int64_t tokens, const PerplexityOptions& options, const ModelConfig& config);

@@ -1,10 +1,6 @@
 #include "lib/runtime/hf_model_source.h"
 
-#include <filesystem>
-
 #include "lib/base/error.h"
-
-namespace fs = std::filesystem;
 
 namespace mp {
 
@@ -64,9 +60,12 @@ at::Tensor HfModelSource::tensor(const std::string& name) const {
 }
 
 Tokenizer HfModelSource::tokenizer() const {
-  const fs::path model = fs::path(dir_) / "tokenizer.model";
-  if (!fs::exists(model)) fail_input(dir_, "no tokenizer.model (a SentencePiece model is needed to tokenize text)");
-  return Tokenizer::from_file(model.string());
+  // Opened only when asked for: steps that need no text (RTN, export, inspect) never touch it.
+  Tokenizer tok = Tokenizer::open(dir_);
+  if (tok.vocab_size() > config_.vocab_size)
+    fail_input(tok.origin(), "the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model's embedding has " +
+                                 std::to_string(config_.vocab_size) + " rows (vocab_size in config.json)");
+  return tok;
 }
 
 }  // namespace mp

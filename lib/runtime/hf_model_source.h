@@ -1,4 +1,5 @@
-// A Hugging Face model directory: config.json, safetensors (single or sharded), tokenizer.model.
+// A Hugging Face model directory: config.json, safetensors (single or sharded), tokenizer.json or
+// tokenizer.model (Tokenizer::open's choice).
 // GPTQ and AWQ (GEMM) checkpoints are read too: their quantized linears are dequantized when asked for.
 #pragma once
 #include <optional>

@@ -112,13 +112,6 @@ std::vector<std::string> BpeModel::merges() const {
 }
 
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  if (ignore_merges_) {
-    const int32_t whole = id_of(word);
-    if (whole >= 0) {
-      out.push_back(whole);
-      return;
-    }
-  }
   if (word.size() > cached_word_limit) return merge_word(word, out);
   WordCache& cache = thread_word_cache(serial_);
   const std::string key(word);
@@ -168,6 +161,9 @@ std::vector<int32_t> BpeModel::initial_symbols(std::string_view word) const {
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (ignore_merges_) {  // a word that is itself a token stays whole
+    if (const int32_t whole = id_of(word); whole >= 0) return out.push_back(whole);
+  }
   std::vector<int32_t> id = initial_symbols(word);
   const int n = static_cast<int>(id.size());
   std::vector<int> prev(n), next(n);

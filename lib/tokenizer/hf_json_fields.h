@@ -4,14 +4,29 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/base/error.h"
+
 namespace mp {
 
 // spec[key] as T, or fallback when absent or null.
 template <typename T>
-T hf_field(const nlohmann::json& spec, const char* key, const T& fallback, const std::string& origin);
+T hf_field(const nlohmann::json& spec, const char* key, const T& fallback, const std::string& origin) {
+  if (!spec.is_object() || !spec.contains(key) || spec[key].is_null()) return fallback;
+  try {
+    return spec[key].get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail_input(origin, std::string("field \"") + key + "\" has the wrong type: " + spec[key].dump().substr(0, 80));
+  }
+}
+
 // spec[key] as T; absent is an error.
 template <typename T>
-T hf_required(const nlohmann::json& spec, const char* key, const std::string& origin);
+T hf_required(const nlohmann::json& spec, const char* key, const std::string& origin) {
+  if (!spec.is_object() || !spec.contains(key) || spec[key].is_null())
+    fail_input(origin, std::string("missing field \"") + key + "\" in " + spec.dump().substr(0, 80));
+  return hf_field<T>(spec, key, T(), origin);
+}
+
 // A {"String": s} or {"Regex": r} pattern: the text and whether it is a regex.
 struct HfPattern {
   std::string text;

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -16,6 +17,8 @@ namespace {
 
 Normalizer unicode_form(utf8proc_option_t options) {
   return [options](std::string s) {
+    // ASCII is already in every normalization form; most text is, so skip the copy.
+    if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) return s;
     utf8proc_uint8_t* out = nullptr;
     const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
                                 &out, static_cast<utf8proc_option_t>(options | UTF8PROC_STABLE));
