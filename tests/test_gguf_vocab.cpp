@@ -18,26 +18,21 @@ using namespace mp;
 
 namespace {
 
-using Vectors = std::vector<std::pair<std::string, std::vector<int32_t>>>;
-
-size_t mismatches(const Tokenizer& tok, const Vectors& vectors) {
-  size_t bad = 0;
-  for (const auto& [text, ids] : vectors)
-    if (tok.encode(text, false) != ids) {
-      ++bad;
-      UNSCOPED_INFO("differs on: " << text);
-    }
-  return bad;
+// Our tokenization of llama.cpp's vocab test inputs against its expected ids (no BOS).
+size_t mismatches(const Tokenizer& tok, const std::string& vocab) {
+  std::vector<std::string> texts;
+  std::vector<std::vector<int32_t>> expected;
+  for (const auto& [text, ids] : test::vocab_vectors(vocab)) texts.push_back(text), expected.push_back(ids);
+  CHECK(texts.size() == 46);
+  return test::differing_texts(texts, expected, test::encode_all(tok, texts, false));
 }
 
-size_t disagreements(const Tokenizer& a, const Tokenizer& b) {
-  size_t bad = 0;
-  for (const std::string& text : test::tokenizer_check_texts())
-    if (a.encode(text, true) != b.encode(text, true)) {
-      ++bad;
-      UNSCOPED_INFO("encodes differently: " << text);
-    }
-  return bad;
+// The exported file's tokenizer against llama.cpp's vectors for `vocab` and against the model's tokenizer.json.
+void check_reads_back(const std::string& gguf, const std::string& model, const std::string& vocab) {
+  const Tokenizer back = GgufModelSource(gguf).tokenizer(), original = Tokenizer::open(model);
+  CHECK(mismatches(back, vocab) == 0);
+  const std::vector<std::string> texts = test::tokenizer_check_texts();
+  CHECK(test::differing_texts(texts, test::encode_all(original, texts, true), test::encode_all(back, texts, true)) == 0);
 }
 
 const GgufValue& key(const GgufFile& f, const std::string& name) {
@@ -62,9 +57,7 @@ TEST_CASE("GGUF import: llama.cpp's gpt-2 vocabulary reproduces its test vectors
   CHECK(tok.kind() == VocabKind::byte_level_bpe);
   CHECK(tok.vocab_size() == 50257);
   CHECK(tok.merges().size() == 50000);
-  const Vectors vectors = test::vocab_vectors("gpt-2");
-  CHECK(vectors.size() == 46);
-  CHECK(mismatches(tok, vectors) == 0);
+  CHECK(mismatches(tok, "gpt-2") == 0);
   CHECK_FALSE(tok.adds_bos());  // llama.cpp adds no BOS for "gpt-2"
 }
 
@@ -73,9 +66,7 @@ TEST_CASE("GGUF import: llama.cpp's phi-3 vocabulary (SentencePiece-style) repro
   const Tokenizer tok = gguf_tokenizer(f);
   CHECK(tok.kind() == VocabKind::sentencepiece);
   CHECK(tok.vocab_size() == 32064);
-  const Vectors vectors = test::vocab_vectors("phi-3");
-  CHECK(vectors.size() == 46);
-  CHECK(mismatches(tok, vectors) == 0);
+  CHECK(mismatches(tok, "phi-3") == 0);
 }
 
 TEST_CASE("GGUF export: tokenizer.ggml.pre is recognized as llama.cpp's converter recognizes it", "[gguf_vocab]") {
@@ -115,9 +106,7 @@ TEST_CASE("GGUF export: a Llama 3 tokenizer.json becomes a gpt2 vocabulary and r
   const nlohmann::json config = read_json_file(model + "/tokenizer_config.json");
   CHECK(key(f, "tokenizer.chat_template").as_string() == config["chat_template"].get<std::string>());
 
-  const Tokenizer back = GgufModelSource(out).tokenizer();
-  CHECK(mismatches(back, test::vocab_vectors("llama-bpe")) == 0);
-  CHECK(disagreements(back, Tokenizer::open(model)) == 0);
+  check_reads_back(out, model, "llama-bpe");
 }
 
 TEST_CASE("GGUF export: a Qwen 3 tokenizer.json on a qwen2 model becomes a gpt2 vocabulary and reads back identically",
@@ -136,9 +125,7 @@ TEST_CASE("GGUF export: a Qwen 3 tokenizer.json on a qwen2 model becomes a gpt2 
   CHECK_FALSE(key(f, "tokenizer.ggml.add_bos_token").as_bool());
   CHECK(f.find("tokenizer.ggml.bos_token_id") == nullptr);  // tokenizer_config.json's bos_token is null
 
-  const Tokenizer back = GgufModelSource(out).tokenizer();
-  CHECK(mismatches(back, test::vocab_vectors("qwen2")) == 0);
-  CHECK(disagreements(back, Tokenizer::open(model)) == 0);
+  check_reads_back(out, model, "qwen2");
 }
 
 TEST_CASE("GGUF export: Mistral's SentencePiece-style tokenizer.json becomes a llama vocabulary as LlamaHfVocab writes it",

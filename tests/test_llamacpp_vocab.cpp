@@ -33,16 +33,8 @@ void check_in_llamacpp(const std::string& model, const std::string& vocab, const
   const std::string gguf = model + "-" + type + ".gguf";
   export_to(model, gguf, type);
   const std::vector<std::string> texts = texts_for(vocab);
-  const std::vector<std::vector<int32_t>> theirs = llamacpp_tokenize(gguf, texts);
-  REQUIRE(theirs.size() == texts.size());
-  const Tokenizer ours = Tokenizer::open(model);
-  size_t differing = 0;
-  for (size_t i = 0; i < texts.size(); ++i)
-    if (ours.encode(texts[i], false) != theirs[i]) {
-      ++differing;
-      UNSCOPED_INFO("llama.cpp tokenizes differently: " << texts[i]);
-    }
-  CHECK(differing == 0);
+  const std::vector<std::vector<int32_t>> ours = encode_all(Tokenizer::open(model), texts, false);
+  CHECK(differing_texts(texts, ours, llamacpp_tokenize(gguf, texts)) == 0);
   check_same_greedy_path(gguf, 40, "Once upon a time, in a small town, 3 children");
 }
 

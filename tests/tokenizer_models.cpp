@@ -60,4 +60,23 @@ std::vector<std::string> tokenizer_check_texts() {
   return texts;
 }
 
+std::vector<std::vector<int32_t>> encode_all(const Tokenizer& tok, const std::vector<std::string>& texts, bool add_special) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const std::string& text : texts) ids.push_back(tok.encode(text, add_special));
+  return ids;
+}
+
+size_t differing_texts(const std::vector<std::string>& texts, const std::vector<std::vector<int32_t>>& expected,
+                       const std::vector<std::vector<int32_t>>& got) {
+  REQUIRE(expected.size() == texts.size());
+  REQUIRE(got.size() == texts.size());
+  size_t differing = 0;
+  for (size_t i = 0; i < texts.size(); ++i)
+    if (expected[i] != got[i]) {
+      ++differing;
+      UNSCOPED_INFO("tokenized differently: " << texts[i]);
+    }
+  return differing;
+}
+
 }  // namespace mp::test

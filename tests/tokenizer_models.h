@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
 
 namespace mp::test {
@@ -27,5 +28,10 @@ void add_llama3_bos_template(nlohmann::json& tokenizer_json);
 // Texts to compare tokenizers on: the hard cases (unicode, emoji, code, digits, whitespace runs,
 // special-token-looking text) and the first stories of ../shared's TinyStories eval.txt.
 std::vector<std::string> tokenizer_check_texts();
+
+std::vector<std::vector<int32_t>> encode_all(const Tokenizer& tok, const std::vector<std::string>& texts, bool add_special);
+// How many texts two tokenizations of them disagree on; each such text is named in the test's output.
+size_t differing_texts(const std::vector<std::string>& texts, const std::vector<std::vector<int32_t>>& expected,
+                       const std::vector<std::vector<int32_t>>& got);
 
 }  // namespace mp::test
