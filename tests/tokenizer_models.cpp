@@ -48,7 +48,9 @@ std::vector<std::string> tokenizer_check_texts() {
       "def f(x):\n\tif x >= 10:\n\t\treturn [i**2 for i in range(x)]  # squares\n",
       "1234567890 3.14159 1,000,000 0x1F 2026-11-30",
       "spaces:     five\n\n\n\nnewlines\r\n\t tabs \u00a0nbsp   ",
-      "<|begin_of_text|> <|im_start|>user\nhi<|im_end|> <s></s> [INST] <unk> <|endoftext|>",
+      // No "</s>": llama.cpp makes Qwen's ordinary token "</s>" a control token (it looks for
+      // end-of-generation tokens by their text), so with special tokens parsed it differs from transformers.
+      "<|begin_of_text|> <|im_start|>user\nhi<|im_end|> <s> [INST] <unk> <|endoftext|>",
       "I've been 'told he's there, 'RE you sure? We'Ve a'lL",
   };
   std::ifstream in(shared_path("corpora/tinystories/eval.txt"));
