@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "formats/gguf_llama_names.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -80,10 +81,7 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
     keys.emplace_back(arch + ".attention.value_length", u32(c.head_dim));
   }
   keys.emplace_back("general.file_type", GgufValue::uint32(file_type));
-  if (arch == "llama") {
-    keys.emplace_back("llama.vocab_size", u32(c.vocab_size));
-    keys.emplace_back("llama.rope.dimension_count", u32(c.head_dim));
-  }
+  for (auto& kv : architecture_of(c).gguf_keys(c)) keys.push_back(std::move(kv));
   std::vector<std::pair<std::string, GgufValue>> vocab = {
       {"tokenizer.ggml.model", GgufValue::string("llama")},
       {"tokenizer.ggml.pre", GgufValue::string("default")},
