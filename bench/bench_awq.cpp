@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(sequences), static_cast<long long>(seqlen), grid_points);
 
   double total = 0;
-  for (const mp::ScalingGroup& group : mp::awq_scaling_groups()) {
+  for (const mp::ScalingGroup& group : mp::awq_scaling_groups(config)) {
     at::Tensor& x = inputs.at(group.input);
     const auto start = std::chrono::steady_clock::now();
     const mp::ScaleChoice choice = mp::search_scales(config, w, rope, group, x, grid_for, scale_options);
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     std::printf("  scale search %-9s %.2f s  alpha %.2f  loss %.3g (alpha 0: %.3g)\n", group.name, s, choice.alpha,
                 choice.loss, choice.loss_at_zero);
   }
-  for (const mp::ScalingGroup& group : mp::awq_scaling_groups())
+  for (const mp::ScalingGroup& group : mp::awq_scaling_groups(config))
     for (const auto& suffix : group.linears) {
       if (!mp::awq_clips(suffix)) continue;
       const auto start = std::chrono::steady_clock::now();

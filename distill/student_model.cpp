@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "formats/safetensors.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/atomic_output.h"
 #include "lib/runtime/decoder_layer.h"
 #include "lib/base/error.h"
@@ -18,26 +19,11 @@ namespace mp {
 
 namespace {
 
-// A layer's parameter suffixes in checkpoint order; a linear's bias follows its weight.
+// A layer's parameter suffixes in checkpoint order (the architecture's data-flow order).
 std::vector<std::string> layer_parameter_suffixes(const ModelConfig& c) {
-  std::vector<std::string> suffixes{"input_layernorm.weight"};
-  auto linear = [&](const std::string& name) {
-    suffixes.push_back(name + ".weight");
-    if (c.has_bias(name)) suffixes.push_back(name + ".bias");
-  };
-  for (const char* name : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"}) linear(name);
-  suffixes.push_back("post_attention_layernorm.weight");
-  for (const char* name : {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}) linear(name);
+  std::vector<std::string> suffixes;
+  for (const LayerTensor& t : architecture_of(c).layer_tensors(c)) suffixes.push_back(t.hf);
   return suffixes;
-}
-
-// "model.layers.3.self_attn.q_proj.bias" -> "self_attn.q_proj"; "" for norms and embeddings.
-std::string linear_of(const std::string& name) {
-  for (const char* group : {"self_attn.", "mlp."}) {
-    const size_t at = name.find(group);
-    if (at != std::string::npos) return name.substr(at, name.rfind('.') - at);
-  }
-  return "";
 }
 
 std::string tokenizer_dir_of(const std::string& path) {
@@ -93,18 +79,20 @@ StudentModel StudentModel::from_pretrained(const std::string& path) {
 StudentModel StudentModel::from_config(const ModelConfig& config, uint64_t seed, std::string tokenizer_dir) {
   StudentModel m(config, std::move(tokenizer_dir));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  for (const auto& name : llama_parameter_names(config)) {
-    const std::string linear = linear_of(name);
-    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    if (name == hf_names::embed || name == hf_names::lm_head)
-      m.add(name, at::empty({config.vocab_size, config.hidden_size}).normal_(0.0, 0.02, gen));
-    else if (linear.empty())  // a norm
-      m.add(name, at::ones({config.hidden_size}));
-    else if (bias)  // HF zeroes linear biases at init
-      m.add(name, at::zeros({config.linear_shape(linear).first}));
-    else
-      m.add(name, at::empty({config.linear_shape(linear).first, config.linear_shape(linear).second}).normal_(0.0, 0.02, gen));
-  }
+  auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0.0, 0.02, gen); };
+  const std::vector<int64_t> embedding{config.vocab_size, config.hidden_size};
+  m.add(hf_names::embed, normal(embedding));
+  const std::vector<LayerTensor> layer = architecture_of(config).layer_tensors(config);
+  for (int64_t i = 0; i < config.num_layers; ++i)
+    for (const LayerTensor& t : layer) {
+      // HF's initialization: norms at one, linear biases at zero.
+      at::Tensor value = t.kind == LayerTensor::Kind::norm   ? at::ones(t.shape)
+                         : t.kind == LayerTensor::Kind::bias ? at::zeros(t.shape)
+                                                             : normal(t.shape);
+      m.add(hf_names::layer(i, t.hf), value);
+    }
+  m.add(hf_names::final_norm, at::ones({config.hidden_size}));
+  if (!config.tie_word_embeddings) m.add(hf_names::lm_head, normal(embedding));
   return m;
 }
 
@@ -119,6 +107,14 @@ StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, 
   ModelConfig config = teacher;
   config.num_layers = static_cast<int64_t>(keep.size());
   config.raw["num_hidden_layers"] = config.num_layers;
+  if (!teacher.sliding_layers.empty()) {  // each kept layer keeps its kind of attention
+    config.sliding_layers.clear();
+    config.raw["layer_types"] = nlohmann::json::array();
+    for (int64_t i : keep) {
+      config.sliding_layers.push_back(teacher.sliding_layers[i]);
+      config.raw["layer_types"].push_back(teacher.sliding_layers[i] ? "sliding_attention" : "full_attention");
+    }
+  }
   StudentModel m(config, tokenizer_dir_of(teacher_path));
   m.add(hf_names::embed, source->tensor(hf_names::embed));
   const std::vector<std::string> suffixes = layer_parameter_suffixes(config);
@@ -135,14 +131,8 @@ at::Tensor StudentModel::forward(const at::Tensor& tokens, at::ScalarType dtype)
   at::Tensor embed = w(hf_names::embed);
   at::Tensor h = at::embedding(embed, tokens.to(embed.device()));
   for (int64_t i = 0; i < config_.num_layers; ++i) {
-    DecoderLayerWeights layer;
-    layer.input_norm = w(hf_names::layer(i, "input_layernorm.weight"));
-    layer.post_attention_norm = w(hf_names::layer(i, "post_attention_layernorm.weight"));
-    for (const auto& group : decoder_linear_groups())
-      for (const auto& linear : group.linears) {
-        layer.linear(linear) = w(hf_names::layer(i, linear + ".weight"));
-        if (config_.has_bias(linear)) layer.bias(linear) = w(hf_names::layer(i, linear + ".bias"));
-      }
+    const DecoderLayerWeights layer =
+        assemble_layer(config_, i, [&](const std::string& suffix) { return w(hf_names::layer(i, suffix)); });
     h = decoder_layer_forward(config_, layer, rope_, h, /*start_pos=*/0);
   }
   const at::Tensor head = config_.tie_word_embeddings ? embed : w(hf_names::lm_head);

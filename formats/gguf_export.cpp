@@ -9,6 +9,7 @@
 #include "formats/gguf_export_metadata.h"
 #include "formats/gguf_from_codes.h"
 #include "formats/gguf_writer.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
@@ -24,22 +25,9 @@ struct PlannedTensor {
   TensorTypeChoice type;
 };
 
-std::vector<int64_t> expected_shape(const ModelConfig& c, const LlamaTensorName& t) {
-  if (t.layer < 0) {
-    if (t.gguf == "output_norm.weight") return {c.hidden_size};
-    return {c.vocab_size, c.hidden_size};
-  }
-  const std::string suffix = t.hf.substr(t.hf.find('.', std::string("model.layers.").size()) + 1);
-  if (suffix.find("layernorm") != std::string::npos) return {c.hidden_size};
-  const size_t dot = suffix.rfind('.');
-  const auto [out, in] = c.linear_shape(suffix.substr(0, dot));
-  if (suffix.substr(dot + 1) == "bias") return {out};
-  return {out, in};
-}
-
 void check_supported(const ModelSource& source) {
-  if (source.config().sliding_window > 0)
-    fail_input(source.path(), "GGUF export of sliding-window attention is not supported");
+  const std::string why = architecture_of(source.config()).gguf_unsupported(source.config());
+  if (!why.empty()) fail_input(source.path(), "cannot export to GGUF: " + why);
 }
 
 std::string default_name(const ModelSource& source) {
@@ -83,10 +71,13 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   };
   // The converter yields its generated tensors before the checkpoint's.
   const std::vector<float> rope_freqs = c.llama3_rope ? llama3_rope_freq_factors(c) : std::vector<float>{};
-  if (!rope_freqs.empty()) add({"", kGgufRopeFreqs}, {static_cast<int64_t>(rope_freqs.size())});
+  if (!rope_freqs.empty()) {
+    const std::vector<int64_t> shape{static_cast<int64_t>(rope_freqs.size())};
+    add({"", kGgufRopeFreqs, -1, 0, shape}, shape);
+  }
   for (const LlamaTensorName& name : llama_tensor_names(c)) {
     if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");
-    add(name, expected_shape(c, name));
+    add(name, name.shape);
   }
 
   GgufExportSummary summary;

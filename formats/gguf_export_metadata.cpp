@@ -5,6 +5,7 @@
 
 #include "formats/gguf_llama_names.h"
 #include "formats/gguf_vocab_export.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -49,10 +50,7 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
     keys.emplace_back(arch + ".attention.value_length", u32(c.head_dim));
   }
   keys.emplace_back("general.file_type", GgufValue::uint32(file_type));
-  if (arch == "llama") {
-    keys.emplace_back("llama.vocab_size", u32(c.vocab_size));
-    keys.emplace_back("llama.rope.dimension_count", u32(c.head_dim));
-  }
+  for (auto& kv : architecture_of(c).gguf_keys(c)) keys.push_back(std::move(kv));
   auto vocab = gguf_vocab_keys(source, arch, pre);
   for (const auto& [key, value] : vocab)
     if (key == "tokenizer.ggml.tokens" && static_cast<int64_t>(value.as_array().size()) != c.vocab_size)

@@ -1,46 +1,26 @@
 #include "formats/gguf_llama_names.h"
 
+#include <algorithm>
+
+#include "lib/arch/architecture.h"
 #include "lib/runtime/model_source.h"
 
 namespace mp {
 
-std::string gguf_architecture(const ModelConfig& c) { return c.model_type == "qwen2" ? "qwen2" : "llama"; }
+std::string gguf_architecture(const ModelConfig& c) { return architecture_of(c).gguf_name(); }
 
 std::vector<LlamaTensorName> llama_tensor_names(const ModelConfig& c) {
-  std::vector<LlamaTensorName> names{{hf_names::embed, "token_embd.weight"}};
-  const bool interleave = gguf_architecture(c) == "llama";
-  struct Part {
-    const char* hf;
-    const char* gguf;
-    bool present;
-    int64_t heads;
-  };
+  const std::vector<int64_t> embedding{c.vocab_size, c.hidden_size};
+  std::vector<LlamaTensorName> names{{hf_names::embed, "token_embd.weight", -1, 0, embedding}};
+  std::vector<LayerTensor> layer = architecture_of(c).layer_tensors(c);
   // Alphabetical by HF suffix, as safetensors lists them (and so the converter emits them).
-  const Part parts[] = {
-      {"input_layernorm.weight", "attn_norm.weight", true, 0},
-      {"mlp.down_proj.bias", "ffn_down.bias", c.mlp_bias, 0},
-      {"mlp.down_proj.weight", "ffn_down.weight", true, 0},
-      {"mlp.gate_proj.bias", "ffn_gate.bias", c.mlp_bias, 0},
-      {"mlp.gate_proj.weight", "ffn_gate.weight", true, 0},
-      {"mlp.up_proj.bias", "ffn_up.bias", c.mlp_bias, 0},
-      {"mlp.up_proj.weight", "ffn_up.weight", true, 0},
-      {"post_attention_layernorm.weight", "ffn_norm.weight", true, 0},
-      {"self_attn.k_proj.bias", "attn_k.bias", c.qkv_bias, c.num_kv_heads},
-      {"self_attn.k_proj.weight", "attn_k.weight", true, c.num_kv_heads},
-      {"self_attn.o_proj.bias", "attn_output.bias", c.o_bias, 0},
-      {"self_attn.o_proj.weight", "attn_output.weight", true, 0},
-      {"self_attn.q_proj.bias", "attn_q.bias", c.qkv_bias, c.num_heads},
-      {"self_attn.q_proj.weight", "attn_q.weight", true, c.num_heads},
-      {"self_attn.v_proj.bias", "attn_v.bias", c.qkv_bias, 0},
-      {"self_attn.v_proj.weight", "attn_v.weight", true, 0},
-  };
+  std::sort(layer.begin(), layer.end(), [](const LayerTensor& a, const LayerTensor& b) { return a.hf < b.hf; });
   for (int64_t i = 0; i < c.num_layers; ++i)
-    for (const Part& p : parts)
-      if (p.present)
-        names.push_back(
-            {hf_names::layer(i, p.hf), "blk." + std::to_string(i) + "." + p.gguf, i, interleave ? p.heads : 0});
-  names.push_back({hf_names::final_norm, "output_norm.weight"});
-  if (!c.tie_word_embeddings) names.push_back({hf_names::lm_head, "output.weight"});
+    for (const LayerTensor& t : layer)
+      names.push_back({hf_names::layer(i, t.hf), "blk." + std::to_string(i) + "." + t.gguf, i, t.gguf_permute_heads,
+                       t.shape});
+  names.push_back({hf_names::final_norm, "output_norm.weight", -1, 0, {c.hidden_size}});
+  if (!c.tie_word_embeddings) names.push_back({hf_names::lm_head, "output.weight", -1, 0, embedding});
   return names;
 }
 

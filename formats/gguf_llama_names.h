@@ -18,19 +18,19 @@ struct LlamaTensorName {
   int64_t layer = -1;  // -1 for the embedding, final norm and output
   // Heads whose rows are interleaved between the two layouts (q: num_heads, k: num_kv_heads); 0: none.
   int64_t permute_heads = 0;
+  std::vector<int64_t> shape;  // as config.json implies it, HF's order ([out, in] for a linear)
 };
 
-// llama.cpp's architecture for a config: "qwen2" for qwen2, "llama" for llama and mistral. It names
-// the metadata keys' prefix and decides the rope layout: qwen2 runs NEOX-style rope on HF's
-// rotate-half rows, so its q/k rows are stored as they are.
+// llama.cpp's architecture for a config (lib/arch/): "llama" for llama and mistral, "qwen2", "qwen3".
+// It names the metadata keys' prefix.
 std::string gguf_architecture(const ModelConfig& config);
 
 // llama3 rope scaling's per-dimension factors, a tensor of the GGUF file, not of the HF checkpoint.
 inline const char* kGgufRopeFreqs = "rope_freqs.weight";
 
 // Every tensor of the model, in the order llama.cpp's converter writes them for a checkpoint whose
-// tensors are stored sorted by name: token_embd, then per layer the HF names in alphabetical order,
-// then output_norm and (untied) output.
+// tensors are stored sorted by name: token_embd, then per layer the architecture's tensors by HF name
+// in alphabetical order, then output_norm and (untied) output.
 std::vector<LlamaTensorName> llama_tensor_names(const ModelConfig& config);
 
 // HF rotate-half rows -> llama.cpp interleaved rows, and back. `w` is [heads * head_dim, ...].

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/pipeline/provenance.h"
 #include "lib/base/version.h"
@@ -115,21 +116,12 @@ DecoderLayerWeights GptqCheckpointSink::read_layer(int64_t index) const {
     resumed_->release(name);
     return t;
   };
-  DecoderLayerWeights w;
-  w.input_norm = read(hf_names::layer(index, "input_layernorm.weight"));
-  w.post_attention_norm = read(hf_names::layer(index, "post_attention_layernorm.weight"));
-  for (const auto& group : decoder_linear_groups())
-    for (const auto& suffix : group.linears) {
-      const std::string module = hf_names::layer(index, suffix);
-      if (resumed_->has(module + ".qweight")) {
-        const auto [out, in] = config_.linear_shape(suffix);
-        w.linear(suffix) = unpack_linear(*resumed_, module, out, in);
-      } else {
-        w.linear(suffix) = read(module + ".weight");
-      }
-      w.bias(suffix) = read(module + ".bias");
-    }
-  return w;
+  return assemble_layer(config_, index, [&](const std::string& suffix) {
+    const std::string module = hf_names::layer(index, suffix.substr(0, suffix.rfind('.')));
+    if (!resumed_->has(module + ".qweight")) return read(hf_names::layer(index, suffix));
+    const auto [out, in] = config_.linear_shape(suffix.substr(0, suffix.rfind('.')));
+    return unpack_linear(*resumed_, module, out, in);
+  });
 }
 
 void GptqCheckpointSink::add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) {
@@ -141,18 +133,14 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
   auto add = [&](const std::string& suffix, const at::Tensor& t) {
     if (t.defined()) tensors.emplace_back(hf_names::layer(index, suffix), t.contiguous().cpu());
   };
-  add("input_layernorm.weight", dense.input_norm);
-  add("post_attention_layernorm.weight", dense.post_attention_norm);
-  for (const auto& group : decoder_linear_groups())
-    for (const auto& suffix : group.linears) {
-      auto it = packed_.find(suffix);
-      if (it == packed_.end()) {
-        add(suffix + ".weight", dense.linear(suffix));
-      } else {
-        for (auto& [name, t] : it->second) add(suffix + "." + name, t);
-      }
-      add(suffix + ".bias", dense.bias(suffix));
+  for (const LayerTensor& t : architecture_of(config_).layer_tensors(config_)) {
+    auto it = t.kind == LayerTensor::Kind::weight ? packed_.find(t.hf.substr(0, t.hf.rfind('.'))) : packed_.end();
+    if (it == packed_.end()) {
+      add(t.hf, dense.tensor(t.hf));
+    } else {
+      for (auto& [name, packed] : it->second) add(it->first + "." + name, packed);
     }
+  }
   packed_.clear();
   const std::string shard = shard_name(index);
   save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));

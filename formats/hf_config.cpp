@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "formats/config_keys.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -19,22 +21,6 @@ nlohmann::json read_json_file(const std::string& path) {
 
 namespace {
 
-template <typename T>
-T required(const nlohmann::json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) fail_input(where, std::string("missing required key \"") + key + "\"");
-  try {
-    return j[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail_input(where, std::string("key \"") + key + "\" has the wrong type: " + j[key].dump());
-  }
-}
-
-template <typename T>
-T optional(const nlohmann::json& j, const char* key, T fallback, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return required<T>(j, key, where);
-}
-
 void require_positive(int64_t value, const char* key, const std::string& where) {
   if (value <= 0) fail_input(where, std::string("\"") + key + "\" must be positive, got " + std::to_string(value));
 }
@@ -45,51 +31,42 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   if (!j.is_object()) fail_input(where, "not a JSON object");
   ModelConfig c;
   c.raw = j;
-  c.model_type = required<std::string>(j, "model_type", where);
-  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2")
-    fail_input(where, "unsupported model_type \"" + c.model_type + "\" (supported: llama, mistral, qwen2)");
-  c.hidden_size = required<int64_t>(j, "hidden_size", where);
-  c.intermediate_size = required<int64_t>(j, "intermediate_size", where);
-  c.num_layers = required<int64_t>(j, "num_hidden_layers", where);
-  c.num_heads = required<int64_t>(j, "num_attention_heads", where);
-  c.vocab_size = required<int64_t>(j, "vocab_size", where);
-  c.rms_norm_eps = required<double>(j, "rms_norm_eps", where);
-  c.num_kv_heads = optional<int64_t>(j, "num_key_value_heads", c.num_heads, where);
+  const ConfigKeys keys(j, where);
+  c.model_type = keys.required<std::string>("model_type");
+  const Architecture& arch = architecture(c.model_type, where);
+  c.hidden_size = keys.required<int64_t>("hidden_size");
+  c.intermediate_size = keys.required<int64_t>("intermediate_size");
+  c.num_layers = keys.required<int64_t>("num_hidden_layers");
+  c.num_heads = keys.required<int64_t>("num_attention_heads");
+  c.vocab_size = keys.required<int64_t>("vocab_size");
+  c.rms_norm_eps = keys.required<double>("rms_norm_eps");
+  c.num_kv_heads = keys.optional<int64_t>("num_key_value_heads", c.num_heads);
   for (auto [v, k] : {std::pair{c.hidden_size, "hidden_size"}, {c.intermediate_size, "intermediate_size"},
                       {c.num_layers, "num_hidden_layers"}, {c.num_heads, "num_attention_heads"},
                       {c.vocab_size, "vocab_size"}, {c.num_kv_heads, "num_key_value_heads"}})
     require_positive(v, k, where);
-  c.head_dim = optional<int64_t>(j, "head_dim", c.hidden_size / c.num_heads, where);
+  c.head_dim = keys.optional<int64_t>("head_dim", c.hidden_size / c.num_heads);
   if (c.num_heads % c.num_kv_heads != 0)
     fail_input(where, "num_attention_heads must be a multiple of num_key_value_heads");
   if (c.head_dim % 2 != 0) fail_input(where, "head dimension must be even for rotary embeddings");
-  c.max_position_embeddings = optional<int64_t>(j, "max_position_embeddings", 2048, where);
-  c.rope_theta = optional<double>(j, "rope_theta", 10000.0, where);
-  c.tie_word_embeddings = optional<bool>(j, "tie_word_embeddings", false, where);
-  c.bos_token_id = optional<int64_t>(j, "bos_token_id", 1, where);
+  c.max_position_embeddings = keys.optional<int64_t>("max_position_embeddings", 2048);
+  c.rope_theta = keys.optional<double>("rope_theta", 10000.0);
+  c.tie_word_embeddings = keys.optional<bool>("tie_word_embeddings", false);
+  c.bos_token_id = keys.optional<int64_t>("bos_token_id", 1);
   c.eos_token_id = j.contains("eos_token_id") && j["eos_token_id"].is_array()
                        ? j["eos_token_id"].at(0).get<int64_t>()
-                       : optional<int64_t>(j, "eos_token_id", 2, where);
-  if (c.model_type == "qwen2") {
-    c.qkv_bias = true;
-    if (optional<bool>(j, "use_sliding_window", false, where))
-      c.sliding_window = optional<int64_t>(j, "sliding_window", 0, where);
-  } else if (c.model_type == "llama") {
-    c.qkv_bias = c.o_bias = optional<bool>(j, "attention_bias", false, where);
-    c.mlp_bias = optional<bool>(j, "mlp_bias", false, where);
-  } else {
-    c.sliding_window = optional<int64_t>(j, "sliding_window", 0, where);
-  }
+                       : keys.optional<int64_t>("eos_token_id", 2);
+  arch.read_config(keys, c);
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const auto& rs = j["rope_scaling"];
-    std::string type = rs.contains("rope_type") ? rs["rope_type"].get<std::string>()
-                                                : optional<std::string>(rs, "type", "", where);
+    const ConfigKeys rs(j["rope_scaling"], where);
+    std::string type = rs.has("rope_type") ? rs.required<std::string>("rope_type")
+                                           : rs.optional<std::string>("type", "");
     if (type != "llama3") fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3)");
     Llama3RopeScaling s;
-    s.factor = required<double>(rs, "factor", where);
-    s.low_freq_factor = required<double>(rs, "low_freq_factor", where);
-    s.high_freq_factor = required<double>(rs, "high_freq_factor", where);
-    s.original_max_position_embeddings = required<int64_t>(rs, "original_max_position_embeddings", where);
+    s.factor = rs.required<double>("factor");
+    s.low_freq_factor = rs.required<double>("low_freq_factor");
+    s.high_freq_factor = rs.required<double>("high_freq_factor");
+    s.original_max_position_embeddings = rs.required<int64_t>("original_max_position_embeddings");
     c.llama3_rope = s;
   }
   return c;
@@ -109,6 +86,11 @@ bool ModelConfig::has_bias(const std::string& suffix) const {
   if (suffix == "self_attn.o_proj") return o_bias;
   if (suffix == "mlp.gate_proj" || suffix == "mlp.up_proj" || suffix == "mlp.down_proj") return mlp_bias;
   fail_runtime("no decoder linear named " + suffix);
+}
+
+int64_t ModelConfig::attention_window(int64_t layer) const {
+  if (sliding_layers.empty()) return sliding_window;
+  return sliding_layers.at(layer) ? sliding_window : 0;
 }
 
 ModelConfig ModelConfig::load(const std::string& dir) {

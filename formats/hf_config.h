@@ -1,4 +1,5 @@
-// Hugging Face config.json for Llama-family decoders (llama, mistral, qwen2).
+// Hugging Face config.json for the decoder families of lib/arch/ (llama, mistral, qwen2, qwen3): the
+// keys every family shares; each family reads its own (lib/arch/<family>.cpp).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,7 +16,7 @@ struct Llama3RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type;  // "llama", "mistral", "qwen2"
+  std::string model_type;  // an architecture of lib/arch/ ("llama", "qwen3", ...)
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
   int64_t vocab_size = 0, max_position_embeddings = 0;
@@ -24,7 +25,9 @@ struct ModelConfig {
   bool qkv_bias = false;  // qwen2 always; llama with attention_bias
   bool o_bias = false;    // llama with attention_bias
   bool mlp_bias = false;  // llama with mlp_bias
-  int64_t sliding_window = 0;  // 0: full attention
+  bool qk_norm = false;   // qwen3: per-head RMSNorm of q and k before rope
+  int64_t sliding_window = 0;  // keys a query sees in a sliding-window layer; 0: full attention
+  std::vector<bool> sliding_layers;  // which layers use sliding_window; empty: all of them
   int64_t bos_token_id = 1, eos_token_id = 2;
   std::optional<Llama3RopeScaling> llama3_rope;
   // llama.cpp's rope_freqs tensor (GGUF files): inverse frequency i is divided by factor i. What a
@@ -41,6 +44,8 @@ struct ModelConfig {
   // Whether that linear carries a bias in checkpoints of this config.
   bool has_bias(const std::string& suffix) const;
   int64_t kv_size() const { return num_kv_heads * head_dim; }
+  // The sliding window of layer i (0: it attends to every earlier position).
+  int64_t attention_window(int64_t layer) const;
 };
 
 nlohmann::json read_json_file(const std::string& path);

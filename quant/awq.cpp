@@ -6,7 +6,7 @@ std::vector<AwqGroupReport> apply_awq(const ModelConfig& config, DecoderLayerWei
                                       std::map<std::string, at::Tensor> inputs, const GridForLinear& grid_for,
                                       const AwqOptions& options, const std::string& layer_name) {
   std::vector<AwqGroupReport> reports;
-  for (const ScalingGroup& group : awq_scaling_groups()) {
+  for (const ScalingGroup& group : awq_scaling_groups(config)) {
     at::Tensor& x = inputs.at(group.input);
     const ScaleChoice choice = search_scales(config, w, rope, group, x, grid_for, options.scale);
     fold_scales(config, w, group, choice.scales);
@@ -15,7 +15,7 @@ std::vector<AwqGroupReport> apply_awq(const ModelConfig& config, DecoderLayerWei
     reports.push_back({layer_name + " " + group.name, choice.alpha, choice.loss, choice.loss_at_zero});
   }
   if (!options.clip) return reports;
-  for (const ScalingGroup& group : awq_scaling_groups())
+  for (const ScalingGroup& group : awq_scaling_groups(config))
     for (const auto& suffix : group.linears) {
       auto grid = grid_for(suffix);
       if (!grid || !awq_clips(suffix)) continue;

@@ -56,15 +56,8 @@ at::Tensor block_output(const ModelConfig& c, const DecoderLayerWeights& w, Rota
 
 }  // namespace
 
-const std::vector<ScalingGroup>& awq_scaling_groups() {
-  static const std::vector<ScalingGroup> groups = {
-      {"qkv", ScaledOp::input_norm, "attn_in", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
-       InspectedBlock::attention},
-      {"v->o", ScaledOp::v_proj, "o_in", {"self_attn.o_proj"}, InspectedBlock::o_proj},
-      {"gate,up", ScaledOp::post_attention_norm, "mlp_in", {"mlp.gate_proj", "mlp.up_proj"}, InspectedBlock::mlp},
-      {"up->down", ScaledOp::up_proj, "down_in", {"mlp.down_proj"}, InspectedBlock::down_proj},
-  };
-  return groups;
+const std::vector<ScalingGroup>& awq_scaling_groups(const ModelConfig& config) {
+  return architecture_of(config).awq_scaling_groups();
 }
 
 ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,

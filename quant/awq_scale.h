@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 
+#include "lib/arch/architecture.h"
 #include "lib/runtime/decoder_layer.h"
 #include "quant/grid.h"
 
@@ -18,19 +19,8 @@ namespace mp {
 // The grid of a linear by HF suffix, or null when it stays in full precision.
 using GridForLinear = std::function<std::shared_ptr<const Grid>(const std::string& suffix)>;
 
-enum class ScaledOp { input_norm, post_attention_norm, v_proj, up_proj };
-// The output the search compares: a whole block for the norms, the single consumer otherwise.
-enum class InspectedBlock { attention, o_proj, mlp, down_proj };
-
-struct ScalingGroup {
-  const char* name;                  // "qkv", "v->o", "gate,up", "up->down"
-  ScaledOp previous;                 // absorbs 1/s
-  const char* input;                 // the capture name of the linears' shared input
-  std::vector<std::string> linears;  // absorb s on their input columns
-  InspectedBlock block;
-};
-// In the order data flows through a Llama layer.
-const std::vector<ScalingGroup>& awq_scaling_groups();
+// The groups of this config's architecture (lib/arch/), in the order data flows through a layer.
+const std::vector<ScalingGroup>& awq_scaling_groups(const ModelConfig& config);
 
 struct AwqScaleOptions {
   int grid = 20;             // α = i / grid for i = 0 .. grid−1 (grid = 1: α = 0, plain RTN)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "quant/hessian.h"
@@ -64,13 +65,8 @@ double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const
 // A finished layer's mapped pages leave this process's memory, so peak RSS stays near one layer
 // plus the calibration activations however large the model.
 void release_layer_pages(const ModelSource& source, int64_t i) {
-  for (const char* norm : {"input_layernorm.weight", "post_attention_layernorm.weight"})
-    source.release(hf_names::layer(i, norm));
-  for (const auto& group : decoder_linear_groups())
-    for (const auto& suffix : group.linears) {
-      source.release(hf_names::layer(i, suffix + ".weight"));
-      source.release(hf_names::layer(i, suffix + ".bias"));
-    }
+  const ModelConfig& c = source.config();
+  for (const LayerTensor& t : architecture_of(c).layer_tensors(c)) source.release(hf_names::layer(i, t.hf));
 }
 
 void check_finite(const at::Tensor& w, const std::string& source, const std::string& name) {

@@ -116,3 +116,49 @@ TEST_CASE("GGUF export: add_bos/add_eos follow tokenizer_config.json, default BO
   CHECK(r.err.find("tokenizer_config.json: add_bos_token must be true or false") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.path("bad.gguf")));
 }
+
+TEST_CASE("GGUF export of qwen3: qwen3 keys, attn_q_norm/attn_k_norm, head_dim, reads back with equal logits",
+          "[gguf_export]") {
+  test::ScratchDir dir;
+  nlohmann::json config = test::tiny_config("qwen3");
+  config["head_dim"] = 16;
+  const std::string hf = write_model(dir, config);
+  export_f32(hf, dir.path("q3.gguf"));
+  const GgufFile f(dir.path("q3.gguf"));
+  CHECK(f.find("general.architecture")->as_string() == "qwen3");
+  CHECK(f.find("qwen3.attention.key_length")->as_uint() == 16);
+  CHECK(f.find("qwen3.attention.value_length")->as_uint() == 16);
+  CHECK(f.find("qwen3.rope.dimension_count") == nullptr);
+  CHECK(f.find_tensor("blk.0.attn_q.bias") == nullptr);
+  // Per layer in HF-name order: ... o_proj, q_norm, q_proj ...; rows as HF stores them (NEOX rope).
+  std::vector<std::string> layer0;
+  for (const auto& t : f.tensors())
+    if (t.name.rfind("blk.0.", 0) == 0) layer0.push_back(t.name);
+  CHECK(layer0 == std::vector<std::string>{"blk.0.attn_norm.weight", "blk.0.ffn_down.weight", "blk.0.ffn_gate.weight",
+                                           "blk.0.ffn_up.weight", "blk.0.ffn_norm.weight", "blk.0.attn_k_norm.weight",
+                                           "blk.0.attn_k.weight", "blk.0.attn_output.weight", "blk.0.attn_q_norm.weight",
+                                           "blk.0.attn_q.weight", "blk.0.attn_v.weight"});
+  const auto source = open_model(hf);
+  for (const auto& [gguf, part] : {std::pair{"blk.1.attn_q.weight", "self_attn.q_proj.weight"},
+                                   {"blk.1.attn_q_norm.weight", "self_attn.q_norm.weight"},
+                                   {"blk.1.attn_k_norm.weight", "self_attn.k_norm.weight"}}) {
+    INFO(gguf);
+    REQUIRE(f.find_tensor(gguf) != nullptr);
+    CHECK(at::equal(f.tensor(*f.find_tensor(gguf)), source->tensor(hf_names::layer(1, part))));
+  }
+  const auto back = open_model(dir.path("q3.gguf"));
+  CHECK(back->config().model_type == "qwen3");
+  CHECK(back->config().head_dim == 16);
+  CHECK(max_logit_difference(hf, dir.path("q3.gguf")) < 1e-4);
+}
+
+TEST_CASE("GGUF export refuses a sliding window llama.cpp's architecture would ignore", "[gguf_export]") {
+  test::ScratchDir dir;
+  nlohmann::json config = test::tiny_config("mistral");
+  config["sliding_window"] = 64;
+  const std::string hf = write_model(dir, config);
+  const auto r = test::run_modelpress("export -q --type F32 -m '" + hf + "' -o " + dir.path("w.gguf"));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("llama.cpp's \"llama\" has no sliding-window attention") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path("w.gguf")));
+}

@@ -1,7 +1,10 @@
-// HF config.json parsing for llama, mistral and qwen2, and its errors.
+// HF config.json parsing for llama, mistral, qwen2 and qwen3, and its errors.
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "formats/hf_config.h"
+#include "formats/safetensors.h"
 #include "lib/base/error.h"
 #include "lib/runtime/hf_model_source.h"
 #include "tests/test_support.h"
@@ -86,4 +89,69 @@ TEST_CASE("model directories: tied vs untied heads and missing tensors", "[confi
   auto r = test::run_modelpress("eval -m '" + dir.path("nowhere") + "' -f /dev/null");
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("no such file or directory") != std::string::npos);
+}
+
+TEST_CASE("config: qwen3 and the sliding-window keys of each family", "[config]") {
+  auto j = test::tiny_config("qwen3");
+  j["head_dim"] = 16;
+  ModelConfig c = ModelConfig::from_json(j, "q3.json");
+  CHECK(c.qk_norm);
+  CHECK(c.head_dim == 16);
+  CHECK(c.q_size() == 64);
+  CHECK_FALSE(c.qkv_bias);
+  j["attention_bias"] = true;
+  c = ModelConfig::from_json(j, "q3.json");
+  CHECK((c.qkv_bias && c.o_bias));
+  // Qwen: the window needs use_sliding_window, and reaches the layers from max_window_layers on ...
+  j = test::tiny_config("qwen2");
+  j["sliding_window"] = 8;
+  CHECK(ModelConfig::from_json(j, "q2.json").attention_window(1) == 0);
+  j["use_sliding_window"] = true;
+  j["max_window_layers"] = 1;
+  c = ModelConfig::from_json(j, "q2.json");
+  CHECK(c.attention_window(0) == 0);
+  CHECK(c.attention_window(1) == 8);
+  // ... or those layer_types names, when it is given.
+  j["layer_types"] = {"sliding_attention", "full_attention"};
+  c = ModelConfig::from_json(j, "q2.json");
+  CHECK(c.attention_window(0) == 8);
+  CHECK(c.attention_window(1) == 0);
+  j["layer_types"] = {"sliding_attention"};
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "q2.json"), "q2.json: \"layer_types\" has 1 entries for 2 layers");
+  j["layer_types"] = {"sliding_attention", "chunked_attention"};
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "q2.json"), Catch::Contains("unknown layer type \"chunked_attention\""));
+  // Mistral: every layer.
+  j = test::tiny_config("mistral");
+  j["sliding_window"] = 6;
+  c = ModelConfig::from_json(j, "m.json");
+  CHECK((c.attention_window(0) == 6 && c.attention_window(1) == 6));
+  j["sliding_window"] = -1;
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "m.json"), "m.json: \"sliding_window\" must not be negative");
+}
+
+TEST_CASE("bad qwen3 checkpoints: one line naming the problem, exit 3, no output", "[config]") {
+  test::ScratchDir dir;
+  auto j = test::tiny_config("qwen3");
+  test::write_random_model(dir.path("m"), j, 1);
+  // A checkpoint without the q_norm its architecture needs.
+  auto tensors = SafetensorsFile(dir.path("m/model.safetensors"));
+  std::vector<std::pair<std::string, at::Tensor>> kept;
+  for (const auto& info : tensors.tensors())
+    if (info.name != "model.layers.1.self_attn.q_norm.weight") kept.emplace_back(info.name, tensors.tensor(info).clone());
+  save_safetensors(dir.path("m/model.safetensors"), kept);
+  std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path("m/tokenizer.model"));
+  auto r = test::run_modelpress("export -q --type F32 -m '" + dir.path("m") + "' -o " + dir.path("out.gguf"));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("no tensor 'model.layers.1.self_attn.q_norm.weight'") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_FALSE(std::filesystem::exists(dir.path("out.gguf")));
+  r = test::run_modelpress("generate -m '" + dir.path("m") + "' -p hello -n 2");
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("no tensor model.layers.1.self_attn.q_norm.weight") != std::string::npos);
+  // Head counts that do not divide, and a rope scaling we do not implement.
+  j["num_key_value_heads"] = 3;
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("multiple of num_key_value_heads"));
+  j = test::tiny_config("qwen3");
+  j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("unsupported rope_scaling type \"dynamic\""));
 }

@@ -18,6 +18,24 @@ std::string decisive_model_with_stories_tokenizer(const ScratchDir& dir, const s
   return model;
 }
 
+// Our exports of a decisive random model of `config`, one per type, give llama.cpp our greedy path;
+// the F32 one also the HF model's (the file means what the checkpoint means).
+void check_exports_agree(const test::ScratchDir& dir, const std::string& name, const nlohmann::json& config,
+                         const std::vector<std::string>& types) {
+  INFO(name);
+  const std::string model = decisive_model_with_stories_tokenizer(dir, name, config);
+  for (const std::string& type : types) {
+    INFO(type);
+    const std::string path = dir.path(name + "-" + type + ".gguf");
+    export_to(model, path, type);
+    check_same_greedy_path(path, 40);
+    if (type == "F32") {
+      const LlamaCppGreedy theirs = llamacpp_greedy(path, "Once upon a time", 40);
+      CHECK(theirs.ids == our_greedy(model, theirs.prompt_ids, 40));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("llama.cpp runs our stories260K exports like we do", "[.llamacpp]") {
@@ -66,18 +84,14 @@ TEST_CASE("llama.cpp runs our qwen2 and llama3-rope exports like we do", "[.llam
   llama3["max_position_embeddings"] = 256;
   llama3["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
                             {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
-  for (const auto& [name, config] : {std::pair{"qwen2", qwen2}, std::pair{"llama3", llama3}}) {
-    INFO(name);
-    const std::string model = decisive_model_with_stories_tokenizer(dir, name, config);
-    for (const std::string type : {"F32", "Q8_0"}) {
-      INFO(type);
-      const std::string path = dir.path(std::string(name) + "-" + type + ".gguf");
-      export_to(model, path, type);
-      check_same_greedy_path(path, 40);
-      if (type == "F32") {  // and the file means what the HF model means
-        const LlamaCppGreedy theirs = llamacpp_greedy(path, "Once upon a time", 40);
-        CHECK(theirs.ids == our_greedy(model, theirs.prompt_ids, 40));
-      }
-    }
-  }
+  check_exports_agree(dir, "qwen2", qwen2, {"F32", "Q8_0"});
+  check_exports_agree(dir, "llama3", llama3, {"F32", "Q8_0"});
+}
+
+TEST_CASE("llama.cpp runs our qwen3 exports like we do", "[.llamacpp]") {
+  test::ScratchDir dir;
+  nlohmann::json qwen3 = test::kquant_config();  // rows fill Q4_K_M's 256-wide super-blocks
+  qwen3["model_type"] = "qwen3";
+  qwen3["head_dim"] = 128;  // q is 512 wide on a 256-wide model, as in Qwen3's released sizes
+  check_exports_agree(dir, "qwen3", qwen3, {"F32", "Q4_K_M"});
 }

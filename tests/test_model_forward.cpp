@@ -1,6 +1,6 @@
 // The runtime's forward pass against a slow, plainly written double-precision reference, on small
-// random models covering GQA, q/k/v biases, tied/untied embeddings and llama3 rope scaling; and
-// incremental decoding against the full forward.
+// random models covering GQA, q/k/v biases, tied/untied embeddings, llama3 rope scaling, qwen3's q/k
+// norms and sliding windows shorter than the context; and incremental decoding against the full forward.
 #include <cmath>
 
 #include "lib/runtime/llama_model.h"
@@ -58,14 +58,21 @@ at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Ten
     const std::string p = "model.layers." + std::to_string(l) + ".";
     at::Tensor h = norm(x, w.at(p + "input_layernorm.weight"));
     at::Tensor q = lin(h, p + "self_attn.q_proj"), k = lin(h, p + "self_attn.k_proj"), v = lin(h, p + "self_attn.v_proj");
+    // qwen3: each head of q and k normalized on its own, before rope.
+    auto head_norm = [&](const at::Tensor& x, const char* name) {
+      return w.count(p + name) ? norm(x, w.at(p + name)) : x;
+    };
+    const int64_t window = c.attention_window(l);
     std::vector<at::Tensor> heads;
     for (int64_t head = 0; head < c.num_heads; ++head) {
       const int64_t kv_head = head / (c.num_heads / c.num_kv_heads);
-      at::Tensor qh = rope(q.narrow(1, head * d, d)), kh = rope(k.narrow(1, kv_head * d, d));
+      at::Tensor qh = rope(head_norm(q.narrow(1, head * d, d), "self_attn.q_norm.weight"));
+      at::Tensor kh = rope(head_norm(k.narrow(1, kv_head * d, d), "self_attn.k_norm.weight"));
       at::Tensor vh = v.narrow(1, kv_head * d, d);
       at::Tensor scores = at::matmul(qh, kh.t()) / std::sqrt(static_cast<double>(d));
       for (int64_t i = 0; i < t; ++i)
-        for (int64_t j = i + 1; j < t; ++j) scores[i][j] = -INFINITY;
+        for (int64_t j = 0; j < t; ++j)
+          if (j > i || (window > 0 && j <= i - window)) scores[i][j] = -INFINITY;
       heads.push_back(at::matmul(at::softmax(scores, -1), vh));
     }
     x = x + lin(at::cat(heads, 1), p + "self_attn.o_proj");
@@ -78,7 +85,8 @@ at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Ten
   return at::matmul(x, w.at(head).t());
 }
 
-void check_against_reference(const nlohmann::json& config_json) {
+// Returns the largest |difference| between the runtime and the reference (checked small here).
+double check_against_reference(const nlohmann::json& config_json) {
   test::ScratchDir dir;
   auto weights = test::write_random_model(dir.path("m"), config_json, 7);
   auto source = open_model(dir.path("m"));
@@ -90,6 +98,33 @@ void check_against_reference(const nlohmann::json& config_json) {
   INFO("max |logit difference| = " << err);
   CHECK(err < 1e-3);
   CHECK(want.abs().max().item<double>() > 0.1);  // the comparison is not between near-zero tensors
+  return err;
+}
+
+// Logits of `config_json`'s random model over `n` tokens: the full forward, and one token at a time
+// through the KV cache after a prefix of `prefix` tokens.
+void check_cache_against_full_forward(const nlohmann::json& config_json, int64_t n, int64_t prefix) {
+  test::ScratchDir dir;
+  test::write_random_model(dir.path("m"), config_json, 3);
+  LlamaModel model(open_model(dir.path("m")), RuntimeOptions{});
+  at::manual_seed(4);
+  const at::Tensor tokens = at::randint(3, 512, {1, n}, at::kLong);
+  const at::Tensor full = model.forward(tokens)[0];
+  KVCache cache;
+  const at::Tensor head = model.forward(tokens.narrow(1, 0, prefix), 0, &cache)[0];
+  CHECK(at::allclose(head, full.narrow(0, 0, prefix), 1e-4, 1e-4));
+  for (int64_t p = prefix; p < n; ++p) {
+    INFO("position " << p);
+    const at::Tensor step = model.forward(tokens.narrow(1, p, 1), p, &cache)[0][0];
+    CHECK(at::allclose(step, full[p], 1e-4, 1e-4));
+  }
+}
+
+nlohmann::json qwen3_config() {
+  auto c = test::tiny_config("qwen3");
+  c["head_dim"] = 16;  // not hidden_size / heads, as in Qwen3's released sizes
+  c["tie_word_embeddings"] = true;
+  return c;
 }
 
 }  // namespace
@@ -125,6 +160,54 @@ TEST_CASE("forward matches the reference: llama3 rope scaling", "[model]") {
   RotaryEmbedding rope(parsed);
   at::Tensor plain = 1.0 / at::pow(500000.0, at::arange(0, 8, 2).to(at::kFloat) / 8.0);
   CHECK_FALSE(at::allclose(rope.inverse_frequencies(), plain));  // scaling changed something
+}
+
+TEST_CASE("forward matches the reference: qwen3 q/k norms, head_dim from the config, tied embeddings", "[model]") {
+  check_against_reference(qwen3_config());
+  auto biased = qwen3_config();
+  biased["attention_bias"] = true;  // q, k, v and o
+  check_against_reference(biased);
+}
+
+TEST_CASE("forward matches the reference: a sliding window shorter than the context", "[model]") {
+  auto mistral = test::tiny_config("mistral");
+  mistral["sliding_window"] = 5;  // the reference context is 12 tokens
+  check_against_reference(mistral);
+  // Qwen's window reaches only the layers from max_window_layers on.
+  auto qwen2 = test::tiny_config("qwen2");
+  qwen2["use_sliding_window"] = true;
+  qwen2["sliding_window"] = 4;
+  qwen2["max_window_layers"] = 1;
+  check_against_reference(qwen2);
+  auto qwen3 = qwen3_config();
+  qwen3["use_sliding_window"] = true;
+  qwen3["sliding_window"] = 3;
+  qwen3["layer_types"] = {"sliding_attention", "full_attention"};
+  check_against_reference(qwen3);
+}
+
+TEST_CASE("a sliding window changes the logits only past its length", "[model]") {
+  test::ScratchDir dir;
+  auto full = test::tiny_config("mistral"), windowed = full;
+  windowed["sliding_window"] = 5;
+  test::write_random_model(dir.path("full"), full, 7);
+  test::write_random_model(dir.path("windowed"), windowed, 7);
+  LlamaModel a(open_model(dir.path("full")), RuntimeOptions{}), b(open_model(dir.path("windowed")), RuntimeOptions{});
+  const at::Tensor tokens = at::arange(3, 15, at::kLong).unsqueeze(0);
+  const at::Tensor difference = (a.forward(tokens) - b.forward(tokens))[0].abs().amax(-1);
+  CHECK(difference.narrow(0, 0, 5).max().item<double>() == 0);
+  CHECK(difference.narrow(0, 5, 7).min().item<double>() > 1e-3);
+}
+
+TEST_CASE("the KV cache equals the full forward past the sliding window", "[model]") {
+  auto mistral = test::tiny_config("mistral");
+  mistral["sliding_window"] = 4;
+  check_cache_against_full_forward(mistral, 20, 6);
+  auto qwen3 = qwen3_config();
+  qwen3["use_sliding_window"] = true;
+  qwen3["sliding_window"] = 3;
+  qwen3["max_window_layers"] = 1;
+  check_cache_against_full_forward(qwen3, 16, 2);
 }
 
 TEST_CASE("incremental decoding with the KV cache equals the full forward", "[model]") {

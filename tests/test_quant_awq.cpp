@@ -64,7 +64,7 @@ TEST_CASE("AWQ folding keeps the float layer's outputs (norms, v->o under GQA, u
   const at::Tensor expected = mp::decoder_layer_forward(config, original, model.rope(), hidden, 0);
 
   mp::DecoderLayerWeights folded = original;
-  for (const auto& group : mp::awq_scaling_groups()) {
+  for (const auto& group : mp::awq_scaling_groups(config)) {
     const int64_t channels = group.previous == mp::ScaledOp::v_proj ? config.kv_size()
                              : group.previous == mp::ScaledOp::up_proj ? config.intermediate_size
                                                                        : config.hidden_size;
@@ -108,7 +108,7 @@ TEST_CASE("AWQ picks α > 0 and beats RTN when a few input channels carry large 
   x.select(2, 3).mul_(40);
   x.select(2, 50).mul_(25);
   mp::RotaryEmbedding rope(config);
-  const mp::ScalingGroup& up_down = mp::awq_scaling_groups()[3];
+  const mp::ScalingGroup& up_down = mp::awq_scaling_groups(config)[3];
   const mp::ScaleChoice choice =
       mp::search_scales(config, w, rope, up_down, x, [](const std::string&) { return grid4(); }, {});
   CHECK(choice.alpha > 0);

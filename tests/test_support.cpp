@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -63,6 +64,7 @@ CommandResult run_modelpress(const std::string& args, const std::string& stdin_t
 }  // namespace mp::test
 
 #include "formats/safetensors.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/atomic_output.h"
 #include "lib/base/version.h"
 
@@ -91,7 +93,8 @@ std::map<std::string, at::Tensor> write_random_model(const std::string& dir, con
   const int64_t h = config["hidden_size"], f = config["intermediate_size"], v = config["vocab_size"];
   const int64_t heads = config["num_attention_heads"], kv = config["num_key_value_heads"];
   const int64_t d = config.value("head_dim", h / heads);
-  const bool biases = config["model_type"] == "qwen2" || config.value("attention_bias", false);
+  const ModelConfig parsed = ModelConfig::from_json(config, "test config");
+  const bool biases = parsed.qkv_bias;
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   auto add = [&](const std::string& name, at::Tensor t) { tensors.emplace_back(name, t); };
   auto randn = [](std::vector<int64_t> shape, double scale) { return at::randn(shape) * scale; };
@@ -112,6 +115,15 @@ std::map<std::string, at::Tensor> write_random_model(const std::string& dir, con
     add(p + "mlp.gate_proj.weight", randn({f, h}, 0.2));
     add(p + "mlp.up_proj.weight", randn({f, h}, 0.2));
     add(p + "mlp.down_proj.weight", randn({h, f}, 0.2));
+    // What the architecture adds to the tensors above (q/k norms, an o_proj bias), drawn after them
+    // so the common tensors keep their values.
+    for (const LayerTensor& t : architecture_of(parsed).layer_tensors(parsed)) {
+      const std::string name = p + t.hf;
+      if (std::any_of(tensors.begin(), tensors.end(), [&](const auto& kv) { return kv.first == name; })) continue;
+      add(name, t.kind == LayerTensor::Kind::norm ? 1 + randn(t.shape, 0.1)
+                : t.kind == LayerTensor::Kind::bias ? randn(t.shape, 0.5)
+                                                    : randn(t.shape, 0.2));
+    }
   }
   add("model.norm.weight", 1 + randn({h}, 0.1));
   if (!config.value("tie_word_embeddings", false)) add("lm_head.weight", randn({v, h}, 0.3));

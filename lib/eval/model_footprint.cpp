@@ -1,10 +1,13 @@
 #include "lib/eval/model_footprint.h"
 
 #include <filesystem>
+#include <functional>
+#include <numeric>
 #include <set>
 
 #include "formats/gguf_llama_names.h"
 #include "formats/inventory.h"
+#include "lib/arch/architecture.h"
 #include "lib/runtime/decoder_layer.h"
 #include "lib/runtime/model_source.h"
 
@@ -37,16 +40,16 @@ double ModelFootprint::linear_bits_per_weight() const {
 ModelFootprint measure_footprint(const std::string& path, const ModelConfig& config) {
   ModelFootprint f;
   const int64_t h = config.hidden_size, v = config.vocab_size;
-  int64_t per_layer_linear = 0, per_layer_bias = 0;
+  int64_t per_layer_linear = 0, per_layer = 0;
   for (const auto& group : decoder_linear_groups())
     for (const auto& linear : group.linears) {
       const auto [out, in] = config.linear_shape(linear);
       per_layer_linear += out * in;
-      if (config.has_bias(linear)) per_layer_bias += out;
     }
+  for (const LayerTensor& t : architecture_of(config).layer_tensors(config))
+    per_layer += std::accumulate(t.shape.begin(), t.shape.end(), int64_t{1}, std::multiplies<>());
   f.linear_weights = config.num_layers * per_layer_linear;
-  f.parameters = v * h * (config.tie_word_embeddings ? 1 : 2) + h +
-                 config.num_layers * (per_layer_linear + per_layer_bias + 2 * h);
+  f.parameters = v * h * (config.tie_word_embeddings ? 1 : 2) + h + config.num_layers * per_layer;
 
   // The decoder linears by their HF prefix ("model.layers.3.self_attn.q_proj") and GGUF name.
   std::set<std::string> hf_prefixes, gguf_names;

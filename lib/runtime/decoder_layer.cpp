@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -24,6 +25,18 @@ constexpr LinearSlot kLinearSlots[] = {
     {"mlp.down_proj", &DecoderLayerWeights::down, &DecoderLayerWeights::down_bias},
 };
 
+// The tensors that are not linears, by their full suffix.
+constexpr std::pair<const char*, at::Tensor DecoderLayerWeights::*> kOtherSlots[] = {
+    {"input_layernorm.weight", &DecoderLayerWeights::input_norm},
+    {"post_attention_layernorm.weight", &DecoderLayerWeights::post_attention_norm},
+    {"self_attn.q_norm.weight", &DecoderLayerWeights::q_norm},
+    {"self_attn.k_norm.weight", &DecoderLayerWeights::k_norm},
+};
+
+bool ends_with(const std::string& s, const std::string& end) {
+  return s.size() >= end.size() && s.compare(s.size() - end.size(), end.size(), end) == 0;
+}
+
 const LinearSlot& linear_slot(const std::string& suffix) {
   for (const auto& slot : kLinearSlots)
     if (suffix == slot.suffix) return slot;
@@ -42,6 +55,26 @@ const at::Tensor& DecoderLayerWeights::linear(const std::string& suffix) const {
 
 const at::Tensor& DecoderLayerWeights::bias(const std::string& suffix) const {
   return const_cast<DecoderLayerWeights*>(this)->bias(suffix);
+}
+
+at::Tensor& DecoderLayerWeights::tensor(const std::string& suffix) {
+  for (const auto& [name, slot] : kOtherSlots)
+    if (suffix == name) return this->*slot;
+  if (ends_with(suffix, ".weight")) return linear(suffix.substr(0, suffix.size() - 7));
+  if (ends_with(suffix, ".bias")) return bias(suffix.substr(0, suffix.size() - 5));
+  fail_runtime("no layer tensor named " + suffix);
+}
+
+const at::Tensor& DecoderLayerWeights::tensor(const std::string& suffix) const {
+  return const_cast<DecoderLayerWeights*>(this)->tensor(suffix);
+}
+
+DecoderLayerWeights assemble_layer(const ModelConfig& config, int64_t layer,
+                                   const std::function<at::Tensor(const std::string& suffix)>& get) {
+  DecoderLayerWeights w;
+  for (const LayerTensor& t : architecture_of(config).layer_tensors(config)) w.tensor(t.hf) = get(t.hf);
+  w.attention_window = config.attention_window(layer);
+  return w;
 }
 
 const std::vector<LinearGroup>& decoder_linear_groups() {
@@ -86,6 +119,10 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   at::Tensor q = linear(x, w.q, w.q_bias).view({b, t, c.num_heads, d}).transpose(1, 2);
   at::Tensor k = linear(x, w.k, w.k_bias).view({b, t, kv_heads, d}).transpose(1, 2);
   at::Tensor v = linear(x, w.v, w.v_bias).view({b, t, kv_heads, d}).transpose(1, 2);
+  if (w.q_norm.defined()) {
+    q = rms_norm(q, w.q_norm, c.rms_norm_eps);
+    k = rms_norm(k, w.k_norm, c.rms_norm_eps);
+  }
   q = rope.apply(q, start_pos);
   k = rope.apply(k, start_pos);
   if (cache) {
@@ -102,7 +139,7 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   // softmax runs in place: attention is memory-bound at small head sizes.
   at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
   at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
-  at::Tensor mask = attention_mask(t, total, start_pos, c.sliding_window, x.device()).to(q.scalar_type());
+  at::Tensor mask = attention_mask(t, total, start_pos, w.attention_window, x.device()).to(q.scalar_type());
   at::Tensor scores = at::baddbmm(mask.repeat({group, 1}).expand({b * kv_heads, group * t, total}), qg, kt,
                                   /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(static_cast<double>(d)));
   // Autograd cannot differentiate the in-place (out=) softmax, so training takes the plain one.

@@ -1,4 +1,5 @@
-// One Llama-family decoder layer: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(x)).
+// One decoder layer of the families in lib/arch/: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(x)),
+// with what a family adds (q/k norms, a sliding window) taken from its weights and config.
 // Pure function of its weights, so quantizers can run a layer with replaced weights and record
 // what each linear sees.
 #pragma once
@@ -18,13 +19,22 @@ struct DecoderLayerWeights {
   at::Tensor q_bias, k_bias, v_bias, o_bias;      // undefined when absent
   at::Tensor gate, up, down;
   at::Tensor gate_bias, up_bias, down_bias;
+  at::Tensor q_norm, k_norm;                      // per-head RMSNorm weights [head_dim] (qwen3)
+  int64_t attention_window = 0;                   // this layer's sliding window; 0: none
 
+  // Any tensor by its HF suffix within the layer ("input_layernorm.weight", "self_attn.q_proj.bias").
+  at::Tensor& tensor(const std::string& suffix);
+  const at::Tensor& tensor(const std::string& suffix) const;
   // Linears by their HF suffix ("self_attn.q_proj", "mlp.down_proj", ...).
   at::Tensor& linear(const std::string& suffix);
   at::Tensor& bias(const std::string& suffix);
   const at::Tensor& linear(const std::string& suffix) const;
   const at::Tensor& bias(const std::string& suffix) const;
 };
+
+// Layer `layer` of a model of this config: each tensor of its architecture from get(HF suffix).
+DecoderLayerWeights assemble_layer(const ModelConfig& config, int64_t layer,
+                                   const std::function<at::Tensor(const std::string& suffix)>& get);
 
 // The linears of a layer, grouped by the input they share, in the order the data flows
 // (the order GPTQ's true-sequential mode quantizes them).

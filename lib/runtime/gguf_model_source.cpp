@@ -1,6 +1,7 @@
 #include "lib/runtime/gguf_model_source.h"
 
 #include "formats/gguf_keys.h"
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/runtime/gguf_tokenizer.h"
 
@@ -8,11 +9,10 @@ namespace mp {
 
 namespace {
 
-// The keys llama.cpp reads for a Llama or Qwen2, as the HF config.json they stand for.
+// The keys llama.cpp reads for an architecture of lib/arch/, as the HF config.json they stand for.
 nlohmann::json config_json(const GgufFile& f) {
   const std::string arch = gguf_required(f, "general.architecture").as_string();
-  if (arch != "llama" && arch != "qwen2")
-    fail_input(f.path(), "GGUF architecture \"" + arch + "\" is not supported (llama, qwen2)");
+  const Architecture& family = architecture_for_gguf(arch, f.path());
   auto u = [&](const std::string& key) { return gguf_integer(f, arch + "." + key, gguf_required(f, arch + "." + key)); };
   auto opt = [&](const std::string& key, const nlohmann::json& fallback) -> nlohmann::json {
     const GgufValue* v = f.find(key);
@@ -24,7 +24,7 @@ nlohmann::json config_json(const GgufFile& f) {
   const int64_t hidden = u("embedding_length");
   const size_t vocab = gguf_required(f, "tokenizer.ggml.tokens").as_array().size();
   nlohmann::json j{
-      {"model_type", arch},
+      {"model_type", family.model_type()},
       {"hidden_size", hidden},
       {"intermediate_size", u("feed_forward_length")},
       {"num_hidden_layers", u("block_count")},
@@ -38,9 +38,8 @@ nlohmann::json config_json(const GgufFile& f) {
       {"tie_word_embeddings", f.find_tensor("output.weight") == nullptr},
       {"bos_token_id", opt("tokenizer.ggml.bos_token_id", 1)},
       {"eos_token_id", opt("tokenizer.ggml.eos_token_id", 2)},
-      {"attention_bias", f.find_tensor("blk.0.attn_q.bias") != nullptr},
-      {"mlp_bias", f.find_tensor("blk.0.ffn_down.bias") != nullptr},
   };
+  family.read_gguf(f, j);
   return j;
 }
 

@@ -1,5 +1,5 @@
-// A llama.cpp GGUF file ("llama" or "qwen2" architecture) as a model source: config from the
-// llama.* / qwen2.* keys (and rope_freqs.weight), tensors under their HF names (llama q/k rows back
+// A llama.cpp GGUF file of an architecture in lib/arch/ as a model source: config from the
+// <arch>.* keys (and rope_freqs.weight), tensors under their HF names (llama q/k rows back
 // in HF's rotate-half order, quantized types decoded to f32), and a SentencePiece tokenizer rebuilt
 // from tokenizer.ggml.*.
 #pragma once

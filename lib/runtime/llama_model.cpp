@@ -1,5 +1,8 @@
 #include "lib/runtime/llama_model.h"
 
+#include <map>
+
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -40,35 +43,17 @@ at::Tensor LlamaModel::place(const at::Tensor& t) const {
 
 DecoderLayerWeights LlamaModel::load_layer(int64_t i) const {
   const auto& c = config();
-  auto get = [&](const std::string& suffix) { return place(source_->tensor(hf_names::layer(i, suffix))); };
-  auto maybe = [&](const std::string& suffix) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const LayerTensor& t : architecture_of(c).layer_tensors(c)) shapes[t.hf] = t.shape;
+  return assemble_layer(c, i, [&](const std::string& suffix) {
     const std::string name = hf_names::layer(i, suffix);
-    return source_->has(name) ? place(source_->tensor(name)) : at::Tensor();
-  };
-  DecoderLayerWeights w;
-  w.input_norm = get("input_layernorm.weight");
-  w.post_attention_norm = get("post_attention_layernorm.weight");
-  for (const auto& group : decoder_linear_groups())
-    for (const auto& linear : group.linears) {
-      w.linear(linear) = get(linear + ".weight");
-      w.bias(linear) = maybe(linear + ".bias");
-    }
-  auto expect = [&](const at::Tensor& t, int64_t rows, int64_t cols, const char* name) {
-    if (t.dim() != 2 || t.size(0) != rows || t.size(1) != cols)
-      fail_input(source_->path(), "layer " + std::to_string(i) + " " + name + " has shape " +
-                                      c10::str(t.sizes()) + ", config.json implies [" + std::to_string(rows) +
-                                      ", " + std::to_string(cols) + "]");
-  };
-  expect(w.q, c.q_size(), c.hidden_size, "q_proj");
-  expect(w.k, c.kv_size(), c.hidden_size, "k_proj");
-  expect(w.v, c.kv_size(), c.hidden_size, "v_proj");
-  expect(w.o, c.hidden_size, c.q_size(), "o_proj");
-  expect(w.gate, c.intermediate_size, c.hidden_size, "gate_proj");
-  expect(w.up, c.intermediate_size, c.hidden_size, "up_proj");
-  expect(w.down, c.hidden_size, c.intermediate_size, "down_proj");
-  if (c.qkv_bias && !(w.q_bias.defined() && w.k_bias.defined() && w.v_bias.defined()))
-    fail_input(source_->path(), "layer " + std::to_string(i) + ": config.json implies q/k/v biases but they are missing");
-  return w;
+    if (!source_->has(name)) fail_input(source_->path(), "no tensor " + name + " (config.json implies it)");
+    at::Tensor t = source_->tensor(name);
+    if (!t.sizes().equals(shapes.at(suffix)))
+      fail_input(source_->path(), "layer " + std::to_string(i) + " " + suffix + " has shape " + c10::str(t.sizes()) +
+                                      ", config.json implies " + c10::str(at::IntArrayRef(shapes.at(suffix))));
+    return place(t);
+  });
 }
 
 const DecoderLayerWeights& LlamaModel::layer(int64_t i) {
