@@ -8,6 +8,7 @@
 #include "distill/losses.h"
 #include "distill/train_checkpoint.h"
 #include "distill/training_windows.h"
+#include "formats/json_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
@@ -40,7 +41,9 @@ void truncate_metrics(const std::string& path, int64_t last_step) {
   std::ifstream in(path);
   std::string kept, line;
   while (std::getline(in, line))
-    if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= last_step) kept += line + "\n";
+    if (!line.empty() &&
+        parse_json_text(path, line.data(), line.data() + line.size()).value("step", int64_t{0}) <= last_step)
+      kept += line + "\n";
   in.close();
   write_file_atomically(path, kept);
 }

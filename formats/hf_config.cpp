@@ -1,27 +1,21 @@
 #include "formats/hf_config.h"
 
 #include <filesystem>
-#include <fstream>
+#include <type_traits>
 
 #include "lib/base/error.h"
 
 namespace mp {
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail_input(path, "cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(path, std::string("not valid JSON: ") + e.what());
-  }
-}
 
 namespace {
 
 template <typename T>
 T required(const nlohmann::json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) fail_input(where, std::string("missing required key \"") + key + "\"");
+  // nlohmann would cast 1e30 to an integer unchecked; a count must be written as an integer.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    if (!j[key].is_number_integer())
+      fail_input(where, std::string("key \"") + key + "\" must be an integer, got " + j[key].dump());
   try {
     return j[key].get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -59,6 +53,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
                       {c.num_layers, "num_hidden_layers"}, {c.num_heads, "num_attention_heads"},
                       {c.vocab_size, "vocab_size"}, {c.num_kv_heads, "num_key_value_heads"}})
     require_positive(v, k, where);
+  if (!j.contains("head_dim") && c.hidden_size % c.num_heads != 0)
+    fail_input(where, "hidden_size must be a multiple of num_attention_heads (or head_dim given)");
   c.head_dim = optional<int64_t>(j, "head_dim", c.hidden_size / c.num_heads, where);
   if (c.num_heads % c.num_kv_heads != 0)
     fail_input(where, "num_attention_heads must be a multiple of num_key_value_heads");
@@ -67,9 +63,11 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   c.rope_theta = optional<double>(j, "rope_theta", 10000.0, where);
   c.tie_word_embeddings = optional<bool>(j, "tie_word_embeddings", false, where);
   c.bos_token_id = optional<int64_t>(j, "bos_token_id", 1, where);
-  c.eos_token_id = j.contains("eos_token_id") && j["eos_token_id"].is_array()
-                       ? j["eos_token_id"].at(0).get<int64_t>()
-                       : optional<int64_t>(j, "eos_token_id", 2, where);
+  // A list of end tokens: the first is the one generation stops at.
+  const bool eos_list = j.contains("eos_token_id") && j["eos_token_id"].is_array();
+  if (eos_list && j["eos_token_id"].empty()) fail_input(where, "\"eos_token_id\" is an empty list");
+  c.eos_token_id = eos_list ? required<int64_t>(nlohmann::json{{"eos_token_id", j["eos_token_id"][0]}}, "eos_token_id", where)
+                            : optional<int64_t>(j, "eos_token_id", 2, where);
   if (c.model_type == "qwen2") {
     c.qkv_bias = true;
     if (optional<bool>(j, "use_sliding_window", false, where))
@@ -82,8 +80,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   }
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const auto& rs = j["rope_scaling"];
-    std::string type = rs.contains("rope_type") ? rs["rope_type"].get<std::string>()
-                                                : optional<std::string>(rs, "type", "", where);
+    if (!rs.is_object()) fail_input(where, "\"rope_scaling\" must be an object");
+    std::string type = optional<std::string>(rs, "rope_type", optional<std::string>(rs, "type", "", where), where);
     if (type != "llama3") fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3)");
     Llama3RopeScaling s;
     s.factor = required<double>(rs, "factor", where);
@@ -92,6 +90,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     s.original_max_position_embeddings = required<int64_t>(rs, "original_max_position_embeddings", where);
     c.llama3_rope = s;
   }
+  check_config_ranges(c, where);
   return c;
 }
 

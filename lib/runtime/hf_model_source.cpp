@@ -16,7 +16,9 @@ HfModelSource::HfModelSource(const std::string& dir)
     : dir_(dir), config_(ModelConfig::load(dir)), checkpoint_(dir) {
   if (config_.raw.contains("quantization_config")) {
     const auto& qc = config_.raw["quantization_config"];
-    const std::string method = qc.value("quant_method", "");
+    if (!qc.is_object() || !qc.contains("quant_method") || !qc["quant_method"].is_string())
+      fail_input(dir + "/config.json", "quantization_config must be an object with a string quant_method");
+    const std::string method = qc["quant_method"].get<std::string>();
     if (method == "gptq") gptq_ = GptqScheme::from_config(qc, dir + "/config.json");
     else if (method == "awq") awq_ = AwqScheme::from_config(qc, dir + "/config.json");
     else fail_input(dir, "unsupported quantization_config quant_method \"" + method + "\"");
