@@ -79,6 +79,8 @@ TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenData
                    const TokenDataset* eval_data, DataParallel& world, const TrainOptions& o) {
   if (o.batch < 1 || o.grad_accum < 1 || o.steps < 0) fail_input("--batch/--grad-accum/--steps", "must be positive");
   TrainingWindows windows(data, o.seq, o.seed);
+  // Held-out data too short for one window is refused now, not at the first evaluation mid-run.
+  if (eval_data) TrainingWindows(*eval_data, o.seq, /*seed=*/0);
   AdamW optimizer(student.parameters(), o.adamw);
   const nlohmann::json settings = run_settings(o, data, world.size(), signal);
   const std::string checkpoint_dir = o.out + "/checkpoint", metrics_path = o.out + "/metrics.jsonl";

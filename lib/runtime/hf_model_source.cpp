@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "lib/base/error.h"
+#include "lib/runtime/tensor_shapes.h"
 
 namespace fs = std::filesystem;
 
@@ -62,6 +63,7 @@ std::optional<QuantizedLinear> HfModelSource::quantized_linear(const std::string
 at::Tensor HfModelSource::tensor(const std::string& name) const {
   if (const auto q = quantized_linear(name)) return q->dequantize();
   at::Tensor t = checkpoint_.tensor(name);
+  check_tensor_shape(config_, name, t, dir_);
   return t.is_floating_point() ? t : t.to(at::kFloat);
 }
 
