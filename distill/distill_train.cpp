@@ -2,7 +2,6 @@
 
 #include <exception>
 #include <filesystem>
-#include <filesystem>
 
 #include "distill/cache_teacher.h"
 #include "distill/tokenize_corpus.h"

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "formats/safetensors.h"
+
 namespace fs = std::filesystem;
 
 namespace mp::test {
@@ -25,6 +27,31 @@ std::string stories_with_config(const std::string& dir, const std::function<void
 
 std::string deeply_nested_json(int depth) {
   return "{\"model_type\": \"llama\", \"deep\": " + std::string(depth, '[') + "1" + std::string(depth, ']') + "}";
+}
+
+void rewrite_tensor(const std::string& dir, const std::string& name, const std::function<at::Tensor(at::Tensor)>& edit) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".safetensors") continue;
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    Metadata metadata;
+    bool holds = false;
+    {
+      const SafetensorsFile file(entry.path().string());
+      metadata = file.metadata();
+      for (const auto& info : file.tensors()) {
+        at::Tensor t = file.tensor(info).clone();
+        if (info.name == name) {
+          holds = true;
+          t = edit(t);
+        }
+        tensors.emplace_back(info.name, t);
+      }
+    }
+    if (!holds) continue;
+    save_safetensors(entry.path().string(), tensors, metadata);
+    return;
+  }
+  FAIL("no safetensors file in " << dir << " holds " << name);
 }
 
 std::string quoted(const std::string& path) { return "'" + path + "'"; }

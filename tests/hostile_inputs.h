@@ -15,6 +15,9 @@ std::string stories_with_config(const std::string& dir, const std::function<void
 std::string stories_with_config_text(const std::string& dir, const std::string& text);
 // A JSON document of one value nested `depth` arrays deep.
 std::string deeply_nested_json(int depth);
+// Rewrites the safetensors file in `dir` that holds tensor `name` (model.safetensors or a shard),
+// replacing that tensor by `edit` of it; the other tensors and the metadata stay as they were.
+void rewrite_tensor(const std::string& dir, const std::string& name, const std::function<at::Tensor(at::Tensor)>& edit);
 // Shell-quoted.
 std::string quoted(const std::string& path);
 

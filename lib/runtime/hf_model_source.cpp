@@ -70,7 +70,12 @@ at::Tensor HfModelSource::tensor(const std::string& name) const {
 Tokenizer HfModelSource::tokenizer() const {
   const fs::path model = fs::path(dir_) / "tokenizer.model";
   if (!fs::exists(model)) fail_input(dir_, "no tokenizer.model (a SentencePiece model is needed to tokenize text)");
-  return Tokenizer::from_file(model.string());
+  Tokenizer tokenizer = Tokenizer::from_file(model.string());
+  // Every id the tokenizer yields must have an embedding row, and every row a piece to print.
+  if (tokenizer.vocab_size() != config_.vocab_size)
+    fail_input(model.string(), "has " + std::to_string(tokenizer.vocab_size()) + " pieces, config.json vocab_size is " +
+                                   std::to_string(config_.vocab_size));
+  return tokenizer;
 }
 
 }  // namespace mp
