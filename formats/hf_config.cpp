@@ -15,7 +15,7 @@ T required(const nlohmann::json& j, const char* key, const std::string& where) {
   // nlohmann would cast 1e30 to an integer unchecked; a count must be written as an integer.
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
     if (!j[key].is_number_integer())
-      fail_input(where, std::string("key \"") + key + "\" must be an integer, got " + j[key].dump());
+      fail_input(where, std::string("key \"") + key + "\" has the wrong type: must be an integer, got " + j[key].dump());
   try {
     return j[key].get<T>();
   } catch (const nlohmann::json::exception&) {

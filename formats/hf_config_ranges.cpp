@@ -3,7 +3,6 @@
 // non-finite float would spread NaN silently. Checked once, at parse time, so no later division or
 // allocation sees an unchecked value.
 #include <cmath>
-#include <limits>
 
 #include "formats/hf_config.h"
 #include "lib/base/error.h"

@@ -52,7 +52,7 @@ void check_gptq_tensors(const GptqTensors& t, int bits, const std::string& where
   };
   auto expect = [&](const char* name, const at::Tensor& x, std::vector<int64_t> shape) {
     if (x.sizes() != at::IntArrayRef(shape))
-      fail_input(where + "." + name, "has shape " + c10::str(x.sizes()) + ", expected " + c10::str(shape) +
+      fail_input(where + "." + name, "has shape " + c10::str(x.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)) +
                                          " for " + std::to_string(bits) + "-bit codes of the " + std::to_string(in) +
                                          " inputs of g_idx, the " + std::to_string(out) + " outputs and " +
                                          std::to_string(groups) + " groups of scales");

@@ -38,7 +38,7 @@ void check_tensor_shape(const ModelConfig& config, const std::string& name, cons
   const auto expected = expected_tensor_shape(config, name);
   if (expected && tensor.sizes() != at::IntArrayRef(*expected))
     fail_input(where, "tensor '" + name + "' has shape " + c10::str(tensor.sizes()) + ", config implies " +
-                          c10::str(*expected));
+                          c10::str(at::IntArrayRef(*expected)));
 }
 
 }  // namespace mp
