@@ -1,5 +1,6 @@
 #include "distill/distill_train.h"
 
+#include <exception>
 #include <filesystem>
 
 #include "distill/cache_teacher.h"
@@ -114,6 +115,24 @@ void ensure_teacher_cache(const DistillTrainRequest& r, const TokenDataset& data
     fail_input(r.cache_teacher, "teacher cache was computed by another teacher than " + r.teacher);
 }
 
+// A run that fails removes the OUT it created (tokenized data, metrics.jsonl), unless OUT holds a
+// checkpoint that --resume can continue from. An OUT that existed before is left to its owner.
+class OutputRemovedOnFailure {
+ public:
+  OutputRemovedOnFailure(std::string out, bool writer) : out_(std::move(out)), owned_(writer && !fs::exists(out_)) {}
+  ~OutputRemovedOnFailure() {
+    if (!owned_ || std::uncaught_exceptions() == 0 || fs::exists(out_ + "/checkpoint/state.json")) return;
+    std::error_code ec;
+    fs::remove_all(out_, ec);
+  }
+  OutputRemovedOnFailure(const OutputRemovedOnFailure&) = delete;
+  OutputRemovedOnFailure& operator=(const OutputRemovedOnFailure&) = delete;
+
+ private:
+  std::string out_;
+  bool owned_;
+};
+
 }  // namespace
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
@@ -123,6 +142,7 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   DataParallel world(world_info, runtime.device, parse_comm_backend(r.backend));
   if (!world.is_writer()) Progress::set_quiet(true);
   if (r.data.empty()) fail_input("--data", "required");
+  const OutputRemovedOnFailure output_guard(r.train.out, world.is_writer());
 
   StudentModel student = build_student(r);
   student.to(runtime.device);
@@ -132,6 +152,8 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   std::unique_ptr<TokenDataset> eval_data;
   if (!r.eval_data.empty())
     eval_data = std::make_unique<TokenDataset>(token_dataset_for(r.eval_data, tokenizer_dir, r.train.out, world));
+  data.check_vocabulary(student.config().vocab_size, "the student");
+  if (eval_data) eval_data->check_vocabulary(student.config().vocab_size, "the student");
 
   DistillTrainReport report;
   report.rank = world.rank();

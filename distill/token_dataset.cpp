@@ -1,5 +1,7 @@
 #include "distill/token_dataset.h"
 
+#include <algorithm>
+
 #include "lib/base/error.h"
 #include "lib/pipeline/provenance.h"
 
@@ -65,12 +67,37 @@ TokenDataset::TokenDataset(const std::string& path)
   offsets.read(0, offsets.rows(), H5T_NATIVE_INT64, doc_offsets_.data());
   if (doc_offsets_.empty() || doc_offsets_.front() != 0 || doc_offsets_.back() != n_tokens_)
     fail_input(path, "doc_offsets do not span the tokens");
+  if (!std::is_sorted(doc_offsets_.begin(), doc_offsets_.end()))
+    fail_input(path, "doc_offsets decrease: documents must follow each other");
   tokenizer_sha256_ = file_.string_attribute("tokenizer_sha256");
   tokens_sha256_ = file_.string_attribute("tokens_sha256");
+  check_tokens();
   auto files = file_.string_list_attribute("source_files");
   auto hashes = file_.string_list_attribute("source_sha256");
   if (files.size() != hashes.size()) fail_input(path, "source_files and source_sha256 differ in length");
   for (size_t i = 0; i < files.size(); ++i) sources_.push_back({files[i], hashes[i]});
+}
+
+// One pass over the tokens: they must be the ones tokens_sha256 names (teacher caches and resumed
+// runs trust it) and valid ids (negative ids would index before an embedding table).
+void TokenDataset::check_tokens() {
+  Sha256 hash;
+  constexpr int64_t kPass = int64_t{1} << 20;
+  for (int64_t start = 0; start < n_tokens_; start += kPass) {
+    const std::vector<int32_t> tokens = read(start, std::min(kPass, n_tokens_ - start));
+    hash.update(tokens.data(), tokens.size() * sizeof(int32_t));
+    const auto [low, high] = std::minmax_element(tokens.begin(), tokens.end());
+    if (*low < 0) fail_input(path(), "tokens: id " + std::to_string(*low) + " is negative");
+    max_token_ = std::max(max_token_, *high);
+  }
+  if (hash.hex_digest() != tokens_sha256_)
+    fail_input(path(), "tokens_sha256 does not match the tokens: the file was altered or damaged");
+}
+
+void TokenDataset::check_vocabulary(int64_t vocab_size, const std::string& model) const {
+  if (max_token_ >= vocab_size)
+    fail_input(path(), "tokens: id " + std::to_string(max_token_) + " is outside the vocabulary of " + model + " (" +
+                           std::to_string(vocab_size) + " tokens)");
 }
 
 std::vector<int32_t> TokenDataset::read(int64_t start, int64_t count) const {

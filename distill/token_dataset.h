@@ -60,14 +60,18 @@ class TokenDataset {
 
   std::vector<int32_t> read(int64_t start, int64_t count) const;
   std::vector<int32_t> document(int64_t index) const;
+  // Bad input naming the file unless every token id is below `vocab_size` (of `model`).
+  void check_vocabulary(int64_t vocab_size, const std::string& model) const;
 
  private:
+  void check_tokens();
   h5::File file_;
   h5::Dataset tokens_;
   int64_t n_tokens_;
   std::vector<int64_t> doc_offsets_;
   std::string tokenizer_sha256_, tokens_sha256_;
   std::vector<TokenSource> sources_;
+  int32_t max_token_ = 0;
 };
 
 struct TokenWindow {

@@ -8,6 +8,7 @@
 #include "distill/losses.h"
 #include "distill/train_checkpoint.h"
 #include "distill/training_windows.h"
+#include "formats/json_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
@@ -40,7 +41,9 @@ void truncate_metrics(const std::string& path, int64_t last_step) {
   std::ifstream in(path);
   std::string kept, line;
   while (std::getline(in, line))
-    if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= last_step) kept += line + "\n";
+    if (!line.empty() &&
+        parse_json_text(path, line.data(), line.data() + line.size()).value("step", int64_t{0}) <= last_step)
+      kept += line + "\n";
   in.close();
   write_file_atomically(path, kept);
 }
@@ -76,6 +79,8 @@ TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenData
                    const TokenDataset* eval_data, DataParallel& world, const TrainOptions& o) {
   if (o.batch < 1 || o.grad_accum < 1 || o.steps < 0) fail_input("--batch/--grad-accum/--steps", "must be positive");
   TrainingWindows windows(data, o.seq, o.seed);
+  // Held-out data too short for one window is refused now, not at the first evaluation mid-run.
+  if (eval_data) TrainingWindows(*eval_data, o.seq, /*seed=*/0);
   AdamW optimizer(student.parameters(), o.adamw);
   const nlohmann::json settings = run_settings(o, data, world.size(), signal);
   const std::string checkpoint_dir = o.out + "/checkpoint", metrics_path = o.out + "/metrics.jsonl";

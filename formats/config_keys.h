@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <type_traits>
 
 #include "lib/base/error.h"
 
@@ -19,6 +20,10 @@ class ConfigKeys {
   template <typename T>
   T required(const char* key) const {
     if (!has(key)) fail_input(where_, std::string("missing required key \"") + key + "\"");
+    // nlohmann would cast 1e30 to an integer unchecked; a count must be written as an integer.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      if (!j_[key].is_number_integer())
+        fail_input(where_, std::string("key \"") + key + "\" has the wrong type: must be an integer, got " + j_[key].dump());
     try {
       return j_[key].get<T>();
     } catch (const nlohmann::json::exception&) {

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "formats/json_file.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/pipeline/provenance.h"
@@ -87,13 +88,7 @@ std::vector<nlohmann::json> GptqCheckpointSink::begin(const nlohmann::json& requ
   for (size_t i = 0; i < records.size(); ++i) finished_shards.insert(shard_name(static_cast<int64_t>(i)));
   // The index may list one more shard: a layer written just before the kill, not yet recorded.
   // Parsed in file order, so the final index lists the tensors as an uninterrupted run does.
-  nlohmann::ordered_json index;
-  try {
-    std::ifstream in(out_.file(kIndexFile));
-    index = nlohmann::ordered_json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(out_.file(kIndexFile), std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::ordered_json index = read_ordered_json_file(out_.file(kIndexFile));
   for (const auto& [name, shard] : index.at("weight_map").items())
     if (finished_shards.count(shard.get<std::string>())) weight_map_[name] = shard;
   for (const auto& record : records)
@@ -270,6 +265,7 @@ QuantizedLinear read_gptq_linear(const SafetensorsCheckpoint& checkpoint, const 
   const auto [bits, group] = scheme.for_module(prefix);
   GptqTensors t{checkpoint.tensor(prefix + ".qweight"), checkpoint.tensor(prefix + ".qzeros"),
                 checkpoint.tensor(prefix + ".scales"), checkpoint.tensor(prefix + ".g_idx")};
+  check_gptq_tensors(t, bits, prefix);
   QuantizedLinear q = unpack_gptq(t, bits, group, scheme.sym, scheme.format);
   if (q.out_features() < out_features || q.in_features() < in_features)
     fail_input(prefix + ".qweight", "unpacks to " + c10::str(q.codes.sizes()) + ", smaller than the configured [" +

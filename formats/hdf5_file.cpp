@@ -1,5 +1,6 @@
 #include "formats/hdf5_file.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "lib/base/error.h"
@@ -218,11 +219,38 @@ Dataset Dataset::create(File& file, const std::string& name, hid_t type, int64_t
   return Dataset(where, std::move(dataset), row_width);
 }
 
+namespace {
+// Only data stored in the file, in a form this HDF5 can decode: no virtual datasets or external
+// raw storage (they read other files), no filters this build lacks.
+void check_storage(const File& file, hid_t dataset, const std::string& where) {
+  Id properties(H5Dget_create_plist(dataset), H5Pclose);
+  if (H5Pget_layout(properties.get()) == H5D_VIRTUAL)
+    fail_input(where, "is a virtual dataset; only datasets stored in the file itself are read");
+  if (H5Pget_external_count(properties.get()) > 0)
+    fail_input(where, "keeps its data in external files; only datasets stored in the file itself are read");
+  const int filters = H5Pget_nfilters(properties.get());
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t values = 0;
+    char name[64] = {0};
+    const H5Z_filter_t filter = H5Pget_filter2(properties.get(), static_cast<unsigned>(i), &flags, &values, nullptr,
+                                               sizeof name, name, &config);
+    if (filter < 0 || H5Zfilter_avail(filter) <= 0)
+      fail_input(where, "is compressed with HDF5 filter " + std::to_string(filter) + " (" + name +
+                            "), which this build cannot decode");
+  }
+}
+}  // namespace
+
 Dataset Dataset::open(const File& file, const std::string& name, hid_t expected_type,
                       const char* expected_type_name) {
   if (!file.has_dataset(name)) fail_input(file.path(), "no dataset '" + name + "'");
   const std::string where = file.path() + ": dataset '" + name + "'";
+  H5L_info_t link{};
+  if (H5Lget_info(file.id(), name.c_str(), &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD)
+    fail_input(where, "is a soft or external link; only datasets stored in the file itself are read");
   Id dataset = check(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose, where, "open it");
+  check_storage(file, dataset.get(), where);
   Id type(H5Dget_type(dataset.get()), H5Tclose);
   if (H5Tequal(type.get(), expected_type) <= 0)
     fail_input(file.path(), "dataset '" + name + "' has type " + describe_type(type.get()) +
@@ -232,6 +260,13 @@ Dataset Dataset::open(const File& file, const std::string& name, hid_t expected_
   hsize_t dims[2] = {0, 0};
   if (rank < 1 || rank > 2) fail_input(file.path(), "dataset '" + name + "' is not 1-D or 2-D");
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  // A dataset may declare rows whose chunks were never written; reading them would ask for memory
+  // the file cannot justify. Deflate shrinks data at most about 1032-fold.
+  const double declared_bytes = static_cast<double>(dims[0]) * std::max<hsize_t>(dims[1], 1) * H5Tget_size(type.get());
+  const double file_bytes = static_cast<double>(std::filesystem::file_size(file.path()));
+  if (declared_bytes > 1100.0 * file_bytes)
+    fail_input(where, "declares " + std::to_string(dims[0]) + " rows, more than a file of " +
+                          std::to_string(static_cast<uint64_t>(file_bytes)) + " bytes can hold");
   return Dataset(where, std::move(dataset), rank == 2 ? static_cast<int64_t>(dims[1]) : 0);
 }
 
@@ -275,8 +310,9 @@ void Dataset::read(int64_t start, int64_t rows, hid_t memory_type, void* out) co
   if (rows == 0) return;
   Id memory_space;
   Id file_space = selection(start, rows, memory_space);
-  check(H5Dread(id_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, out),
-        where_, "read rows");
+  if (H5Dread(id_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+    fail_input(where_, "rows [" + std::to_string(start) + ", " + std::to_string(start + rows) +
+                           ") cannot be read: the file is damaged or truncated");
 }
 
 }  // namespace mp::h5

@@ -1,23 +1,12 @@
 #include "formats/hf_config.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "formats/config_keys.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
 namespace mp {
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail_input(path, "cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(path, std::string("not valid JSON: ") + e.what());
-  }
-}
 
 namespace {
 
@@ -45,6 +34,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
                       {c.num_layers, "num_hidden_layers"}, {c.num_heads, "num_attention_heads"},
                       {c.vocab_size, "vocab_size"}, {c.num_kv_heads, "num_key_value_heads"}})
     require_positive(v, k, where);
+  if (!keys.has("head_dim") && c.hidden_size % c.num_heads != 0)
+    fail_input(where, "hidden_size must be a multiple of num_attention_heads (or head_dim given)");
   c.head_dim = keys.optional<int64_t>("head_dim", c.hidden_size / c.num_heads);
   if (c.num_heads % c.num_kv_heads != 0)
     fail_input(where, "num_attention_heads must be a multiple of num_key_value_heads");
@@ -53,11 +44,15 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   c.rope_theta = keys.optional<double>("rope_theta", 10000.0);
   c.tie_word_embeddings = keys.optional<bool>("tie_word_embeddings", false);
   c.bos_token_id = keys.optional<int64_t>("bos_token_id", 1);
-  c.eos_token_id = j.contains("eos_token_id") && j["eos_token_id"].is_array()
-                       ? j["eos_token_id"].at(0).get<int64_t>()
-                       : keys.optional<int64_t>("eos_token_id", 2);
+  // A list of end tokens: the first is the one generation stops at.
+  const bool eos_list = j.contains("eos_token_id") && j["eos_token_id"].is_array();
+  if (eos_list && j["eos_token_id"].empty()) fail_input(where, "\"eos_token_id\" is an empty list");
+  const nlohmann::json first_eos{{"eos_token_id", eos_list ? j["eos_token_id"][0] : nlohmann::json()}};
+  c.eos_token_id = eos_list ? ConfigKeys(first_eos, where).required<int64_t>("eos_token_id")
+                            : keys.optional<int64_t>("eos_token_id", 2);
   arch.read_config(keys, c);
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    if (!j["rope_scaling"].is_object()) fail_input(where, "\"rope_scaling\" must be an object");
     const ConfigKeys rs(j["rope_scaling"], where);
     std::string type = rs.has("rope_type") ? rs.required<std::string>("rope_type")
                                            : rs.optional<std::string>("type", "");
@@ -69,6 +64,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     s.original_max_position_embeddings = rs.required<int64_t>("original_max_position_embeddings");
     c.llama3_rope = s;
   }
+  check_config_ranges(c, where);
   return c;
 }
 

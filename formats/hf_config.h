@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "formats/json_file.h"
+
 namespace mp {
 
 // rope_scaling {"rope_type": "llama3", factor, low_freq_factor, high_freq_factor,
@@ -48,6 +50,8 @@ struct ModelConfig {
   int64_t attention_window(int64_t layer) const;
 };
 
-nlohmann::json read_json_file(const std::string& path);
+// Bad input unless every count, token id and float of `c` lies in a usable range
+// (formats/hf_config_ranges.cpp); from_json calls it, other config readers (GGUF) too.
+void check_config_ranges(const ModelConfig& c, const std::string& where);
 
 }  // namespace mp

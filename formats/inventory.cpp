@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "formats/gguf_file.h"
+#include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "lib/base/error.h"
+#include "lib/base/terminal_text.h"
 
 namespace fs = std::filesystem;
 
@@ -62,16 +64,16 @@ nlohmann::ordered_json Inventory::to_json() const {
 
 std::string Inventory::to_text() const {
   std::ostringstream out;
-  out << path << " (" << format << ")\n";
+  out << terminal_safe(path) << " (" << format << ")\n";
   if (!metadata.empty()) out << "metadata:\n";
   for (const auto& [k, v] : metadata)
-    out << "  " << k << " = " << (v.size() > 120 ? v.substr(0, 117) + "..." : v) << "\n";
+    out << "  " << terminal_safe(k) << " = " << terminal_safe(v.size() > 120 ? v.substr(0, 117) + "..." : v) << "\n";
   out << "tensors:\n";
   for (const auto& t : tensors) {
     std::string shape;
     for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? " x " : "") + std::to_string(t.shape[i]);
     char line[512];
-    std::snprintf(line, sizeof(line), "  %-48s %-6s [%s] %llu bytes\n", t.name.c_str(), t.dtype.c_str(),
+    std::snprintf(line, sizeof(line), "  %-48s %-6s [%s] %llu bytes\n", terminal_safe(t.name).c_str(), t.dtype.c_str(),
                   shape.c_str(), static_cast<unsigned long long>(t.bytes));
     out << line;
   }
@@ -87,6 +89,7 @@ Inventory inspect_path(const std::string& path) {
     inv.format = "hf-checkpoint";
     const fs::path config = fs::path(path) / "config.json";
     if (fs::exists(config)) {
+      ModelConfig::load(path);  // an invalid config is reported as every other tool reports it
       std::ifstream in(config);
       std::stringstream text;
       text << in.rdbuf();

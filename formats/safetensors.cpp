@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "formats/json_file.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -84,12 +85,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
   data_ = file_->data() + 8 + header_bytes;
   const uint64_t data_bytes = size - 8 - header_bytes;
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(file_->data() + 8, data_);
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(path, std::string("header is not valid JSON: ") + e.what());
-  }
+  const nlohmann::json header = parse_json_text(path + ": header", reinterpret_cast<const char*>(file_->data() + 8),
+                                                reinterpret_cast<const char*>(data_));
   if (!header.is_object()) fail_input(path, "header is not a JSON object");
 
   for (const auto& [name, entry] : header.items()) {
@@ -149,26 +146,35 @@ void SafetensorsFile::release(const TensorInfo& info) const {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+namespace {
+// A shard is a plain name in `dir`, and no symlink leads it elsewhere: an index must not make a
+// tool read files outside the model it was given.
+bool is_shard_inside(const std::string& dir, const std::string& file) {
+  namespace fs = std::filesystem;
+  if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos) return false;
+  std::error_code ec;
+  const fs::path real_dir = fs::canonical(dir, ec);
+  if (ec) return false;
+  const fs::path real_file = fs::weakly_canonical(fs::path(dir) / file, ec);
+  return !ec && real_file.parent_path() == real_dir;
+}
+}  // namespace
+
 SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& dir) : dir_(dir) {
   namespace fs = std::filesystem;
   const fs::path index_path = fs::path(dir) / "model.safetensors.index.json";
   const fs::path single_path = fs::path(dir) / "model.safetensors";
   if (fs::exists(index_path)) {
-    nlohmann::json index;
-    try {
-      std::ifstream in(index_path);
-      index = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      fail_input(index_path.string(), std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json index = read_json_file(index_path.string());
     if (!index.contains("weight_map") || !index["weight_map"].is_object())
       fail_input(index_path.string(), "missing \"weight_map\" object");
     std::map<std::string, const SafetensorsFile*> opened;
     for (const auto& [name, shard] : index["weight_map"].items()) {
       if (!shard.is_string()) fail_input(index_path.string(), "weight_map['" + name + "'] is not a file name");
       const std::string file = shard.get<std::string>();
-      if (file.find('/') != std::string::npos)
-        fail_input(index_path.string(), "shard name '" + file + "' must be a plain file name");
+      if (!is_shard_inside(dir, file))
+        fail_input(index_path.string(), "weight_map['" + name + "']: shard '" + file +
+                                            "' must be a plain file name inside the model directory");
       if (!opened.count(file)) {
         files_.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / file).string()));
         opened[file] = files_.back().get();

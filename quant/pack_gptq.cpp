@@ -32,6 +32,37 @@ GptqTensors pack_gptq(const QuantizedLinear& layer, GptqCheckpointFormat format)
           scales.t().contiguous(), layer.g_idx.to(at::kInt)};
 }
 
+void check_gptq_tensors(const GptqTensors& t, int bits, const std::string& where) {
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+    fail_input(where, "GPTQ stores 2, 3, 4 or 8 bits, not " + std::to_string(bits));
+  auto shape_problem = [&](const char* name, const at::Tensor& x, int64_t dims) {
+    if (x.dim() != dims)
+      fail_input(where + "." + name, "has shape " + c10::str(x.sizes()) + ", expected " + std::to_string(dims) + "-D");
+  };
+  shape_problem("qweight", t.qweight, 2);
+  shape_problem("qzeros", t.qzeros, 2);
+  shape_problem("scales", t.scales, 2);
+  shape_problem("g_idx", t.g_idx, 1);
+  for (auto [name, x] : {std::pair{"qweight", &t.qweight}, {"qzeros", &t.qzeros}, {"g_idx", &t.g_idx}})
+    if (x->scalar_type() != at::kInt) fail_input(where + "." + name, "must be int32 for GPTQ");
+  const int64_t in = t.g_idx.size(0), out = t.scales.size(1), groups = t.scales.size(0);
+  // Packed length along a dimension of `count` codes, when whole runs of words hold them.
+  auto packed = [&](int64_t count) {
+    return count % codes_per_word_run(bits) == 0 ? count / codes_per_word_run(bits) * words_per_word_run(bits) : -1;
+  };
+  auto expect = [&](const char* name, const at::Tensor& x, std::vector<int64_t> shape) {
+    if (x.sizes() != at::IntArrayRef(shape))
+      fail_input(where + "." + name, "has shape " + c10::str(x.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)) +
+                                         " for " + std::to_string(bits) + "-bit codes of the " + std::to_string(in) +
+                                         " inputs of g_idx, the " + std::to_string(out) + " outputs and " +
+                                         std::to_string(groups) + " groups of scales");
+  };
+  expect("qweight", t.qweight, {packed(in), out});
+  expect("qzeros", t.qzeros, {groups, packed(out)});
+  if (in > 0 && (t.g_idx.min().item<int64_t>() < 0 || t.g_idx.max().item<int64_t>() >= groups))
+    fail_input(where + ".g_idx", "holds a group index outside [0, " + std::to_string(groups) + ")");
+}
+
 QuantizedLinear unpack_gptq(const GptqTensors& tensors, int bits, int64_t group_size, bool sym,
                             GptqCheckpointFormat format) {
   check_bits(bits);

@@ -18,6 +18,9 @@ struct GptqTensors {
 
 // Bits 2, 3, 4 or 8; in and out must fill whole words (multiples of 32 for 3 bits).
 GptqTensors pack_gptq(const QuantizedLinear& layer, GptqCheckpointFormat format);
+// Bad input unless the four tensors agree with each other and with `bits` (shapes, dtypes, every
+// g_idx naming a stored group); `where` names the module in the message. unpack_gptq assumes it.
+void check_gptq_tensors(const GptqTensors& tensors, int bits, const std::string& where);
 QuantizedLinear unpack_gptq(const GptqTensors& tensors, int bits, int64_t group_size, bool sym,
                             GptqCheckpointFormat format);
 

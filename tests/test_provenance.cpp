@@ -83,8 +83,10 @@ TEST_CASE("tokenize records provenance in HDF5 attributes and a manifest", "[pro
   REQUIRE(r.exit_code == 0);
   const mp::h5::File h5 = mp::h5::File::open_read(out);
   CHECK(h5.string_attribute("modelpress.version") == mp::version());
+  // Inputs relative to the working directory, no output path: the file does not carry the builder's paths.
+  const auto relative = [](const std::string& p) { return fs::path(p).lexically_relative(fs::current_path()).generic_string(); };
   CHECK(h5.string_attribute("modelpress.command") ==
-        mp::shell_command_line({"modelpress", "tokenize", "--tokenizer", tokenizer, "--out", out, text}));
+        mp::shell_command_line({"modelpress", "tokenize", "--tokenizer", relative(tokenizer), relative(text)}));
   CHECK(h5.string_attribute("modelpress.input.tokenizer.sha256") == mp::sha256_file(tokenizer));
   CHECK(h5.string_attribute("modelpress.input.text.0.sha256") == mp::sha256_file(text));
   const nlohmann::json manifest = read_json(out + ".manifest.json");
@@ -109,7 +111,8 @@ TEST_CASE("export records provenance in GGUF general.modelpress.* keys and a man
   CHECK(value_of("general.modelpress.version") == mp::version());
   CHECK(value_of("general.modelpress.commit") == mp::git_commit());
   CHECK(value_of("general.modelpress.command") ==
-        mp::shell_command_line({"modelpress", "export", "--to", "gguf", "--type", "Q8_0", "--model", model, "-o", out}));
+        mp::shell_command_line({"modelpress", "export", "--to", "gguf", "--type", "Q8_0", "--model",
+                                fs::path(model).lexically_relative(fs::current_path()).generic_string()}));
   CHECK(value_of("general.modelpress.input.model.sha256") == mp::sha256_of_input(model));
   check_manifest_lists(read_json(out + ".manifest.json"), {{"model.gguf", out}});
 }

@@ -109,3 +109,35 @@ TEST_CASE("tokenizer-train is byte-reproducible", "[reproducible]") {
                            mp::test::shared_path("corpora/tinystories/calib.txt") + "' --out '" + dir.path("tok") + "'",
                        {dir.path("tok")});
 }
+
+TEST_CASE("outputs carry no trace of where they were built: two directories, two working directories", "[reproducible]") {
+  // The same job run from a/ and from b/, each with its own link to the inputs, into differently
+  // named outputs: the files themselves are identical (manifests, beside them, record the paths).
+  mp::test::ScratchDir dir;
+  for (const char* cwd : {"a", "b"}) {
+    fs::create_directories(dir.path(cwd));
+    fs::create_directory_symlink(mp::test::shared_path("models/stories260K"), dir.path(cwd) + "/model");
+    fs::create_symlink(mp::test::shared_path("corpora/tinystories/calib.txt"), dir.path(cwd) + "/calib.txt");
+  }
+  const std::map<std::string, std::string> outputs = {{"a", dir.path("a/out-one")}, {"b", dir.path("elsewhere/two")}};
+  fs::create_directories(dir.path("elsewhere"));
+  std::vector<std::map<std::string, std::string>> runs;
+  for (const auto& [cwd, out] : outputs) {
+    const std::string setup = "cd '" + dir.path(cwd) + "';";
+    auto r = mp::test::run_modelpress_after(setup, "export --quiet --type Q8_0 --model model -o '" + out + ".gguf'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    r = mp::test::run_modelpress_after(setup, "quantize --method rtn --bits 4 --group-size 32 --nsamples 2 --seqlen 32 "
+                                              "--threads 1 --quiet --model model --calib calib.txt --out '" + out + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    std::map<std::string, std::string> hashes;
+    hashes["gguf"] = mp::sha256_file(out + ".gguf");
+    for (const auto& e : fs::directory_iterator(out))
+      if (!mp::is_wall_clock_record(e.path().filename().string()))
+        hashes[e.path().filename().string()] = mp::sha256_file(e.path().string());
+    runs.push_back(hashes);
+  }
+  CHECK(runs[0].size() >= 3);
+  CHECK(runs[0] == runs[1]);
+}

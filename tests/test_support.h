@@ -28,6 +28,9 @@ std::string modelpress_binary();
 // input empty or `stdin_text`.
 CommandResult run_modelpress(const std::string& args);
 CommandResult run_modelpress(const std::string& args, const std::string& stdin_text);
+// The same, in a child shell that first runs `shell_setup` ("ulimit -v 4000000;", "cd DIR;").
+CommandResult run_modelpress_after(const std::string& shell_setup, const std::string& args,
+                                   const std::string& stdin_text = "");
 
 }  // namespace mp::test
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "lib/base/terminal_text.h"
 #include "lib/runtime/generate.h"
 #include "lib/runtime/model_tokenizer.h"
 #include "tools/common.h"
@@ -33,9 +34,9 @@ void run_generate(GenerateArgs& a) {
   const Tokenizer tokenizer = model_tokenizer(model.source(), a.tokenizer);
   const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special=*/true);
   const bool stream = !a.json && !a.ids;
-  if (stream) std::cout << a.prompt << std::flush;
+  if (stream) std::cout << terminal_safe(a.prompt, Newlines::keep) << std::flush;
   Generation g = generate(model, prompt, a.sampling, [&](int32_t id) {
-    if (stream) std::cout << tokenizer.token_text(id, false) << std::flush;
+    if (stream) std::cout << terminal_safe(tokenizer.token_text(id, false), Newlines::keep) << std::flush;
   });
   const double tokens_per_s = g.decode_seconds > 0 ? g.new_tokens.size() / g.decode_seconds : 0;
   at::Tensor top_values, top_ids;

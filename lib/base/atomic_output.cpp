@@ -1,6 +1,8 @@
 #include "lib/base/atomic_output.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,12 +29,43 @@ std::string temporary_sibling(const std::string& path, const char* tag) {
 }
 }  // namespace
 
+OutputLock::OutputLock(const std::string& path) : lock_path_(hidden_sibling(path, ".lock")) {
+  const fs::path parent = fs::path(lock_path_).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent)) fail_input(path, "no such directory");
+  // The lock file may be removed by the run that held it between our open and our flock: then the
+  // descriptor names a dead file, and the lock is taken again on the new one.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    fd_ = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail_input(path, std::string("cannot create output: ") + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      fail_input(path, "another modelpress run is writing this output now");
+    }
+    struct stat held {}, named {};
+    if (::fstat(fd_, &held) == 0 && ::stat(lock_path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+        held.st_dev == named.st_dev)
+      return;
+    ::close(fd_);
+    fd_ = -1;
+  }
+  fail_input(path, "cannot lock the output: its lock file keeps changing");
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ < 0) return;
+  ::unlink(lock_path_.c_str());  // while still held, so the next run locks a fresh file
+  ::close(fd_);
+}
+
 AtomicFile::AtomicFile(std::string path)
     : path_(std::move(path)), temp_path_(to_stdout() ? "" : temporary_sibling(path_, ".partial-")) {
   if (to_stdout()) {
     file_ = stdout;
     return;
   }
+  if (fs::is_directory(path_)) fail_input(path_, "is a directory; give a file name for the output");
+  lock_ = std::make_unique<OutputLock>(path_);
   file_ = std::fopen(temp_path_.c_str(), "wb");
   if (!file_) fail_input(path_, std::string("cannot create: ") + std::strerror(errno));
 }
@@ -75,6 +108,7 @@ void write_file_atomically(const std::string& path, const std::string& contents)
 
 AtomicDirectory::AtomicDirectory(std::string path, Partial partial)
     : path_(std::move(path)),
+      lock_(path_),
       staging_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
                                            : hidden_sibling(path_, ".resumable")) {
   if (partial == Partial::discard) start(false);
@@ -115,12 +149,11 @@ void AtomicDirectory::commit() {
 
 AtomicPath::AtomicPath(std::string path, Partial partial)
     : path_(std::move(path)),
+      lock_(path_),  // also checks the directory, which the writer would name by the hidden temporary
       temp_path_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
                                              : hidden_sibling(path_, ".resumable")),
       partial_(partial) {
-  // Checked here because the writer would otherwise name the hidden temporary in its error.
-  const fs::path parent = fs::path(path_).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent)) fail_input(path_, "no such directory");
+  if (fs::is_directory(path_)) fail_input(path_, "is a directory; give a file name for the output");
 }
 
 AtomicPath::~AtomicPath() {

@@ -4,9 +4,24 @@
 // instead (for writers that never seek): a failure there is reported, but what was sent stays sent.
 #pragma once
 #include <cstdio>
+#include <memory>
 #include <string>
 
 namespace mp {
+
+// Held while an output is written: `.NAME.lock` beside it, flock'ed, so that a second run writing
+// the same output at once fails clearly instead of both renaming into place. Removed on release.
+class OutputLock {
+ public:
+  explicit OutputLock(const std::string& path);
+  ~OutputLock();
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+
+ private:
+  std::string lock_path_;
+  int fd_ = -1;
+};
 
 class AtomicFile {
  public:
@@ -22,7 +37,9 @@ class AtomicFile {
 
  private:
   bool to_stdout() const { return path_ == "-"; }
-  std::string path_, temp_path_;
+  std::string path_;
+  std::unique_ptr<OutputLock> lock_;  // none for stdout
+  std::string temp_path_;
   std::FILE* file_ = nullptr;
   uint64_t written_ = 0;
 };
@@ -50,7 +67,9 @@ class AtomicDirectory {
   void commit();  // replace `path` (if it exists) by the staging directory
 
  private:
-  std::string path_, staging_;
+  std::string path_;
+  OutputLock lock_;
+  std::string staging_;
   bool started_ = false, committed_ = false, kept_ = false;
 };
 
@@ -70,7 +89,9 @@ class AtomicPath {
   void commit();  // the writer has closed temp_path(): fsync it, rename over `path`
 
  private:
-  std::string path_, temp_path_;
+  std::string path_;
+  OutputLock lock_;
+  std::string temp_path_;
   Partial partial_;
   bool committed_ = false;
 };

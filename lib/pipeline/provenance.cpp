@@ -53,6 +53,34 @@ std::vector<std::string> without_run_control(const std::vector<std::string>& arg
   return kept;
 }
 
+// An argument naming an existing file or directory, as a path relative to the working directory.
+std::string relative_if_path(const std::string& arg) {
+  std::error_code ec;
+  if (arg.empty() || !fs::path(arg).is_absolute() || !fs::exists(arg, ec)) return arg;
+  const fs::path relative = fs::path(arg).lexically_relative(fs::current_path(ec));
+  return relative.empty() ? arg : relative.generic_string();
+}
+
+// The command as outputs record it: without the output path (the same job written to two places
+// gives the same bytes) and with input paths relative to the working directory (no trace of the
+// builder's file system). The inputs themselves are recorded by hash.
+std::vector<std::string> portable(const std::vector<std::string>& argv) {
+  static const std::set<std::string> output_options = {"--out", "-o", "--output"};
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const size_t equals = argv[i].find('=');
+    const std::string name = argv[i].substr(0, equals);
+    if (output_options.count(name)) {
+      if (equals == std::string::npos) ++i;  // the value is the next argument
+      continue;
+    }
+    kept.push_back(equals == std::string::npos || name.rfind("--", 0) != 0
+                       ? relative_if_path(argv[i])
+                       : name + "=" + relative_if_path(argv[i].substr(equals + 1)));
+  }
+  return kept;
+}
+
 }  // namespace
 
 bool is_wall_clock_record(const std::string& name) {
@@ -72,6 +100,7 @@ void Provenance::begin_command(const std::vector<std::string>& argv) {
   if (!shown.empty()) shown[0] = "modelpress";  // not the build path, which differs between machines
   *this = Provenance();
   command_ = shell_command_line(shown);
+  portable_command_ = shell_command_line(portable(shown));
 }
 
 void Provenance::add_input(const std::string& role, const std::string& path) {
@@ -105,9 +134,9 @@ const std::string& Provenance::input_hash(const std::string& path) const {
 
 std::vector<std::pair<std::string, std::string>> Provenance::stamp() const {
   std::vector<std::pair<std::string, std::string>> s = {{"version", version()}, {"commit", git_commit()}};
-  if (!command_.empty()) s.emplace_back("command", command_);
+  if (!portable_command_.empty()) s.emplace_back("command", portable_command_);
   if (const RecipeContext* recipe = active_recipe()) {
-    s.emplace_back("recipe", recipe->path);
+    s.emplace_back("recipe", relative_if_path(recipe->path));
     s.emplace_back("recipe.sha256", recipe->sha256);
     s.emplace_back("recipe.step", recipe->step);
     s.emplace_back("recipe.vars", vars_json(recipe->vars).dump());

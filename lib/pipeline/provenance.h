@@ -1,5 +1,6 @@
 // What produced an output. Every file modelpress writes records its provenance: the version and
-// commit, the command line (or recipe step), the sha256 of each input and the seed, as safetensors
+// commit, the command line (or recipe step; without the output path, input paths relative to the
+// working directory), the sha256 of each input and the seed, as safetensors
 // __metadata__, GGUF general.modelpress.* keys or HDF5 attributes. Those records hold nothing that
 // changes between two identical runs, so outputs stay byte-reproducible. Wall-clock facts (start
 // time, duration, thread count) go only into the manifest.json written beside each output, which
@@ -33,7 +34,8 @@ class Provenance {
   std::string manifest_json(const std::vector<std::pair<std::string, std::string>>& files) const;
 
  private:
-  std::string command_;
+  std::string command_;           // as given: manifest.json
+  std::string portable_command_;  // no output path, inputs relative: inside outputs (stamp())
   std::vector<std::pair<std::string, std::string>> inputs_;  // role, path
   mutable std::map<std::string, std::string> input_hashes_;  // path → sha256
   std::optional<uint64_t> seed_;

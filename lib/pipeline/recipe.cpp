@@ -50,6 +50,9 @@ bool is_var_name(const std::string& s) {
   return true;
 }
 
+// No value of a recipe needs more after substitution (docs/recipes.md).
+constexpr size_t kMaxExpandedBytes = size_t{1} << 20;
+
 // Resolves vars on demand, following references between them and refusing cycles.
 class VarResolver {
  public:
@@ -67,6 +70,10 @@ class VarResolver {
       if (end == std::string::npos) fail_input(where, "'${' without a closing '}' in '" + text + "'");
       out += text.substr(pos, start - pos);
       out += lookup(text.substr(start + 2, end - start - 2), where);
+      // Vars that repeat each other double at every level: 26 levels would be gigabytes.
+      if (out.size() > kMaxExpandedBytes)
+        fail_input(where, "expands to more than " + std::to_string(kMaxExpandedBytes >> 20) +
+                              " MiB (variables that repeat each other?)");
       pos = end + 1;
     }
     return out + text.substr(pos);

@@ -4,6 +4,7 @@
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/runtime/gguf_tokenizer.h"
+#include "lib/runtime/tensor_shapes.h"
 
 namespace mp {
 
@@ -30,7 +31,7 @@ nlohmann::json config_json(const GgufFile& f) {
       {"num_hidden_layers", u("block_count")},
       {"num_attention_heads", heads},
       {"num_key_value_heads", opt(arch + ".attention.head_count_kv", heads)},
-      {"head_dim", opt(arch + ".attention.key_length", hidden / heads)},
+      {"head_dim", opt(arch + ".attention.key_length", heads > 0 ? hidden / heads : 0)},
       {"vocab_size", opt(arch + ".vocab_size", vocab)},
       {"max_position_embeddings", opt(arch + ".context_length", 2048)},
       {"rms_norm_eps", gguf_required(f, arch + ".attention.layer_norm_rms_epsilon").as_float()},
@@ -40,6 +41,11 @@ nlohmann::json config_json(const GgufFile& f) {
       {"eos_token_id", opt("tokenizer.ggml.eos_token_id", 2)},
   };
   family.read_gguf(f, j);
+  // The runtime rotates whole heads; a file that rotates part of each (or none) is another model.
+  const nlohmann::json rotated = opt(arch + ".rope.dimension_count", j["head_dim"]);
+  if (rotated != j["head_dim"])
+    fail_input(f.path(), arch + ".rope.dimension_count is " + rotated.dump() + ", expected the head dimension " +
+                             j["head_dim"].dump());
   return j;
 }
 
@@ -65,6 +71,7 @@ at::Tensor GgufModelSource::tensor(const std::string& name) const {
   const auto it = names_.find(name);
   if (it == names_.end()) fail_runtime(file_.path() + ": no tensor named " + name);
   at::Tensor t = file_.tensor(*file_.find_tensor(it->second.gguf));
+  check_tensor_shape(config_, name, t, file_.path() + ": " + it->second.gguf);
   return it->second.permute_heads > 0 ? gguf_to_hf_rows(t, it->second.permute_heads) : t;
 }
 

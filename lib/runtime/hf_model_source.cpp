@@ -1,6 +1,7 @@
 #include "lib/runtime/hf_model_source.h"
 
 #include "lib/base/error.h"
+#include "lib/runtime/tensor_shapes.h"
 
 namespace mp {
 
@@ -12,7 +13,9 @@ HfModelSource::HfModelSource(const std::string& dir)
     : dir_(dir), config_(ModelConfig::load(dir)), checkpoint_(dir) {
   if (config_.raw.contains("quantization_config")) {
     const auto& qc = config_.raw["quantization_config"];
-    const std::string method = qc.value("quant_method", "");
+    if (!qc.is_object() || !qc.contains("quant_method") || !qc["quant_method"].is_string())
+      fail_input(dir + "/config.json", "quantization_config must be an object with a string quant_method");
+    const std::string method = qc["quant_method"].get<std::string>();
     if (method == "gptq") gptq_ = GptqScheme::from_config(qc, dir + "/config.json");
     else if (method == "awq") awq_ = AwqScheme::from_config(qc, dir + "/config.json");
     else fail_input(dir, "unsupported quantization_config quant_method \"" + method + "\"");
@@ -56,13 +59,18 @@ std::optional<QuantizedLinear> HfModelSource::quantized_linear(const std::string
 at::Tensor HfModelSource::tensor(const std::string& name) const {
   if (const auto q = quantized_linear(name)) return q->dequantize();
   at::Tensor t = checkpoint_.tensor(name);
+  check_tensor_shape(config_, name, t, dir_);
   return t.is_floating_point() ? t : t.to(at::kFloat);
 }
 
 Tokenizer HfModelSource::tokenizer() const {
   // Opened only when asked for: steps that need no text (RTN, export, inspect) never touch it.
   Tokenizer tok = Tokenizer::open(dir_);
-  if (tok.vocab_size() > config_.vocab_size)
+  // Every id the tokenizer yields needs an embedding row. A tokenizer.json may have fewer tokens than
+  // rows (Qwen pads its embedding); a SentencePiece model has one piece per row, so any difference
+  // means the two files belong to different models.
+  const bool sentencepiece_file = tok.origin().size() > 6 && tok.origin().compare(tok.origin().size() - 6, 6, ".model") == 0;
+  if (tok.vocab_size() > config_.vocab_size || (sentencepiece_file && tok.vocab_size() != config_.vocab_size))
     fail_input(tok.origin(), "the tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model's embedding has " +
                                  std::to_string(config_.vocab_size) + " rows (vocab_size in config.json)");
   return tok;

@@ -1,0 +1,44 @@
+#include "lib/runtime/tensor_shapes.h"
+
+#include "lib/base/error.h"
+#include "lib/runtime/decoder_layer.h"
+#include "lib/runtime/model_source.h"
+
+namespace mp {
+
+namespace {
+
+const std::string kLayerPrefix = "model.layers.";
+
+// The shape of "<suffix>" inside a decoder layer: norms, linear weights and their biases.
+std::optional<std::vector<int64_t>> layer_tensor_shape(const ModelConfig& c, const std::string& suffix) {
+  if (suffix == "input_layernorm.weight" || suffix == "post_attention_layernorm.weight") return {{c.hidden_size}};
+  for (const auto& group : decoder_linear_groups())
+    for (const auto& linear : group.linears) {
+      const auto [out, in] = c.linear_shape(linear);
+      if (suffix == linear + ".weight") return {{out, in}};
+      if (suffix == linear + ".bias") return {{out}};
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::vector<int64_t>> expected_tensor_shape(const ModelConfig& c, const std::string& name) {
+  if (name == hf_names::embed || name == hf_names::lm_head) return {{c.vocab_size, c.hidden_size}};
+  if (name == hf_names::final_norm) return {{c.hidden_size}};
+  if (name.rfind(kLayerPrefix, 0) != 0) return std::nullopt;
+  const size_t dot = name.find('.', kLayerPrefix.size());
+  if (dot == std::string::npos) return std::nullopt;
+  return layer_tensor_shape(c, name.substr(dot + 1));
+}
+
+void check_tensor_shape(const ModelConfig& config, const std::string& name, const at::Tensor& tensor,
+                        const std::string& where) {
+  const auto expected = expected_tensor_shape(config, name);
+  if (expected && tensor.sizes() != at::IntArrayRef(*expected))
+    fail_input(where, "tensor '" + name + "' has shape " + c10::str(tensor.sizes()) + ", config implies " +
+                          c10::str(at::IntArrayRef(*expected)));
+}
+
+}  // namespace mp

@@ -1,0 +1,82 @@
+// config.json as a mutation run broke it: every tool that reads a model refuses it with exit code 3
+// and one line naming config.json and the field, before any output exists.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "tests/hostile_inputs.h"
+
+using mp::test::quoted;
+
+namespace {
+
+// The tools that open a model, each writing (when it writes) under `out_dir`.
+std::vector<std::string> model_commands(const std::string& model, const std::string& out_dir) {
+  const std::string text = mp::test::shared_path("corpora/tinystories/eval.txt");
+  return {"eval -m " + quoted(model) + " -f " + quoted(text) + " --ctx 64 --chunks 1 --threads 1",
+          "generate -m " + quoted(model) + " -n 2 --threads 1",
+          "export -q -m " + quoted(model) + " -o " + quoted(out_dir + "/out.gguf") + " --threads 1",
+          "quantize --method rtn -m " + quoted(model) + " -o " + quoted(out_dir + "/q") + " --threads 1",
+          "inspect " + quoted(model)};
+}
+
+// Every model command refuses `model` naming its config.json and `field`, and writes nothing.
+void require_every_tool_refuses(const std::string& model, const std::string& field, const std::string& out_dir) {
+  for (const std::string& command : model_commands(model, out_dir)) {
+    INFO(command);
+    mp::test::require_bad_input(mp::test::run_modelpress(command), "config.json", field);
+  }
+  mp::test::require_no_output(out_dir, "out.gguf");
+  mp::test::require_no_output(out_dir, "q");
+}
+
+}  // namespace
+
+TEST_CASE("hostile config: a value nested 70,000 arrays deep is refused, not a stack overflow", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string model = mp::test::stories_with_config_text(dir.path("m"), mp::test::deeply_nested_json(70000));
+  require_every_tool_refuses(model, "nested deeper than", dir.path());
+}
+
+TEST_CASE("hostile config: counts out of range are refused at parse time", "[hostile]") {
+  const std::vector<std::pair<std::string, nlohmann::json>> broken = {
+      {"num_attention_heads", int64_t{1} << 32},  // was SIGFPE in export
+      {"num_attention_heads", 1000000000},
+      {"num_hidden_layers", 1000000000},  // was 3.3 GB, then std::bad_alloc
+      {"hidden_size", 0},
+      {"num_key_value_heads", 3},  // 8 heads are not a multiple of it
+      {"vocab_size", -5},
+      {"bos_token_id", 512},  // one past the vocabulary: was a LibTorch stack trace
+      {"eos_token_id", nlohmann::json::array()},
+      {"rms_norm_eps", -1.0},
+      {"max_position_embeddings", 1e30},
+  };
+  for (const auto& [field, value] : broken) {
+    INFO(field << " = " << value.dump());
+    mp::test::ScratchDir dir;
+    const std::string model = mp::test::stories_with_config(dir.path("m"), [&](nlohmann::json& c) { c[field] = value; });
+    require_every_tool_refuses(model, field, dir.path());
+  }
+}
+
+TEST_CASE("hostile config: quantization_config of the wrong type is bad input, not a JSON library error", "[hostile]") {
+  const std::vector<nlohmann::json> broken = {"gptq", {{"quant_method", 1}}, {{"quant_method", "gptq"}, {"bits", "4"}}};
+  for (const auto& qc : broken) {
+    INFO(qc.dump());
+    mp::test::ScratchDir dir;
+    const std::string model =
+        mp::test::stories_with_config(dir.path("m"), [&](nlohmann::json& c) { c["quantization_config"] = qc; });
+    mp::test::require_bad_input(
+        mp::test::run_modelpress("eval -m " + quoted(model) + " -f " +
+                                 quoted(mp::test::shared_path("corpora/tinystories/eval.txt")) + " --ctx 64 --chunks 1"),
+        "config.json", "quantization_config");
+  }
+}
+
+TEST_CASE("hostile config: a config needing more memory than the limit fails cleanly under ulimit -v", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string model =
+      mp::test::stories_with_config(dir.path("m"), [](nlohmann::json& c) { c["num_hidden_layers"] = 1000000000; });
+  const auto r = mp::test::run_modelpress_after("ulimit -v 4000000;", "generate -m " + quoted(model) + " -n 2");
+  mp::test::require_bad_input(r, "config.json", "num_hidden_layers");
+}

@@ -1,0 +1,123 @@
+// HDF5 token datasets as a mutation run broke them, fed to distill-train: exit code 3, one line
+// naming the file and the dataset or attribute, and no OUT directory left behind.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "formats/hdf5_file.h"
+#include "lib/base/sha256.h"
+#include "tests/hostile_inputs.h"
+
+namespace fs = std::filesystem;
+using mp::test::quoted;
+
+namespace {
+
+struct TokenFile {
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> offsets;  // doc_offsets
+  std::string tokens_sha256;     // empty: the true one
+  int64_t declared_rows = 0;     // > 0: `tokens` is resized to this many rows, never written
+};
+
+// A token dataset as tokenize writes one (datasets, attributes), with whatever content `f` holds.
+std::string write_token_file(const std::string& path, const TokenFile& f) {
+  mp::h5::File file = mp::h5::File::create(path);
+  mp::h5::Dataset tokens = mp::h5::Dataset::create(file, "tokens", H5T_STD_I32LE, 0, 1024);
+  tokens.append(H5T_NATIVE_INT32, f.tokens.data(), static_cast<int64_t>(f.tokens.size()));
+  if (f.declared_rows > 0) tokens.resize(f.declared_rows);
+  mp::h5::Dataset offsets = mp::h5::Dataset::create(file, "doc_offsets", H5T_STD_I64LE, 0, 1024);
+  offsets.append(H5T_NATIVE_INT64, f.offsets.data(), static_cast<int64_t>(f.offsets.size()));
+  mp::Sha256 hash;
+  hash.update(f.tokens.data(), f.tokens.size() * sizeof(int32_t));
+  file.set_attribute("tokenizer_sha256", mp::sha256_file(mp::test::shared_path("models/stories260K/tokenizer.model")));
+  file.set_attribute("tokens_sha256", f.tokens_sha256.empty() ? hash.hex_digest() : f.tokens_sha256);
+  file.set_attribute("source_files", std::vector<std::string>{"generated"});
+  file.set_attribute("source_sha256", std::vector<std::string>{"0"});
+  tokens.close();
+  offsets.close();
+  file.close();
+  return path;
+}
+
+// 2,000 valid tokens of stories260K's vocabulary in two documents.
+TokenFile valid_tokens() {
+  TokenFile f;
+  for (int i = 0; i < 2000; ++i) f.tokens.push_back(3 + (i * 37) % 500);
+  f.offsets = {0, 1200, 2000};
+  return f;
+}
+
+mp::test::CommandResult train_on(const std::string& data, const std::string& out, const std::string& extra = "") {
+  return mp::test::run_modelpress("distill-train -q --student " + quoted(mp::test::shared_path("models/stories260K")) +
+                                  " --data " + quoted(data) + " --out " + quoted(out) +
+                                  " --steps 2 --batch 1 --seq 16 --threads 1 " + extra);
+}
+
+}  // namespace
+
+TEST_CASE("hostile hdf5: broken token datasets are refused before training", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string out = dir.path("out");
+  {
+    const auto r = train_on(write_token_file(dir.path("valid.h5"), valid_tokens()), out);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);  // the generator itself writes a file distill-train accepts
+    fs::remove_all(out);
+  }
+  struct Case {
+    const char* what;
+    std::function<void(TokenFile&)> edit;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"id past the vocabulary", [](TokenFile& f) { f.tokens[700] = 512; }, "tokens"},
+      {"negative id", [](TokenFile& f) { f.tokens[5] = -3; }, "tokens"},
+      {"decreasing doc_offsets", [](TokenFile& f) { f.offsets = {0, 1500, 900, 2000}; }, "doc_offsets"},
+      {"negative doc_offsets", [](TokenFile& f) { f.offsets = {0, -10, 2000}; }, "doc_offsets"},
+      {"tokens_sha256 of other tokens", [](TokenFile& f) { f.tokens_sha256 = std::string(64, 'a'); }, "tokens_sha256"},
+      {"2^40 rows never written", [](TokenFile& f) { f.declared_rows = int64_t{1} << 40; }, "tokens"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    TokenFile f = valid_tokens();
+    c.edit(f);
+    const std::string data = write_token_file(dir.path("broken.h5"), f);
+    mp::test::require_bad_input(mp::test::run_modelpress_after("ulimit -v 4000000;", "distill-train -q --student " +
+                                    quoted(mp::test::shared_path("models/stories260K")) + " --data " + quoted(data) +
+                                    " --out " + quoted(out) + " --steps 2 --batch 1 --seq 16 --threads 1"),
+                                "broken.h5", c.field);
+    mp::test::require_no_output(dir.path(), "out");
+  }
+}
+
+TEST_CASE("hostile hdf5: external links are refused", "[hostile]") {
+  mp::test::ScratchDir dir;
+  write_token_file(dir.path("elsewhere.h5"), valid_tokens());
+  const std::string data = write_token_file(dir.path("linked.h5"), valid_tokens());
+  {
+    // `tokens` replaced by a link into another file.
+    mp::h5::File file = mp::h5::File::open_write(data);
+    REQUIRE(H5Ldelete(file.id(), "tokens", H5P_DEFAULT) >= 0);
+    REQUIRE(H5Lcreate_external(dir.path("elsewhere.h5").c_str(), "tokens", file.id(), "tokens", H5P_DEFAULT,
+                               H5P_DEFAULT) >= 0);
+  }
+  mp::test::require_bad_input(train_on(data, dir.path("out")), "linked.h5", "external link");
+  mp::test::require_no_output(dir.path(), "out");
+}
+
+TEST_CASE("hostile hdf5: held-out data too short fails before OUT exists", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string data = write_token_file(dir.path("train.h5"), valid_tokens());
+  TokenFile tiny;
+  tiny.tokens = {5, 6, 7};
+  tiny.offsets = {0, 3};
+  const std::string eval = write_token_file(dir.path("eval.h5"), tiny);
+  mp::test::require_bad_input(train_on(data, dir.path("out"), "--eval-data " + quoted(eval)), "eval.h5", "tokens");
+  mp::test::require_no_output(dir.path(), "out");
+  // From text: OUT/<name>.tokens.h5 is written before training would start; a failure removes it.
+  std::ofstream(dir.path("short.txt")) << "Once.";
+  mp::test::require_bad_input(train_on(data, dir.path("out"), "--eval-data " + quoted(dir.path("short.txt"))),
+                              "short.tokens.h5", "tokens");
+  mp::test::require_no_output(dir.path(), "out");
+}
