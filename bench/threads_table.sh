@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Wall and CPU seconds of `modelpress eval` with 1 and 2 threads, on a quiet machine and with one
-# core kept busy by a spinning shell, for stories260K and tinymix-10M (40× larger). Prints a
-# markdown table and the load average before each row (other work on the machine shows there).
+# Wall and CPU seconds of `modelpress eval` (32 chunks of 256 tokens) with 1 and 2 threads, on the
+# machine as found and with one more process spinning on a core, for stories260K and tinymix-10M
+# (40× larger). Prints a markdown table with the load average before each row: what else ran.
 # Usage: bench/threads_table.sh [MODELPRESS_BINARY]   (env: OMP_WAIT_POLICY passes through when set)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,8 +13,8 @@ trap '[ -z "$spinner" ] || kill "$spinner"' EXIT
 
 echo "| model | machine | threads | wall s | CPU s | load before |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for machine in quiet busy; do
-  if [ "$machine" = busy ]; then
+for machine in as-found +spinner; do
+  if [ "$machine" = +spinner ]; then
     bash -c 'while :; do :; done' &
     spinner=$!
   fi
