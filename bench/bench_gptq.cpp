@@ -1,5 +1,6 @@
 // GPTQ on Llama-7B-shaped layers: the cost of accumulating the Hessian over 128 × 2048 calibration
-// tokens and of the GPTQ solve, next to a plain sgemm measured in the same process.
+// tokens and of the GPTQ factorization and solve, each against its flop count at the sgemm rate
+// measured in the same process.
 //
 //   bench_gptq [--threads N] [--quick] [--act-order]
 //
@@ -25,7 +26,6 @@ constexpr int64_t kHidden = 4096, kIntermediate = 11008, kSequence = 2048, kShar
 
 using mp::bench::peak_rss_mb;
 using mp::bench::seconds_since;
-using mp::bench::sgemm_gflops;
 
 struct HessianTiming {
   at::Tensor h;
@@ -60,21 +60,39 @@ double relative_output_error(const at::Tensor& w, const mp::QuantizedLinear& lay
          at::matmul(x, w.t()).square().sum().item<double>();
 }
 
-void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order) {
+// The factorization H + λI → L → (LLᵀ)⁻¹ → U costs n³/3 + 2n³/3 + n³/3 flops; the solve spreads
+// every column's error to every later column of every row, n²·out flops, as matrix products of the
+// lazy batches plus matrix-vector products inside each batch. The bound is those flops at the sgemm
+// rate measured in this process; the ratio says how far from it each part runs.
+void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order, const mp::bench::SgemmRate& sgemm) {
   mp::AffineGridOptions grid;  // 4 bits, group 128, asymmetric: the common GPTQ setting
   mp::GptqOptions options;
   options.act_order = act_order;
   const at::Tensor w = at::randn({out, kHidden}) * 0.02;
-  const auto start = std::chrono::steady_clock::now();
   const auto affine = std::make_shared<mp::AffineGrid>(grid);
-  const mp::GptqResult result = mp::quantize_gptq(w, hessian.h, affine, options);
-  const double solve_s = seconds_since(start);
-  std::printf("gptq %lldx%lld 4-bit group 128%s: solve %.2f s, damp %.3g, loss %.4g, "
-              "relative output error %.3g (RTN %.3g)\n",
-              static_cast<long long>(out), static_cast<long long>(kHidden),
-              act_order ? " act-order" : "", solve_s, result.damp_used, result.loss,
-              relative_output_error(w, result.layer, hessian.last_batch),
+  auto start = std::chrono::steady_clock::now();
+  double cpu_start = mp::bench::process_cpu_seconds();
+  const mp::GptqHessian factored = mp::prepare_gptq_hessian(hessian.h, options);
+  const double factor_s = seconds_since(start), factor_cpu = mp::bench::process_cpu_seconds() - cpu_start;
+  start = std::chrono::steady_clock::now();
+  cpu_start = mp::bench::process_cpu_seconds();
+  const mp::GptqResult result = mp::quantize_gptq(w, factored, affine, options);
+  const double solve_s = seconds_since(start), solve_cpu = mp::bench::process_cpu_seconds() - cpu_start;
+
+  const double n = static_cast<double>(kHidden);
+  const double factor_gflop = 4 * n * n * n / 3 / 1e9, solve_gflop = n * n * static_cast<double>(out) / 1e9;
+  auto part = [&](const char* name, double seconds, double cpu, double gflop) {
+    std::printf("  %-13s %6.2f s (bound %5.2f s, x%.2f)  %6.2f CPU s (bound %5.2f, x%.2f)\n", name, seconds,
+                gflop / sgemm.per_wall_second, seconds * sgemm.per_wall_second / gflop, cpu,
+                gflop / sgemm.per_cpu_second, cpu * sgemm.per_cpu_second / gflop);
+  };
+  std::printf("gptq %lldx%lld 4-bit group 128%s: damp %.3g, loss %.4g, relative output error %.3g (RTN %.3g)\n",
+              static_cast<long long>(out), static_cast<long long>(kHidden), act_order ? " act-order" : "",
+              result.damp_used, result.loss, relative_output_error(w, result.layer, hessian.last_batch),
               relative_output_error(w, mp::quantize_rtn(w, affine), hessian.last_batch));
+  part("factorization", factor_s, factor_cpu, factor_gflop);
+  part("solve", solve_s, solve_cpu, solve_gflop);
+  part("both", factor_s + solve_s, factor_cpu + solve_cpu, factor_gflop + solve_gflop);
 }
 
 }  // namespace
@@ -97,7 +115,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   at::manual_seed(0);
   std::printf("threads %d\n", at::get_num_threads());
-  std::printf("sgemm 2048^3: %.1f GFLOP/s\n", sgemm_gflops(2048));
+  const mp::bench::SgemmRate sgemm = mp::bench::sgemm_rate(2048);
+  std::printf("sgemm 2048^3: %.1f GFLOP/s, %.1f GFLOP per CPU second\n", sgemm.per_wall_second, sgemm.per_cpu_second);
 
   const int64_t sequences = quick ? 8 : 128;
   const HessianTiming hessian = accumulate_hessian(sequences);
@@ -110,8 +129,8 @@ int main(int argc, char** argv) {
       2.0 * tokens * kHidden * kHidden / hessian.accumulate_s / 1e9, hessian.generate_s);
 
   // Both layer shapes read the same 4096-wide inputs, so they share one Hessian.
-  bench_solve(kHidden, hessian, act_order);
-  bench_solve(kIntermediate, hessian, act_order);
+  bench_solve(kHidden, hessian, act_order, sgemm);
+  bench_solve(kIntermediate, hessian, act_order, sgemm);
   std::printf("peak RSS %.0f MB\n", peak_rss_mb());
   return 0;
 }

@@ -1,5 +1,8 @@
 #include "formats/gguf_writer.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "formats/gguf_codecs.h"
@@ -139,8 +142,14 @@ void GgufWriter::write_tensor(const at::Tensor& values, const float* importance)
   std::vector<uint8_t> encoded(t.bytes);
   if (row > 0) {
     const uint64_t row_bytes = ggml_row_bytes(t.type, row);
-    for (int64_t r = 0; r < x.numel() / row; ++r)
-      quantize_row(t.type, x.data_ptr<float>() + r * row, encoded.data() + r * row_bytes, row, importance);
+    const float* values_data = x.data_ptr<float>();
+    // Rows encode independently into their own bytes, so the file is the same for any thread count.
+    // A block of rows is at least ~64k values: enough work to be worth a thread's wake-up.
+    const int64_t rows_per_task = std::max<int64_t>(1, (int64_t{1} << 16) / row);
+    at::parallel_for(0, x.numel() / row, rows_per_task, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        quantize_row(t.type, values_data + r * row, encoded.data() + r * row_bytes, row, importance);
+    });
   }
   write_tensor_bytes(encoded.data(), encoded.size());
 }

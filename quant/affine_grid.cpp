@@ -1,5 +1,8 @@
 #include "quant/affine_grid.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "lib/base/error.h"
 
 namespace mp {
@@ -89,6 +92,35 @@ at::Tensor AffineGrid::quantize(const at::Tensor& w, const GridParams& params) c
 
 at::Tensor AffineGrid::dequantize(const at::Tensor& codes, const GridParams& params) const {
   return params.scale * (codes.to(at::kFloat) - params.zero);
+}
+
+namespace {
+
+// at::round's result (ties to even) without a libm call per value: adding and subtracting 1.5·2²³
+// leaves |t| < 2²² rounded to an integer in the default rounding mode.
+float round_to_even(float t) {
+  constexpr float kShift = 0x1.8p23f;
+  return std::fabs(t) < 0x1p22f ? (t + kShift) - kShift : std::nearbyint(t);
+}
+
+}  // namespace
+
+// One loop doing quantize() and dequantize()'s operations in their order, each rounded to f32 as
+// theirs are (no fused multiply-add here: x86-64 without -mfma), so the results are bit for bit theirs.
+void AffineGrid::quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
+                                 at::Tensor& values) const {
+  const int64_t rows = w.size(0);
+  const at::Tensor scale = params.scale.to(at::kFloat).reshape({rows}).contiguous();
+  const at::Tensor zero = params.zero.to(at::kFloat).reshape({rows}).contiguous();
+  const float *x = w.data_ptr<float>(), *s = scale.data_ptr<float>(), *z = zero.data_ptr<float>();
+  int32_t* q = codes.data_ptr<int32_t>();
+  float* v = values.data_ptr<float>();
+  const float max_code_f = static_cast<float>(max_code());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float level = round_to_even(x[r] / s[r]) + z[r];
+    q[r] = static_cast<int32_t>(std::min(std::max(level, 0.0f), max_code_f));
+    v[r] = s[r] * (static_cast<float>(q[r]) - z[r]);
+  }
 }
 
 at::Tensor AffineGrid::group_error(const at::Tensor& w, const GridParams& params,

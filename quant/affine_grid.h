@@ -36,6 +36,8 @@ class AffineGrid : public Grid {
   GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
   at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;
   at::Tensor dequantize(const at::Tensor& codes, const GridParams& params) const override;
+  void quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
+                       at::Tensor& values) const override;
 
   // Σ importance · |w − ŵ|^mse_norm per row of w [n, len] with params [n, 1]: what the MSE search
   // minimises. importance is [len], [n, len] or undefined (all ones).

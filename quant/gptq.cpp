@@ -53,6 +53,7 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
   const float* d = hinv_diagonal.data_ptr<float>();
   SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, 0};
   GridParams current;
+  at::Tensor dequantized = at::empty({rows}, at::kFloat);  // the current column's ŵ
 
   for (int64_t i1 = 0; i1 < columns; i1 += block_size) {
     const int64_t i2 = std::min(i1 + block_size, columns), count = i2 - i1;
@@ -77,11 +78,12 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
         }
         const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q]) : current;
 
-        const at::Tensor column = updated(i, i, i + 1).squeeze(0);
-        const at::Tensor column_codes = grid.quantize(column.unsqueeze(1), params);
-        solved.codes[q].copy_(column_codes.squeeze(1));
-        at::Tensor error = block_errors[i];
-        at::sub_out(error, column, grid.dequantize(column_codes, params).squeeze(1)).div_(d[q]);
+        const at::Tensor column = updated(i, i, i + 1).squeeze(0).contiguous();
+        at::Tensor column_codes = solved.codes[q];
+        grid.quantize_column(column, params, column_codes, dequantized);
+        const float *w = column.data_ptr<float>(), *w_hat = dequantized.data_ptr<float>();
+        float* error = block_errors[i].data_ptr<float>();
+        for (int64_t r = 0; r < rows; ++r) error[r] = (w[r] - w_hat[r]) / d[q];
       }
     }
     solved.loss += block_errors.square().sum().item<double>() / 2;

@@ -20,6 +20,13 @@ GridParams concat_groups(const std::vector<GridParams>& parts) {
   return {at::cat(scales, 1), at::cat(zeros, 1)};
 }
 
+void Grid::quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
+                           at::Tensor& values) const {
+  const at::Tensor column_codes = quantize(w.unsqueeze(1), params);
+  codes.copy_(column_codes.squeeze(1));
+  values.copy_(dequantize(column_codes, params).squeeze(1));
+}
+
 int64_t Grid::group_count(int64_t columns) const {
   const int64_t size = group_size();
   if (size == -1) return 1;

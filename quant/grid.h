@@ -52,6 +52,12 @@ class Grid {
   virtual at::Tensor quantize(const at::Tensor& w, const GridParams& params) const = 0;
   // The f32 weights the codes stand for.
   virtual at::Tensor dequantize(const at::Tensor& codes, const GridParams& params) const = 0;
+  // quantize() and dequantize() of one column w [rows] f32 contiguous with params [rows, 1], into
+  // codes [rows] int32 and values [rows] f32 (both contiguous): the same numbers, for callers that
+  // go a column at a time (GPTQ), where a few operations on a few thousand values cost more in
+  // dispatch than in arithmetic. The default goes through quantize() and dequantize().
+  virtual void quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
+                               at::Tensor& values) const;
 
   // Groups in a row of `columns` and the group of every column when groups run in column order.
   int64_t group_count(int64_t columns) const;

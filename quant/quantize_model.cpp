@@ -20,13 +20,27 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Runs layer `w` over all calibration states in batches; `capture` sees every linear input.
+// The layer's tensors in another compute type (the f32 originals stay what is quantized).
+DecoderLayerWeights with_dtype(const DecoderLayerWeights& w, at::ScalarType dtype) {
+  DecoderLayerWeights cast = w;
+  for (at::Tensor* t : {&cast.input_norm, &cast.post_attention_norm, &cast.q, &cast.k, &cast.v, &cast.o, &cast.q_bias,
+                        &cast.k_bias, &cast.v_bias, &cast.o_bias, &cast.gate, &cast.up, &cast.down, &cast.gate_bias,
+                        &cast.up_bias, &cast.down_bias})
+    if (t->defined()) *t = t->to(dtype);
+  return cast;
+}
+
+// Runs layer `w` over all calibration states in batches, in the states' compute type; `capture`
+// sees every linear input.
 at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                      const at::Tensor& states, int64_t batch, const CaptureFn& capture) {
+  const bool cast = states.scalar_type() != w.q.scalar_type();
+  const DecoderLayerWeights forward_weights = cast ? with_dtype(w, states.scalar_type()) : DecoderLayerWeights{};
   std::vector<at::Tensor> outputs;
   for (int64_t s = 0; s < states.size(0); s += batch)
-    outputs.push_back(decoder_layer_forward(config, w, rope, states.narrow(0, s, std::min(batch, states.size(0) - s)), 0,
-                                            nullptr, capture));
+    outputs.push_back(decoder_layer_forward(config, cast ? forward_weights : w, rope,
+                                            states.narrow(0, s, std::min(batch, states.size(0) - s)), 0, nullptr,
+                                            capture));
   return at::cat(outputs, 0);
 }
 
@@ -214,18 +228,22 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   if (calibration.seqlen > config.max_position_embeddings)
     fail_input("--seqlen", std::to_string(calibration.seqlen) + " exceeds the model's max_position_embeddings (" +
                                std::to_string(config.max_position_embeddings) + ")");
-  // Quantization math runs in f32 whatever the evaluation dtype.
+  // Quantization math runs in f32 on the f32 weights whatever the compute type; with bf16 the
+  // calibration forwards (the activations every layer passes on and the inputs the Hessians are
+  // accumulated from, in f32) run in bf16.
   RuntimeOptions f32 = runtime;
   f32.dtype = at::kFloat;
   LlamaModel model(std::shared_ptr<const ModelSource>(&source, [](const ModelSource*) {}), f32);
   const at::Tensor tokens = sample_calibration(model_tokenizer(source, calibration.tokenizer), calibration);
   QuantizeReport report;
   report.calibration_tokens = tokens.numel();
-  const std::vector<nlohmann::json> finished = sink.begin(quantize_request(source, plan, tokens), resume.resume);
+  nlohmann::json request = quantize_request(source, plan, tokens);
+  if (runtime.dtype != at::kFloat) request["calibration_dtype"] = std::string(c10::toString(runtime.dtype));
+  const std::vector<nlohmann::json> finished = sink.begin(request, resume.resume);
   if (static_cast<int64_t>(finished.size()) > config.num_layers)
     fail_input("--resume", "the interrupted run finished more layers than the model has");
   report.resumed_layers = static_cast<int64_t>(finished.size());
-  at::Tensor states = model.embed(tokens);
+  at::Tensor states = model.embed(tokens).to(runtime.dtype);
 
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {

@@ -54,11 +54,11 @@ QuantizePlan small_plan(QuantMethod method, int bits, int64_t group, bool sym) {
 }
 
 QuantizeReport run(const std::string& model, const std::string& out, const QuantizePlan& plan,
-                   std::map<std::string, at::Tensor>* recorded = nullptr) {
+                   std::map<std::string, at::Tensor>* recorded = nullptr, const RuntimeOptions& runtime = {}) {
   HfModelSource source(model);
   GptqCheckpointSink sink(out, source.config(), plan);
   RecordingSink recorder(sink);
-  QuantizeReport r = quantize_model(source, plan, RuntimeOptions{}, recorder);
+  QuantizeReport r = quantize_model(source, plan, runtime, recorder);
   if (recorded) *recorded = recorder.dequantized;
   return r;
 }
@@ -108,6 +108,30 @@ TEST_CASE("quantize: GPTQ reconstructs layer outputs better than RTN, and 8 bits
   CHECK(gptq < 0.9 * rtn);
   const double eight = total_error(run(model, dir.path("q8"), small_plan(QuantMethod::gptq, 8, -1, true)));
   CHECK(eight < rtn / 100);
+}
+
+TEST_CASE("quantize: with bf16 compute the calibration forwards run in bf16, the solve stays f32", "[quantize]") {
+  test::ScratchDir dir;
+  const std::string model = tiny_model(dir, test::tiny_config("llama"));
+  RuntimeOptions bf16;
+  bf16.dtype = at::kBFloat16;
+  std::map<std::string, at::Tensor> in_f32, in_bf16;
+  const QuantizeReport f32_report = run(model, dir.path("f32"), small_plan(QuantMethod::gptq, 4, 16, false), &in_f32);
+  const QuantizeReport bf16_report =
+      run(model, dir.path("bf16"), small_plan(QuantMethod::gptq, 4, 16, false), &in_bf16, bf16);
+  REQUIRE(in_bf16.size() == in_f32.size());
+  int64_t differing = 0;
+  for (const auto& [name, w] : in_f32) {
+    INFO(name);
+    CHECK(in_bf16.at(name).scalar_type() == at::kFloat);  // dequantized from an f32 solve
+    differing += !at::equal(in_bf16.at(name), w);
+  }
+  CHECK(differing > 0);  // the Hessians came from other (bf16-rounded) activations
+  // ... and are close to the f32 ones: bf16 keeps 8 bits of mantissa, a 4-bit grid needs fewer.
+  for (size_t i = 0; i < f32_report.linears.size(); ++i) {
+    INFO(f32_report.linears[i].module);
+    CHECK(bf16_report.linears[i].relative_error < 1.5 * f32_report.linears[i].relative_error + 1e-4);
+  }
 }
 
 TEST_CASE("quantize: skips, per-module overrides and act-order reach the checkpoint", "[quantize]") {

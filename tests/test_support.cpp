@@ -1,4 +1,5 @@
 #include "tests/test_support.h"
+#include "tests/run_program.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,16 +53,20 @@ std::string read_file(const std::string& path) {
 CommandResult run_modelpress(const std::string& args) { return run_modelpress(args, ""); }
 
 CommandResult run_modelpress(const std::string& args, const std::string& stdin_text) {
-  return run_modelpress_after("", args, stdin_text);
+  return run_program("'" + modelpress_binary() + "'", args, stdin_text);
 }
 
 CommandResult run_modelpress_after(const std::string& shell_setup, const std::string& args,
                                    const std::string& stdin_text) {
+  return run_program(shell_setup + " exec '" + modelpress_binary() + "'", args, stdin_text);
+}
+
+CommandResult run_program(const std::string& program, const std::string& args, const std::string& stdin_text) {
   ScratchDir dir;
   const std::string in = dir.path("stdin"), out = dir.path("stdout"), err = dir.path("stderr");
   std::ofstream(in, std::ios::binary) << stdin_text;
-  const std::string cmd = "(" + shell_setup + " exec '" + modelpress_binary() + "' " + args + ") >'" + out + "' 2>'" +
-                          err + "' <'" + in + "'";
+  // A subshell, so that a program given with shell setup ("ulimit -f 8;") keeps its limits to itself.
+  const std::string cmd = "(" + program + " " + args + ") >'" + out + "' 2>'" + err + "' <'" + in + "'";
   int status = std::system(cmd.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   return {code, read_file(out), read_file(err)};

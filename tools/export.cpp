@@ -13,10 +13,12 @@ namespace {
 struct ExportArgs {
   std::string to = "gguf", type = "F16", model, out, name, pre;
   bool pure = false, json = false, quiet = false;
+  int threads = 0;
 };
 
 void run_export(const ExportArgs& a) {
   Progress::set_quiet(a.quiet);
+  set_cpu_threads(a.threads);
   GgufExportOptions options;
   options.type = parse_gguf_export_type(a.type, a.pure);
   options.name = a.name;
@@ -43,6 +45,8 @@ void add_export(CLI::App& app) {
   cmd->add_flag("--pure", a->pure, "every 2-D weight gets the base type, no per-tensor mix rules (llama-quantize --pure)");
   cmd->add_flag("--json", a->json, "print the summary as JSON");
   cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
+  cmd->add_option("--threads,-t", a->threads, "CPU threads encoding rows (0: one per core); the file is the same for any")
+      ->capture_default_str();
   cmd->callback([a] { run_export(*a); });
 }
 
