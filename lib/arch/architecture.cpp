@@ -9,12 +9,15 @@ const Architecture& llama_architecture();
 const Architecture& mistral_architecture();
 const Architecture& qwen2_architecture();
 const Architecture& qwen3_architecture();
+const Architecture& gemma2_architecture();
+const Architecture& gemma3_architecture();
 
 namespace {
 
 const std::vector<const Architecture*>& families() {
   static const std::vector<const Architecture*> all = {&llama_architecture(), &mistral_architecture(),
-                                                       &qwen2_architecture(), &qwen3_architecture()};
+                                                       &qwen2_architecture(), &qwen3_architecture(),
+                                                       &gemma2_architecture(), &gemma3_architecture()};
   return all;
 }
 

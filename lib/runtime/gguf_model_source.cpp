@@ -56,6 +56,12 @@ nlohmann::json config_json(const GgufFile& f) {
       {"bos_token_id", opt("tokenizer.ggml.bos_token_id", 1)},
       {"eos_token_id", opt("tokenizer.ggml.eos_token_id", 2)},
   };
+  if (const GgufValue* scaling = f.find(arch + ".rope.scaling.type")) {
+    if (scaling->as_string() != "linear" && scaling->as_string() != "none")
+      fail_input(f.path(), arch + ".rope.scaling.type \"" + scaling->as_string() + "\" is not supported (linear)");
+    if (scaling->as_string() == "linear")
+      j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", required(f, arch + ".rope.scaling.factor").as_float()}};
+  }
   family.read_gguf(f, j);
   return j;
 }
@@ -82,6 +88,7 @@ at::Tensor GgufModelSource::tensor(const std::string& name) const {
   const auto it = names_.find(name);
   if (it == names_.end()) fail_runtime(file_.path() + ": no tensor named " + name);
   at::Tensor t = file_.tensor(*file_.find_tensor(it->second.gguf));
+  if (it->second.gguf_offset != 0) t = t - it->second.gguf_offset;
   return it->second.permute_heads > 0 ? gguf_to_hf_rows(t, it->second.permute_heads) : t;
 }
 
