@@ -118,6 +118,41 @@ void check_exports_agree(const test::ScratchDir& dir, const std::string& name, c
 
 }  // namespace
 
+TEST_CASE("llama.cpp runs our stories260K exports like we do", "[.llamacpp]") {
+  test::ScratchDir dir;
+  const std::string hf = test::shared_path("models/stories260K");
+  // ../shared/README.md: the reference continuation of "Once upon a time".
+  const std::vector<int32_t> reference = {432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338,
+                                          401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282,
+                                          295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352,
+                                          266, 268, 388, 426, 338, 391, 266, 267, 337, 335, 312, 432};
+  for (const std::string type : {"F32", "F16", "Q8_0", "Q4_0"}) {
+    INFO(type);
+    const std::string path = dir.path(type + ".gguf");
+    export_to(hf, path, type);
+    const LlamaCppGreedy theirs = llamacpp_greedy(path, "Once upon a time", 48);
+    CHECK(theirs.prompt_ids == std::vector<int32_t>{1, 403, 407, 261, 378});
+    const std::vector<int32_t> ours = our_greedy(path, theirs.prompt_ids, 48);
+    CHECK(theirs.ids == ours);
+    if (type == "F32") {
+      CHECK(theirs.ids == reference);
+      CHECK(theirs.text ==
+            ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw "
+            "a big, red ball. She wanted to play with it,");
+    }
+  }
+}
+
+TEST_CASE("llama.cpp runs our k-quant exports of a 256-wide model like we do, for the full length", "[.llamacpp]") {
+  test::ScratchDir dir;
+  const std::string model = write_decisive_model(dir, "m", test::kquant_config());
+  for (const std::string type : {"Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "IQ4_XS"}) {
+    INFO(type);
+    export_to(model, dir.path(type + ".gguf"), type);
+    check_same_greedy_path(dir.path(type + ".gguf"), 40);
+  }
+}
+
 TEST_CASE("llama.cpp runs our qwen2 and llama3-rope exports like we do", "[.llamacpp]") {
   test::ScratchDir dir;
   nlohmann::json qwen2 = test::tiny_config("qwen2");

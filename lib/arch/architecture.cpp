@@ -1,5 +1,7 @@
 #include "lib/arch/architecture.h"
 
+#include <algorithm>
+
 #include "lib/base/error.h"
 
 namespace mp {
@@ -21,12 +23,15 @@ const std::vector<const Architecture*>& families() {
   return all;
 }
 
+// "llama, mistral, ..." in registration order, each name once.
 std::string supported_names(bool gguf) {
-  std::string out;
+  std::vector<std::string> seen;
   for (const Architecture* a : families()) {
     const std::string name = gguf ? a->gguf_name() : a->model_type();
-    if (out.find(name) == std::string::npos) out += (out.empty() ? "" : ", ") + name;
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
   }
+  std::string out;
+  for (const std::string& name : seen) out += (out.empty() ? "" : ", ") + name;
   return out;
 }
 
