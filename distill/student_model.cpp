@@ -80,18 +80,19 @@ StudentModel StudentModel::from_config(const ModelConfig& config, uint64_t seed,
   StudentModel m(config, std::move(tokenizer_dir));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto normal = [&](std::vector<int64_t> shape) { return at::empty(shape).normal_(0.0, 0.02, gen); };
+  auto unit_norm = [&](std::vector<int64_t> shape) { return config.norm_adds_one ? at::zeros(shape) : at::ones(shape); };
   const std::vector<int64_t> embedding{config.vocab_size, config.hidden_size};
   m.add(hf_names::embed, normal(embedding));
   const std::vector<LayerTensor> layer = architecture_of(config).layer_tensors(config);
   for (int64_t i = 0; i < config.num_layers; ++i)
     for (const LayerTensor& t : layer) {
-      // HF's initialization: norms at one, linear biases at zero.
-      at::Tensor value = t.kind == LayerTensor::Kind::norm   ? at::ones(t.shape)
+      // HF's initialization: norms at one (a (1 + w) norm's w at zero), linear biases at zero.
+      at::Tensor value = t.kind == LayerTensor::Kind::norm   ? unit_norm(t.shape)
                          : t.kind == LayerTensor::Kind::bias ? at::zeros(t.shape)
                                                              : normal(t.shape);
       m.add(hf_names::layer(i, t.hf), value);
     }
-  m.add(hf_names::final_norm, at::ones({config.hidden_size}));
+  m.add(hf_names::final_norm, unit_norm({config.hidden_size}));
   if (!config.tie_word_embeddings) m.add(hf_names::lm_head, normal(embedding));
   return m;
 }
@@ -129,14 +130,14 @@ StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, 
 at::Tensor StudentModel::forward(const at::Tensor& tokens, at::ScalarType dtype) {
   auto w = [&](const std::string& name) { return parameter(name).to(dtype); };
   at::Tensor embed = w(hf_names::embed);
-  at::Tensor h = at::embedding(embed, tokens.to(embed.device()));
+  at::Tensor h = embed_tokens(config_, embed, tokens);
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     const DecoderLayerWeights layer =
         assemble_layer(config_, i, [&](const std::string& suffix) { return w(hf_names::layer(i, suffix)); });
     h = decoder_layer_forward(config_, layer, rope_, h, /*start_pos=*/0);
   }
   const at::Tensor head = config_.tie_word_embeddings ? embed : w(hf_names::lm_head);
-  return at::linear(rms_norm(h, w(hf_names::final_norm), config_.rms_norm_eps), head).to(at::kFloat);
+  return output_logits(config_, h, w(hf_names::final_norm), head);
 }
 
 void StudentModel::save(const std::string& dir) const {

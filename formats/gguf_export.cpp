@@ -52,6 +52,7 @@ void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter&
   if (values.sizes() != at::IntArrayRef(t.shape))
     fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
   if (!codes && t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
+  if (t.name.gguf_offset != 0) values = values + t.name.gguf_offset;
   writer.write_tensor(values);
 }
 
@@ -73,7 +74,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   const std::vector<float> rope_freqs = c.llama3_rope ? llama3_rope_freq_factors(c) : std::vector<float>{};
   if (!rope_freqs.empty()) {
     const std::vector<int64_t> shape{static_cast<int64_t>(rope_freqs.size())};
-    add({"", kGgufRopeFreqs, -1, 0, shape}, shape);
+    add({"", kGgufRopeFreqs, -1, 0, shape, 0.0f}, shape);
   }
   for (const LlamaTensorName& name : llama_tensor_names(c)) {
     if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");

@@ -30,7 +30,7 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
   auto u32 = [](int64_t v) { return GgufValue::uint32(static_cast<uint32_t>(v)); };
   const std::string arch = gguf_architecture(c);
   // Order and types as convert_hf_to_gguf.py emits them with a SentencePiece vocab: TextModel's keys
-  // (key/value_length only when config.json names head_dim), then LlamaModel's own two.
+  // (key/value_length only when config.json names head_dim or implies another), then the architecture's own.
   std::vector<std::pair<std::string, GgufValue>> keys = {
       {"general.architecture", GgufValue::string(arch)},
       {"general.type", GgufValue::string("model")},
@@ -45,7 +45,11 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
       {arch + ".rope.freq_base", GgufValue::float32(static_cast<float>(c.rope_theta))},
       {arch + ".attention.layer_norm_rms_epsilon", GgufValue::float32(static_cast<float>(c.rms_norm_eps))},
   };
-  if (c.raw.contains("head_dim")) {
+  if (c.rope_linear_factor != 1) {
+    keys.emplace_back(arch + ".rope.scaling.type", GgufValue::string("linear"));
+    keys.emplace_back(arch + ".rope.scaling.factor", GgufValue::float32(static_cast<float>(c.rope_linear_factor)));
+  }
+  if (c.raw.contains("head_dim") || c.head_dim * c.num_heads != c.hidden_size) {
     keys.emplace_back(arch + ".attention.key_length", u32(c.head_dim));
     keys.emplace_back(arch + ".attention.value_length", u32(c.head_dim));
   }

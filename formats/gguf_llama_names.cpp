@@ -15,11 +15,12 @@ std::vector<LlamaTensorName> llama_tensor_names(const ModelConfig& c) {
   std::vector<LayerTensor> layer = architecture_of(c).layer_tensors(c);
   // Alphabetical by HF suffix, as safetensors lists them (and so the converter emits them).
   std::sort(layer.begin(), layer.end(), [](const LayerTensor& a, const LayerTensor& b) { return a.hf < b.hf; });
+  const float norm_offset = c.norm_adds_one ? 1.0f : 0.0f;
   for (int64_t i = 0; i < c.num_layers; ++i)
     for (const LayerTensor& t : layer)
       names.push_back({hf_names::layer(i, t.hf), "blk." + std::to_string(i) + "." + t.gguf, i, t.gguf_permute_heads,
-                       t.shape});
-  names.push_back({hf_names::final_norm, "output_norm.weight", -1, 0, {c.hidden_size}});
+                       t.shape, t.kind == LayerTensor::Kind::norm ? norm_offset : 0.0f});
+  names.push_back({hf_names::final_norm, "output_norm.weight", -1, 0, {c.hidden_size}, norm_offset});
   if (!c.tie_word_embeddings) names.push_back({hf_names::lm_head, "output.weight", -1, 0, embedding});
   return names;
 }

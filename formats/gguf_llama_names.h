@@ -19,6 +19,9 @@ struct LlamaTensorName {
   // Heads whose rows are interleaved between the two layouts (q: num_heads, k: num_kv_heads); 0: none.
   int64_t permute_heads = 0;
   std::vector<int64_t> shape;  // as config.json implies it, HF's order ([out, in] for a linear)
+  // What the GGUF value adds to the HF one: 1 for gemma's norms, stored by HF as w of a (1 + w) scale
+  // and by llama.cpp's converter as 1 + w.
+  float gguf_offset = 0;
 };
 
 // llama.cpp's architecture for a config (lib/arch/): "llama" for llama and mistral, "qwen2", "qwen3".

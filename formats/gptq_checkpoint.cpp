@@ -131,7 +131,7 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
   for (const LayerTensor& t : architecture_of(config_).layer_tensors(config_)) {
     auto it = t.kind == LayerTensor::Kind::weight ? packed_.find(t.hf.substr(0, t.hf.rfind('.'))) : packed_.end();
     if (it == packed_.end()) {
-      add(t.hf, dense.tensor(t.hf));
+      add(t.hf, dense.tensor(t.slot()));
     } else {
       for (auto& [name, packed] : it->second) add(it->first + "." + name, packed);
     }

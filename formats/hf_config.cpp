@@ -56,7 +56,13 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     const ConfigKeys rs(j["rope_scaling"], where);
     std::string type = rs.has("rope_type") ? rs.required<std::string>("rope_type")
                                            : rs.optional<std::string>("type", "");
-    if (type != "llama3") fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3)");
+    if (type == "linear") {
+      c.rope_linear_factor = rs.required<double>("factor");
+      if (c.rope_linear_factor <= 0) fail_input(where, "rope_scaling \"factor\" must be positive");
+      return c;
+    }
+    if (type != "llama3")
+      fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3, linear)");
     Llama3RopeScaling s;
     s.factor = rs.required<double>("factor");
     s.low_freq_factor = rs.required<double>("low_freq_factor");

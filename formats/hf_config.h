@@ -27,7 +27,16 @@ struct ModelConfig {
   bool qkv_bias = false;  // qwen2 always; llama with attention_bias
   bool o_bias = false;    // llama with attention_bias
   bool mlp_bias = false;  // llama with mlp_bias
-  bool qk_norm = false;   // qwen3: per-head RMSNorm of q and k before rope
+  bool qk_norm = false;   // qwen3, gemma3: per-head RMSNorm of q and k before rope
+  // Gemma's differences from the Llama layer (lib/arch/gemma.cpp sets them):
+  bool norm_adds_one = false;     // RMSNorm scales by (1 + w), in f32
+  bool gelu_mlp = false;          // GeGLU with tanh-approximated GELU instead of SwiGLU
+  bool scale_embeddings = false;  // embeddings times √hidden_size, rounded to the compute type
+  double query_scale = 0;         // the attention scores' scale; 0: 1/√head_dim
+  double attn_softcap = 0, final_softcap = 0;  // cap·tanh(x/cap) of attention scores, of logits; 0: none
+  double rope_local_theta = 0;    // rope base of the sliding-window layers; 0: rope_theta
+  // rope_scaling {"rope_type": "linear", factor}: positions divided by factor (gemma3: global layers only).
+  double rope_linear_factor = 1;
   int64_t sliding_window = 0;  // keys a query sees in a sliding-window layer; 0: full attention
   std::vector<bool> sliding_layers;  // which layers use sliding_window; empty: all of them
   int64_t bos_token_id = 1, eos_token_id = 2;

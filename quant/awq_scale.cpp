@@ -48,7 +48,7 @@ at::Tensor block_output(const ModelConfig& c, const DecoderLayerWeights& w, Rota
   switch (block) {
     case InspectedBlock::attention: return attention_block_forward(c, w, rope, x);
     case InspectedBlock::o_proj: return at::matmul(x, w.o.t());
-    case InspectedBlock::mlp: return mlp_block_forward(w, x);
+    case InspectedBlock::mlp: return mlp_block_forward(c, w, x);
     case InspectedBlock::down_proj: return at::matmul(x, w.down.t());
   }
   fail_runtime("unknown AWQ block");
@@ -116,9 +116,11 @@ void fold_scales(const ModelConfig& config, DecoderLayerWeights& w, const Scalin
     weight = weight / scales.unsqueeze(1);
     if (bias.defined()) bias = bias / scales;
   };
+  // A (1 + w) norm absorbs 1/s as (1 + w)/s − 1.
+  auto divide_norm = [&](at::Tensor& norm) { norm = config.norm_adds_one ? (1 + norm) / scales - 1 : norm / scales; };
   switch (group.previous) {
-    case ScaledOp::input_norm: w.input_norm = w.input_norm / scales; break;
-    case ScaledOp::post_attention_norm: w.post_attention_norm = w.post_attention_norm / scales; break;
+    case ScaledOp::input_norm: divide_norm(w.input_norm); break;
+    case ScaledOp::post_attention_norm: divide_norm(w.post_attention_norm); break;
     case ScaledOp::v_proj: divide_rows(w.v, w.v_bias); break;
     case ScaledOp::up_proj: divide_rows(w.up, w.up_bias); break;
   }

@@ -162,3 +162,76 @@ TEST_CASE("GGUF export refuses a sliding window llama.cpp's architecture would i
   CHECK(r.err.find("llama.cpp's \"llama\" has no sliding-window attention") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.path("w.gguf")));
 }
+
+TEST_CASE("GGUF export of gemma2 and gemma3: their keys, norms stored as 1 + w, sandwich-norm names", "[gguf_export]") {
+  test::ScratchDir dir;
+  nlohmann::json gemma2 = test::tiny_config("gemma2");
+  gemma2["head_dim"] = 16;
+  gemma2["query_pre_attn_scalar"] = 16;
+  gemma2["sliding_window"] = 6;
+  gemma2["tie_word_embeddings"] = true;
+  const std::string hf = write_model(dir, gemma2);
+  export_f32(hf, dir.path("g2.gguf"));
+  const GgufFile f(dir.path("g2.gguf"));
+  CHECK(f.find("general.architecture")->as_string() == "gemma2");
+  CHECK(f.find("gemma2.attn_logit_softcapping")->as_float() == 50.0);  // HF's defaults
+  CHECK(f.find("gemma2.final_logit_softcapping")->as_float() == 30.0);
+  CHECK(f.find("gemma2.attention.sliding_window")->as_uint() == 6);
+  CHECK(f.find("gemma2.attention.key_length")->as_uint() == 16);
+  CHECK(f.find_tensor("output.weight") == nullptr);
+  const auto source = open_model(hf);
+  for (const auto& [gguf, hf_name] :
+       {std::pair{"blk.1.attn_norm.weight", "model.layers.1.input_layernorm.weight"},
+        {"blk.1.post_attention_norm.weight", "model.layers.1.post_attention_layernorm.weight"},
+        {"blk.1.ffn_norm.weight", "model.layers.1.pre_feedforward_layernorm.weight"},
+        {"blk.1.post_ffw_norm.weight", "model.layers.1.post_feedforward_layernorm.weight"},
+        {"output_norm.weight", "model.norm.weight"}}) {
+    INFO(gguf);
+    REQUIRE(f.find_tensor(gguf) != nullptr);
+    CHECK(at::equal(f.tensor(*f.find_tensor(gguf)), source->tensor(hf_name) + 1));
+  }
+  CHECK(at::equal(f.tensor(*f.find_tensor("blk.1.attn_q.weight")), source->tensor("model.layers.1.self_attn.q_proj.weight")));
+  CHECK(max_logit_difference(hf, dir.path("g2.gguf")) < 1e-4);
+
+  nlohmann::json gemma3 = test::tiny_config("gemma3_text");
+  gemma3["head_dim"] = 16;
+  gemma3["query_pre_attn_scalar"] = 16;
+  gemma3["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 8.0}};
+  gemma3["tie_word_embeddings"] = true;
+  gemma3.erase("rope_theta");  // HF's gemma3 default, 1e6
+  test::ScratchDir dir3;
+  const std::string hf3 = write_model(dir3, gemma3);
+  export_f32(hf3, dir3.path("g3.gguf"));
+  const GgufFile g(dir3.path("g3.gguf"));
+  CHECK(g.find("general.architecture")->as_string() == "gemma3");
+  CHECK(g.find("gemma3.rope.freq_base")->as_float() == 1000000.0);
+  CHECK(g.find("gemma3.rope.freq_base_swa")->as_float() == 10000.0);
+  CHECK(g.find("gemma3.rope.scaling.type")->as_string() == "linear");
+  CHECK(g.find("gemma3.rope.scaling.factor")->as_float() == 8.0);
+  CHECK(g.find("gemma3.attention.sliding_window")->as_uint() == 4096);
+  CHECK(g.find("gemma3.attn_logit_softcapping") == nullptr);
+  CHECK(g.find("gemma3.final_logit_softcapping") == nullptr);
+  const auto source3 = open_model(hf3);
+  CHECK(at::equal(g.tensor(*g.find_tensor("blk.0.attn_q_norm.weight")),
+                  source3->tensor("model.layers.0.self_attn.q_norm.weight") + 1));
+  CHECK(max_logit_difference(hf3, dir3.path("g3.gguf")) < 1e-4);
+}
+
+TEST_CASE("GGUF export of gemma refuses what llama.cpp's gemma cannot run as HF does", "[gguf_export]") {
+  test::ScratchDir dir;
+  nlohmann::json gemma2 = test::tiny_config("gemma2");
+  gemma2["tie_word_embeddings"] = true;
+  gemma2["head_dim"] = 16;
+  gemma2["query_pre_attn_scalar"] = 24;  // llama.cpp scales by 1/√head_dim at this size
+  const std::string hf = write_model(dir, gemma2);
+  auto r = test::run_modelpress("export -q --type F32 -m '" + hf + "' -o " + dir.path("a.gguf"));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("query_pre_attn_scalar") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path("a.gguf")));
+  gemma2["query_pre_attn_scalar"] = 16;
+  gemma2["layer_types"] = {"full_attention", "sliding_attention"};  // llama.cpp slides the even layers
+  std::ofstream(dir.path("m/config.json")) << gemma2.dump();
+  r = test::run_modelpress("export -q --type F32 -m '" + hf + "' -o " + dir.path("b.gguf"));
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("slides the window on layers i with i mod 2 < 1 only") != std::string::npos);
+}

@@ -95,3 +95,27 @@ TEST_CASE("llama.cpp runs our qwen3 exports like we do", "[.llamacpp]") {
   qwen3["head_dim"] = 128;  // q is 512 wide on a 256-wide model, as in Qwen3's released sizes
   check_exports_agree(dir, "qwen3", qwen3, {"F32", "Q4_K_M"});
 }
+
+TEST_CASE("llama.cpp runs our gemma2 and gemma3 exports like we do, past the sliding window", "[.llamacpp]") {
+  test::ScratchDir dir;
+  nlohmann::json gemma2 = test::kquant_config();
+  gemma2["model_type"] = "gemma2";
+  gemma2["num_hidden_layers"] = 3;
+  gemma2["head_dim"] = 64;
+  gemma2["query_pre_attn_scalar"] = 64;
+  gemma2["sliding_window"] = 8;  // the 40 generated tokens run far past it
+  gemma2["tie_word_embeddings"] = true;
+  // Gemma's head is its embedding matrix, so the decisive model predicts each token itself (see
+  // docs/architectures.md); HF's cap of 30 would squeeze that margin below the test's 2.
+  gemma2["final_logit_softcapping"] = 500.0;
+  nlohmann::json gemma3 = gemma2;
+  gemma3["model_type"] = "gemma3_text";
+  gemma3.erase("attn_logit_softcapping");
+  gemma3["final_logit_softcapping"] = nullptr;
+  gemma3["num_hidden_layers"] = 6;  // llama.cpp's pattern: layers 0-4 slide, layer 5 is global
+  gemma3["rope_theta"] = 10000.0;
+  gemma3["rope_local_base_freq"] = 100.0;
+  gemma3["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 4.0}};
+  check_exports_agree(dir, "gemma2", gemma2, {"F32", "Q4_K_M"});
+  check_exports_agree(dir, "gemma3", gemma3, {"F32", "Q4_K_M"});
+}

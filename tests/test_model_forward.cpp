@@ -10,11 +10,17 @@ using namespace mp;
 
 namespace {
 
-// Rotary embedding in HF's rotate-half layout: dimension i pairs with i + d/2.
-std::vector<double> reference_inv_freq(const ModelConfig& c) {
+// Rotary embedding in HF's rotate-half layout: dimension i pairs with i + d/2. Gemma 3's sliding
+// layers have their own base and no scaling; linear scaling divides the positions.
+std::vector<double> reference_inv_freq(const ModelConfig& c, bool sliding) {
+  const nlohmann::json& raw = c.raw;
+  const bool local = sliding && raw.contains("rope_local_base_freq");
+  const double base = local ? raw["rope_local_base_freq"].get<double>() : c.rope_theta;
   std::vector<double> f(c.head_dim / 2);
   for (size_t i = 0; i < f.size(); ++i) {
-    f[i] = 1.0 / std::pow(c.rope_theta, 2.0 * i / c.head_dim);
+    f[i] = 1.0 / std::pow(base, 2.0 * i / c.head_dim);
+    if (!local && raw.contains("rope_scaling") && raw["rope_scaling"]["rope_type"] == "linear")
+      f[i] /= raw["rope_scaling"]["factor"].get<double>();
     if (c.llama3_rope) {
       const auto& s = *c.llama3_rope;
       const double wavelen = 2 * M_PI / f[i];
@@ -32,18 +38,32 @@ std::vector<double> reference_inv_freq(const ModelConfig& c) {
   return f;
 }
 
+// Gemma's tanh approximation of GELU.
+at::Tensor reference_gelu(const at::Tensor& x) {
+  return 0.5 * x * (1 + at::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x.pow(3))));
+}
+
+at::Tensor cap(const at::Tensor& x, const nlohmann::json& raw, const char* key) {
+  if (!raw.contains(key) || raw[key].is_null()) return x;
+  const double c = raw[key].get<double>();
+  return at::tanh(x / c) * c;
+}
+
+// Written from the HF modeling files' arithmetic; Gemma's differences read from config.json's keys.
 at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Tensor> w, const std::vector<int64_t>& tokens) {
   for (auto& kv : w) kv.second = kv.second.to(at::kDouble);
+  const nlohmann::json& raw = c.raw;
+  const bool gemma = c.model_type.rfind("gemma", 0) == 0;
   const int64_t t = static_cast<int64_t>(tokens.size()), d = c.head_dim;
   auto norm = [&](const at::Tensor& x, const at::Tensor& g) {
-    return x / (x.pow(2).mean(-1, true) + c.rms_norm_eps).sqrt() * g;
+    return x / (x.pow(2).mean(-1, true) + c.rms_norm_eps).sqrt() * (gemma ? 1 + g : g);
   };
   auto lin = [&](const at::Tensor& x, const std::string& name) {
     at::Tensor y = at::matmul(x, w.at(name + ".weight").t());
     return w.count(name + ".bias") ? y + w.at(name + ".bias") : y;
   };
-  const auto inv_freq = reference_inv_freq(c);
-  auto rope = [&](at::Tensor x) {  // x: [T, d]
+  auto rope = [&](at::Tensor x, bool sliding) {  // x: [T, d]
+    const auto inv_freq = reference_inv_freq(c, sliding);
     at::Tensor out = x.clone();
     for (int64_t p = 0; p < t; ++p)
       for (int64_t i = 0; i < d / 2; ++i) {
@@ -53,12 +73,14 @@ at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Ten
       }
     return out;
   };
+  const double scale = gemma ? 1 / std::sqrt(raw.value("query_pre_attn_scalar", 256.0)) : 1 / std::sqrt(double(d));
   at::Tensor x = w.at("model.embed_tokens.weight").index_select(0, at::tensor(tokens, at::kLong));
+  if (gemma) x = x * std::sqrt(static_cast<double>(c.hidden_size));
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     at::Tensor h = norm(x, w.at(p + "input_layernorm.weight"));
     at::Tensor q = lin(h, p + "self_attn.q_proj"), k = lin(h, p + "self_attn.k_proj"), v = lin(h, p + "self_attn.v_proj");
-    // qwen3: each head of q and k normalized on its own, before rope.
+    // qwen3, gemma3: each head of q and k normalized on its own, before rope.
     auto head_norm = [&](const at::Tensor& x, const char* name) {
       return w.count(p + name) ? norm(x, w.at(p + name)) : x;
     };
@@ -66,26 +88,33 @@ at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Ten
     std::vector<at::Tensor> heads;
     for (int64_t head = 0; head < c.num_heads; ++head) {
       const int64_t kv_head = head / (c.num_heads / c.num_kv_heads);
-      at::Tensor qh = rope(head_norm(q.narrow(1, head * d, d), "self_attn.q_norm.weight"));
-      at::Tensor kh = rope(head_norm(k.narrow(1, kv_head * d, d), "self_attn.k_norm.weight"));
+      at::Tensor qh = rope(head_norm(q.narrow(1, head * d, d), "self_attn.q_norm.weight"), window > 0);
+      at::Tensor kh = rope(head_norm(k.narrow(1, kv_head * d, d), "self_attn.k_norm.weight"), window > 0);
       at::Tensor vh = v.narrow(1, kv_head * d, d);
-      at::Tensor scores = at::matmul(qh, kh.t()) / std::sqrt(static_cast<double>(d));
+      at::Tensor scores = cap(at::matmul(qh, kh.t()) * scale, raw, "attn_logit_softcapping");
       for (int64_t i = 0; i < t; ++i)
         for (int64_t j = 0; j < t; ++j)
           if (j > i || (window > 0 && j <= i - window)) scores[i][j] = -INFINITY;
       heads.push_back(at::matmul(at::softmax(scores, -1), vh));
     }
-    x = x + lin(at::cat(heads, 1), p + "self_attn.o_proj");
+    at::Tensor attn = lin(at::cat(heads, 1), p + "self_attn.o_proj");
+    if (gemma) {  // sandwich norms: each block's output normalized too, the MLP has its own input norm
+      x = x + norm(attn, w.at(p + "post_attention_layernorm.weight"));
+      h = norm(x, w.at(p + "pre_feedforward_layernorm.weight"));
+      at::Tensor m = lin(reference_gelu(lin(h, p + "mlp.gate_proj")) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj");
+      x = x + norm(m, w.at(p + "post_feedforward_layernorm.weight"));
+      continue;
+    }
+    x = x + attn;
     h = norm(x, w.at(p + "post_attention_layernorm.weight"));
     at::Tensor g = lin(h, p + "mlp.gate_proj");
     x = x + lin(g * at::sigmoid(g) * lin(h, p + "mlp.up_proj"), p + "mlp.down_proj");
   }
   x = norm(x, w.at("model.norm.weight"));
   const std::string head = w.count("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
-  return at::matmul(x, w.at(head).t());
+  return cap(at::matmul(x, w.at(head).t()), raw, "final_logit_softcapping");
 }
 
-// Returns the largest |difference| between the runtime and the reference (checked small here).
 double check_against_reference(const nlohmann::json& config_json) {
   test::ScratchDir dir;
   auto weights = test::write_random_model(dir.path("m"), config_json, 7);
@@ -118,6 +147,36 @@ void check_cache_against_full_forward(const nlohmann::json& config_json, int64_t
     const at::Tensor step = model.forward(tokens.narrow(1, p, 1), p, &cache)[0][0];
     CHECK(at::allclose(step, full[p], 1e-4, 1e-4));
   }
+}
+
+// Small Gemma configs whose every difference from Llama shows within 12 tokens: head_dim and
+// query_pre_attn_scalar apart from hidden/heads, caps low enough to bite, windows shorter than the context.
+nlohmann::json gemma2_config() {
+  auto c = test::tiny_config("gemma2");
+  c["num_hidden_layers"] = 3;  // layers 0 and 2 slide
+  c["head_dim"] = 16;
+  c["query_pre_attn_scalar"] = 24;
+  c["attn_logit_softcapping"] = 2.0;
+  c["final_logit_softcapping"] = 5.0;
+  c["sliding_window"] = 4;
+  c["tie_word_embeddings"] = true;
+  c["hidden_activation"] = "gelu_pytorch_tanh";
+  return c;
+}
+
+nlohmann::json gemma3_config() {
+  auto c = test::tiny_config("gemma3_text");
+  c["num_hidden_layers"] = 3;
+  c["sliding_window_pattern"] = 3;  // layers 0 and 1 slide, 2 is global
+  c["head_dim"] = 16;
+  c["query_pre_attn_scalar"] = 16;
+  c["sliding_window"] = 4;
+  c["rope_theta"] = 1000.0;
+  c["rope_local_base_freq"] = 10.0;
+  c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 4.0}};
+  c["final_logit_softcapping"] = nullptr;
+  c["tie_word_embeddings"] = true;
+  return c;
 }
 
 nlohmann::json qwen3_config() {
@@ -169,6 +228,11 @@ TEST_CASE("forward matches the reference: qwen3 q/k norms, head_dim from the con
   check_against_reference(biased);
 }
 
+TEST_CASE("forward matches the reference: gemma2 and gemma3", "[model]") {
+  check_against_reference(gemma2_config());
+  check_against_reference(gemma3_config());
+}
+
 TEST_CASE("forward matches the reference: a sliding window shorter than the context", "[model]") {
   auto mistral = test::tiny_config("mistral");
   mistral["sliding_window"] = 5;  // the reference context is 12 tokens
@@ -208,6 +272,8 @@ TEST_CASE("the KV cache equals the full forward past the sliding window", "[mode
   qwen3["sliding_window"] = 3;
   qwen3["max_window_layers"] = 1;
   check_cache_against_full_forward(qwen3, 16, 2);
+  check_cache_against_full_forward(gemma2_config(), 16, 3);
+  check_cache_against_full_forward(gemma3_config(), 16, 5);
 }
 
 TEST_CASE("incremental decoding with the KV cache equals the full forward", "[model]") {

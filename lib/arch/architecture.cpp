@@ -1,5 +1,7 @@
 #include "lib/arch/architecture.h"
 
+#include <algorithm>
+
 #include "lib/base/error.h"
 
 namespace mp {
@@ -9,21 +11,27 @@ const Architecture& llama_architecture();
 const Architecture& mistral_architecture();
 const Architecture& qwen2_architecture();
 const Architecture& qwen3_architecture();
+const Architecture& gemma2_architecture();
+const Architecture& gemma3_architecture();
 
 namespace {
 
 const std::vector<const Architecture*>& families() {
   static const std::vector<const Architecture*> all = {&llama_architecture(), &mistral_architecture(),
-                                                       &qwen2_architecture(), &qwen3_architecture()};
+                                                       &qwen2_architecture(), &qwen3_architecture(),
+                                                       &gemma2_architecture(), &gemma3_architecture()};
   return all;
 }
 
+// "llama, mistral, ..." in registration order, each name once.
 std::string supported_names(bool gguf) {
-  std::string out;
+  std::vector<std::string> seen;
   for (const Architecture* a : families()) {
     const std::string name = gguf ? a->gguf_name() : a->model_type();
-    if (out.find(name) == std::string::npos) out += (out.empty() ? "" : ", ") + name;
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
   }
+  std::string out;
+  for (const std::string& name : seen) out += (out.empty() ? "" : ", ") + name;
   return out;
 }
 

@@ -27,6 +27,11 @@ struct LayerTensor {
   // llama.cpp's non-NEOX rope pairs adjacent rows, so the converter interleaves the two halves of
   // each of this many heads; 0: rows stay in HF's order.
   int64_t gguf_permute_heads = 0;
+  // The runtime's slot for it (DecoderLayerWeights::tensor) when it is not `hf`: gemma's
+  // "post_attention_layernorm.weight" normalizes the attention output, its MLP input norm is
+  // "pre_feedforward_layernorm.weight".
+  std::string runtime_slot;
+  const std::string& slot() const { return runtime_slot.empty() ? hf : runtime_slot; }
 };
 
 // AWQ (quant/awq_scale.h): the operation that absorbs 1/s, and the output the search compares.

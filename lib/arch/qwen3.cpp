@@ -18,8 +18,7 @@ class Qwen3 : public Architecture {
   }
   std::vector<LayerTensor> layer_tensors(const ModelConfig& c) const override {
     std::vector<LayerTensor> tensors = llama_layout_tensors(c, /*permute_qk=*/false);
-    tensors.push_back({"self_attn.q_norm.weight", "attn_q_norm.weight", {c.head_dim}, LayerTensor::Kind::norm});
-    tensors.push_back({"self_attn.k_norm.weight", "attn_k_norm.weight", {c.head_dim}, LayerTensor::Kind::norm});
+    for (LayerTensor& t : qk_norm_tensors(c)) tensors.push_back(std::move(t));
     return tensors;
   }
   void read_gguf(const GgufFile& file, nlohmann::json& config) const override {

@@ -31,6 +31,8 @@ constexpr std::pair<const char*, at::Tensor DecoderLayerWeights::*> kOtherSlots[
     {"post_attention_layernorm.weight", &DecoderLayerWeights::post_attention_norm},
     {"self_attn.q_norm.weight", &DecoderLayerWeights::q_norm},
     {"self_attn.k_norm.weight", &DecoderLayerWeights::k_norm},
+    {"attn_output_norm", &DecoderLayerWeights::attn_output_norm},
+    {"mlp_output_norm", &DecoderLayerWeights::mlp_output_norm},
 };
 
 bool ends_with(const std::string& s, const std::string& end) {
@@ -72,7 +74,7 @@ const at::Tensor& DecoderLayerWeights::tensor(const std::string& suffix) const {
 DecoderLayerWeights assemble_layer(const ModelConfig& config, int64_t layer,
                                    const std::function<at::Tensor(const std::string& suffix)>& get) {
   DecoderLayerWeights w;
-  for (const LayerTensor& t : architecture_of(config).layer_tensors(config)) w.tensor(t.hf) = get(t.hf);
+  for (const LayerTensor& t : architecture_of(config).layer_tensors(config)) w.tensor(t.slot()) = get(t.hf);
   w.attention_window = config.attention_window(layer);
   return w;
 }
@@ -87,11 +89,30 @@ const std::vector<LinearGroup>& decoder_linear_groups() {
   return groups;
 }
 
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  // Normalize in f32 whatever the compute type, as HF and llama.cpp do.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool adds_one) {
+  // Normalize in f32 whatever the compute type, as HF and llama.cpp do; Gemma also scales in f32.
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  if (adds_one) return (normed * (1 + weight.to(at::kFloat))).to(x.scalar_type());
   return normed.to(x.scalar_type()) * weight;
+}
+
+at::Tensor rms_norm(const ModelConfig& config, const at::Tensor& x, const at::Tensor& weight) {
+  return rms_norm(x, weight, config.rms_norm_eps, config.norm_adds_one);
+}
+
+at::Tensor soft_cap(const at::Tensor& x, double cap) { return cap > 0 ? at::tanh(x / cap) * cap : x; }
+
+at::Tensor embed_tokens(const ModelConfig& config, const at::Tensor& embedding, const at::Tensor& tokens) {
+  at::Tensor h = at::embedding(embedding, tokens.to(embedding.device(), at::kLong));
+  if (!config.scale_embeddings) return h;
+  // HF rounds √hidden to the compute type before multiplying.
+  return h * at::scalar_tensor(std::sqrt(static_cast<double>(config.hidden_size)), h.options());
+}
+
+at::Tensor output_logits(const ModelConfig& config, const at::Tensor& hidden, const at::Tensor& final_norm,
+                         const at::Tensor& head) {
+  return soft_cap(at::linear(rms_norm(config, hidden, final_norm), head).to(at::kFloat), config.final_softcap);
 }
 
 namespace {
@@ -120,11 +141,12 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   at::Tensor k = linear(x, w.k, w.k_bias).view({b, t, kv_heads, d}).transpose(1, 2);
   at::Tensor v = linear(x, w.v, w.v_bias).view({b, t, kv_heads, d}).transpose(1, 2);
   if (w.q_norm.defined()) {
-    q = rms_norm(q, w.q_norm, c.rms_norm_eps);
-    k = rms_norm(k, w.k_norm, c.rms_norm_eps);
+    q = rms_norm(c, q, w.q_norm);
+    k = rms_norm(c, k, w.k_norm);
   }
-  q = rope.apply(q, start_pos);
-  k = rope.apply(k, start_pos);
+  const bool sliding = w.attention_window > 0;
+  q = rope.apply(q, start_pos, sliding);
+  k = rope.apply(k, start_pos, sliding);
   if (cache) {
     if (cache->k.defined()) {
       k = at::cat({cache->k, k}, 2);
@@ -140,8 +162,11 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
   at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
   at::Tensor mask = attention_mask(t, total, start_pos, w.attention_window, x.device()).to(q.scalar_type());
-  at::Tensor scores = at::baddbmm(mask.repeat({group, 1}).expand({b * kv_heads, group * t, total}), qg, kt,
-                                  /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(static_cast<double>(d)));
+  const at::Tensor group_mask = mask.repeat({group, 1}).expand({b * kv_heads, group * t, total});
+  const double scale = c.query_scale > 0 ? c.query_scale : 1.0 / std::sqrt(static_cast<double>(d));
+  // A soft cap goes between scaling and masking, so it cannot be fused.
+  at::Tensor scores = c.attn_softcap > 0 ? soft_cap(at::bmm(qg, kt) * scale, c.attn_softcap) + group_mask
+                                         : at::baddbmm(group_mask, qg, kt, /*beta=*/1.0, /*alpha=*/scale);
   // Autograd cannot differentiate the in-place (out=) softmax, so training takes the plain one.
   at::Tensor probs = scores.scalar_type() != at::kFloat ? at::softmax(scores, -1, at::kFloat).to(v.scalar_type())
                      : scores.requires_grad()           ? at::softmax(scores, -1)
@@ -152,8 +177,9 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   return linear(out, w.o, w.o_bias);
 }
 
-at::Tensor mlp(const DecoderLayerWeights& w, const at::Tensor& x, const CaptureFn& capture) {
-  at::Tensor h = at::silu(linear(x, w.gate, w.gate_bias)) * linear(x, w.up, w.up_bias);
+at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Tensor& x, const CaptureFn& capture) {
+  const at::Tensor gate = linear(x, w.gate, w.gate_bias);
+  at::Tensor h = (c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu(gate)) * linear(x, w.up, w.up_bias);
   if (capture) capture("down_in", h);
   return linear(h, w.down, w.down_bias);
 }
@@ -165,17 +191,23 @@ at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayer
   return self_attention(config, w, rope, attn_in, 0, nullptr, {});
 }
 
-at::Tensor mlp_block_forward(const DecoderLayerWeights& w, const at::Tensor& mlp_in) { return mlp(w, mlp_in, {}); }
+at::Tensor mlp_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, const at::Tensor& mlp_in) {
+  return mlp(config, w, mlp_in, {});
+}
 
 at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
                                  RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,
                                  LayerKVCache* cache, const CaptureFn& capture) {
-  at::Tensor attn_in = rms_norm(hidden, w.input_norm, config.rms_norm_eps);
+  at::Tensor attn_in = rms_norm(config, hidden, w.input_norm);
   if (capture) capture("attn_in", attn_in);
-  at::Tensor h = hidden + self_attention(config, w, rope, attn_in, start_pos, cache, capture);
-  at::Tensor mlp_in = rms_norm(h, w.post_attention_norm, config.rms_norm_eps);
+  at::Tensor attn_out = self_attention(config, w, rope, attn_in, start_pos, cache, capture);
+  if (w.attn_output_norm.defined()) attn_out = rms_norm(config, attn_out, w.attn_output_norm);
+  at::Tensor h = hidden + attn_out;
+  at::Tensor mlp_in = rms_norm(config, h, w.post_attention_norm);
   if (capture) capture("mlp_in", mlp_in);
-  return h + mlp(w, mlp_in, capture);
+  at::Tensor mlp_out = mlp(config, w, mlp_in, capture);
+  if (w.mlp_output_norm.defined()) mlp_out = rms_norm(config, mlp_out, w.mlp_output_norm);
+  return h + mlp_out;
 }
 
 }  // namespace mp

@@ -1,5 +1,6 @@
 // One decoder layer of the families in lib/arch/: x + Attn(RMSNorm(x)), then + MLP(RMSNorm(x)),
-// with what a family adds (q/k norms, a sliding window) taken from its weights and config.
+// with what a family adds (q/k norms, norms of the block outputs, a sliding window, soft caps) taken
+// from its weights and config.
 // Pure function of its weights, so quantizers can run a layer with replaced weights and record
 // what each linear sees.
 #pragma once
@@ -14,15 +15,17 @@
 namespace mp {
 
 struct DecoderLayerWeights {
-  at::Tensor input_norm, post_attention_norm;
+  at::Tensor input_norm, post_attention_norm;     // the attention's and the MLP's input norms
   at::Tensor q, k, v, o;                          // [out, in]
   at::Tensor q_bias, k_bias, v_bias, o_bias;      // undefined when absent
   at::Tensor gate, up, down;
   at::Tensor gate_bias, up_bias, down_bias;
-  at::Tensor q_norm, k_norm;                      // per-head RMSNorm weights [head_dim] (qwen3)
+  at::Tensor q_norm, k_norm;                      // per-head RMSNorm weights [head_dim] (qwen3, gemma3)
+  at::Tensor attn_output_norm, mlp_output_norm;   // gemma: norms of each block's output
   int64_t attention_window = 0;                   // this layer's sliding window; 0: none
 
-  // Any tensor by its HF suffix within the layer ("input_layernorm.weight", "self_attn.q_proj.bias").
+  // Any tensor by its slot (LayerTensor::slot()): Llama's HF suffix within the layer
+  // ("input_layernorm.weight", "self_attn.q_proj.bias"), or "attn_output_norm", "mlp_output_norm".
   at::Tensor& tensor(const std::string& suffix);
   const at::Tensor& tensor(const std::string& suffix) const;
   // Linears by their HF suffix ("self_attn.q_proj", "mlp.down_proj", ...).
@@ -52,13 +55,21 @@ struct LayerKVCache {
   at::Tensor k, v;
 };
 
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool adds_one = false);
+at::Tensor rms_norm(const ModelConfig& config, const at::Tensor& x, const at::Tensor& weight);  // the config's form
+at::Tensor soft_cap(const at::Tensor& x, double cap);  // cap·tanh(x/cap); x when cap is 0
+
+// The model's two ends, shared by the runtime and the trainable student: token embeddings (scaled
+// where the config says so), and f32 logits from the last hidden states.
+at::Tensor embed_tokens(const ModelConfig& config, const at::Tensor& embedding, const at::Tensor& tokens);
+at::Tensor output_logits(const ModelConfig& config, const at::Tensor& hidden, const at::Tensor& final_norm,
+                         const at::Tensor& head);
 
 // The two blocks of a layer on their (already normalized) inputs, positions from 0: what AWQ's
 // scale search compares before and after scaling.
 at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                                    const at::Tensor& attn_in);
-at::Tensor mlp_block_forward(const DecoderLayerWeights& w, const at::Tensor& mlp_in);
+at::Tensor mlp_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, const at::Tensor& mlp_in);
 
 // hidden: [B, T, hidden] at positions start_pos.. ; returns the layer's output hidden states.
 at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,

@@ -40,6 +40,12 @@ nlohmann::json config_json(const GgufFile& f) {
       {"bos_token_id", opt("tokenizer.ggml.bos_token_id", 1)},
       {"eos_token_id", opt("tokenizer.ggml.eos_token_id", 2)},
   };
+  if (const GgufValue* scaling = f.find(arch + ".rope.scaling.type")) {
+    if (scaling->as_string() != "linear" && scaling->as_string() != "none")
+      fail_input(f.path(), arch + ".rope.scaling.type \"" + scaling->as_string() + "\" is not supported (linear)");
+    if (scaling->as_string() == "linear")
+      j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", required(f, arch + ".rope.scaling.factor").as_float()}};
+  }
   family.read_gguf(f, j);
   // The runtime rotates whole heads; a file that rotates part of each (or none) is another model.
   const nlohmann::json rotated = opt(arch + ".rope.dimension_count", j["head_dim"]);
@@ -72,6 +78,7 @@ at::Tensor GgufModelSource::tensor(const std::string& name) const {
   if (it == names_.end()) fail_runtime(file_.path() + ": no tensor named " + name);
   at::Tensor t = file_.tensor(*file_.find_tensor(it->second.gguf));
   check_tensor_shape(config_, name, t, file_.path() + ": " + it->second.gguf);
+  if (it->second.gguf_offset != 0) t = t - it->second.gguf_offset;
   return it->second.permute_heads > 0 ? gguf_to_hf_rows(t, it->second.permute_heads) : t;
 }
 

@@ -75,7 +75,7 @@ void LlamaModel::release_layer(int64_t i) {
 }
 
 at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
-  return at::embedding(embed_, tokens.to(options_.device, at::kLong));
+  return embed_tokens(config(), embed_, tokens);
 }
 
 at::Tensor LlamaModel::run_layer(int64_t i, const at::Tensor& hidden, int64_t start_pos, KVCache* cache,
@@ -89,7 +89,7 @@ at::Tensor LlamaModel::run_layer(int64_t i, const at::Tensor& hidden, int64_t st
 }
 
 at::Tensor LlamaModel::logits(const at::Tensor& hidden) {
-  return at::linear(rms_norm(hidden, final_norm_, config().rms_norm_eps), lm_head_).to(at::kFloat);
+  return output_logits(config(), hidden, final_norm_, lm_head_);
 }
 
 at::Tensor LlamaModel::forward(const at::Tensor& tokens, int64_t start_pos, KVCache* cache) {

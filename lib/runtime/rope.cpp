@@ -20,10 +20,20 @@ at::Tensor apply_llama3_scaling(const at::Tensor& inv_freq, const Llama3RopeScal
   return at::where(medium, smoothed, scaled);
 }
 
-at::Tensor base_inverse_frequencies(const ModelConfig& config) {
+at::Tensor base_inverse_frequencies(const ModelConfig& config, double theta) {
   const int64_t d = config.head_dim;
   at::Tensor exponents = at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d);
-  return 1.0 / at::pow(config.rope_theta, exponents);
+  return 1.0 / at::pow(theta, exponents);
+}
+
+at::Tensor base_inverse_frequencies(const ModelConfig& config) { return base_inverse_frequencies(config, config.rope_theta); }
+
+// The full-attention layers' frequencies: every scaling the config names.
+at::Tensor global_inverse_frequencies(const ModelConfig& config) {
+  at::Tensor inv_freq = base_inverse_frequencies(config);
+  if (config.llama3_rope) inv_freq = apply_llama3_scaling(inv_freq, *config.llama3_rope);
+  if (!config.rope_freq_factors.empty()) inv_freq = inv_freq / at::tensor(config.rope_freq_factors);
+  return inv_freq / config.rope_linear_factor;
 }
 
 at::Tensor rotate_half(const at::Tensor& x) {
@@ -55,13 +65,16 @@ std::vector<float> llama3_rope_freq_factors(const ModelConfig& config) {
   return factors;
 }
 
-RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) {
-  inv_freq_ = base_inverse_frequencies(config);
-  if (config.llama3_rope) inv_freq_ = apply_llama3_scaling(inv_freq_, *config.llama3_rope);
-  if (!config.rope_freq_factors.empty()) inv_freq_ = inv_freq_ / at::tensor(config.rope_freq_factors);
+RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) : global_(global_inverse_frequencies(config)) {
+  // gemma3's sliding layers: their own base, no scaling.
+  if (config.rope_local_theta > 0) local_.emplace(base_inverse_frequencies(config, config.rope_local_theta));
 }
 
-void RotaryEmbedding::extend_to(int64_t positions, const at::Device& device) {
+at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t start_pos, bool sliding) {
+  return table(sliding).apply(x, start_pos);
+}
+
+void RotaryTable::extend_to(int64_t positions, const at::Device& device) {
   if (cos_.defined() && cos_.size(0) >= positions && cos_.device() == device) return;
   const int64_t n = std::max<int64_t>(positions, cos_.defined() ? 2 * cos_.size(0) : 256);
   at::Tensor freqs = at::outer(at::arange(n, at::kFloat), inv_freq_);
@@ -70,7 +83,7 @@ void RotaryEmbedding::extend_to(int64_t positions, const at::Device& device) {
   sin_ = angles.sin().to(device);
 }
 
-at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t start_pos) {
+at::Tensor RotaryTable::apply(const at::Tensor& x, int64_t start_pos) {
   const int64_t t = x.size(2);
   extend_to(start_pos + t, x.device());
   at::Tensor cos = cos_.narrow(0, start_pos, t), sin = sin_.narrow(0, start_pos, t);

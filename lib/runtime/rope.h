@@ -2,6 +2,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <optional>
+
 #include "formats/hf_config.h"
 
 namespace mp {
@@ -10,10 +12,10 @@ namespace mp {
 // as llama.cpp's convert_hf_to_gguf.py computes its rope_freqs tensor (float32 arithmetic).
 std::vector<float> llama3_rope_freq_factors(const ModelConfig& config);
 
-class RotaryEmbedding {
+// The rotation of one kind of layer: its inverse frequencies and the cos/sin tables grown from them.
+class RotaryTable {
  public:
-  explicit RotaryEmbedding(const ModelConfig& config);
-  // x: [B, heads, T, head_dim] for positions start_pos .. start_pos+T-1.
+  explicit RotaryTable(at::Tensor inv_freq) : inv_freq_(std::move(inv_freq)) {}
   at::Tensor apply(const at::Tensor& x, int64_t start_pos);
   const at::Tensor& inverse_frequencies() const { return inv_freq_; }
 
@@ -21,6 +23,21 @@ class RotaryEmbedding {
   void extend_to(int64_t positions, const at::Device& device);
   at::Tensor inv_freq_;   // [head_dim/2], f32
   at::Tensor cos_, sin_;  // [positions, head_dim], f32, grown on demand
+};
+
+class RotaryEmbedding {
+ public:
+  explicit RotaryEmbedding(const ModelConfig& config);
+  // x: [B, heads, T, head_dim] for positions start_pos .. start_pos+T-1, rotated as a layer with or
+  // without a sliding window rotates them (gemma3 gives the two their own base and scaling).
+  at::Tensor apply(const at::Tensor& x, int64_t start_pos, bool sliding = false);
+  const at::Tensor& inverse_frequencies(bool sliding = false) const { return table(sliding).inverse_frequencies(); }
+
+ private:
+  RotaryTable& table(bool sliding) { return sliding && local_ ? *local_ : global_; }
+  const RotaryTable& table(bool sliding) const { return sliding && local_ ? *local_ : global_; }
+  RotaryTable global_;
+  std::optional<RotaryTable> local_;  // only when sliding layers rotate differently
 };
 
 }  // namespace mp
