@@ -1,7 +1,7 @@
 #include "lib/runtime/tensor_shapes.h"
 
+#include "lib/arch/architecture.h"
 #include "lib/base/error.h"
-#include "lib/runtime/decoder_layer.h"
 #include "lib/runtime/model_source.h"
 
 namespace mp {
@@ -10,15 +10,10 @@ namespace {
 
 const std::string kLayerPrefix = "model.layers.";
 
-// The shape of "<suffix>" inside a decoder layer: norms, linear weights and their biases.
+// The shape of "<suffix>" inside a decoder layer, from the family's description (lib/arch/).
 std::optional<std::vector<int64_t>> layer_tensor_shape(const ModelConfig& c, const std::string& suffix) {
-  if (suffix == "input_layernorm.weight" || suffix == "post_attention_layernorm.weight") return {{c.hidden_size}};
-  for (const auto& group : decoder_linear_groups())
-    for (const auto& linear : group.linears) {
-      const auto [out, in] = c.linear_shape(linear);
-      if (suffix == linear + ".weight") return {{out, in}};
-      if (suffix == linear + ".bias") return {{out}};
-    }
+  for (const LayerTensor& t : architecture_of(c).layer_tensors(c))
+    if (t.hf == suffix) return t.shape;
   return std::nullopt;
 }
 
