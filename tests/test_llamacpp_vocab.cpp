@@ -19,6 +19,8 @@ nlohmann::json wide_config(const std::string& model_type, int64_t vocab_size) {
   config["intermediate_size"] = 128;
   config["vocab_size"] = vocab_size;
   config["max_position_embeddings"] = 256;
+  config.erase("bos_token_id");  // tokenizer_config.json names them, as in real checkpoints
+  config.erase("eos_token_id");
   return config;
 }
 

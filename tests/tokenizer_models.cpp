@@ -15,6 +15,8 @@ std::string write_tokenizer_model(const ScratchDir& dir, const std::string& name
   nlohmann::json config = tiny_config(model_type);
   config["vocab_size"] = vocab_size;
   config["tie_word_embeddings"] = true;
+  config.erase("bos_token_id");  // tokenizer_config.json names them, as in real checkpoints
+  config.erase("eos_token_id");
   write_random_model(out, config, 7);
   copy_tokenizer_files(out, name, edit);
   return out;

@@ -53,6 +53,11 @@ Tokenizer sentencepiece_tokenizer(const GgufFile& f) {
     if (vocab.types[i] == TokenType::unknown) vocab.unk_id = static_cast<int32_t>(i);
   }
   vocab.unk_id = static_cast<int32_t>(token_id(f, "tokenizer.ggml.unknown_token_id", vocab.unk_id, tokens.size()));
+  // SentencePiece has exactly one unknown piece; llama.cpp also marks placeholder tokens unknown
+  // (phi-3's 32011...), which it never produces from text: unused pieces to SentencePiece.
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (vocab.types[i] == TokenType::unknown && static_cast<int32_t>(i) != vocab.unk_id) vocab.types[i] = TokenType::unused;
+  vocab.types[vocab.unk_id] = TokenType::unknown;
   vocab.bos_id = static_cast<int32_t>(token_id(f, "tokenizer.ggml.bos_token_id", 1, tokens.size()));
   vocab.eos_id = static_cast<int32_t>(token_id(f, "tokenizer.ggml.eos_token_id", 2, tokens.size()));
   return Tokenizer::from_proto(llama_spm_model_proto(vocab), f.path());
