@@ -15,7 +15,7 @@ std::vector<std::string> model_commands(const std::string& model, const std::str
   const std::string text = mp::test::shared_path("corpora/tinystories/eval.txt");
   return {"eval -m " + quoted(model) + " -f " + quoted(text) + " --ctx 64 --chunks 1 --threads 1",
           "generate -m " + quoted(model) + " -n 2 --threads 1",
-          "export -q -m " + quoted(model) + " -o " + quoted(out_dir + "/out.gguf") + " --threads 1",
+          "export -q -m " + quoted(model) + " -o " + quoted(out_dir + "/out.gguf"),
           "quantize --method rtn -m " + quoted(model) + " -o " + quoted(out_dir + "/q") + " --threads 1",
           "inspect " + quoted(model)};
 }
