@@ -1,6 +1,8 @@
 #include "formats/hdf5_file.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "lib/base/error.h"
@@ -299,8 +301,9 @@ void Dataset::append(hid_t memory_type, const void* data, int64_t rows) {
   resize(start + rows);
   Id memory_space;
   Id file_space = selection(start, rows, memory_space);
-  check(H5Dwrite(id_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data),
-        where_, "write rows");
+  errno = 0;  // HDF5 does not say why a write failed; the system call it made does (a full disk)
+  if (H5Dwrite(id_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+    fail_runtime(where_ + ": HDF5 cannot write rows" + (errno ? std::string(": ") + std::strerror(errno) : ""));
 }
 
 void Dataset::read(int64_t start, int64_t rows, hid_t memory_type, void* out) const {

@@ -13,9 +13,9 @@ namespace {
 // The tools that open a model, each writing (when it writes) under `out_dir`.
 std::vector<std::string> model_commands(const std::string& model, const std::string& out_dir) {
   const std::string text = mp::test::shared_path("corpora/tinystories/eval.txt");
-  return {"eval -m " + quoted(model) + " -f " + quoted(text) + " --ctx 64 --chunks 1 --threads 1",
+  return {"eval -q -m " + quoted(model) + " -f " + quoted(text) + " --ctx 64 --chunks 1 --threads 1",
           "generate -m " + quoted(model) + " -n 2 --threads 1",
-          "export -q -m " + quoted(model) + " -o " + quoted(out_dir + "/out.gguf") + " --threads 1",
+          "export -q -m " + quoted(model) + " -o " + quoted(out_dir + "/out.gguf"),
           "quantize --method rtn -m " + quoted(model) + " -o " + quoted(out_dir + "/q") + " --threads 1",
           "inspect " + quoted(model)};
 }
@@ -67,7 +67,7 @@ TEST_CASE("hostile config: quantization_config of the wrong type is bad input, n
     const std::string model =
         mp::test::stories_with_config(dir.path("m"), [&](nlohmann::json& c) { c["quantization_config"] = qc; });
     mp::test::require_bad_input(
-        mp::test::run_modelpress("eval -m " + quoted(model) + " -f " +
+        mp::test::run_modelpress("eval -q -m " + quoted(model) + " -f " +
                                  quoted(mp::test::shared_path("corpora/tinystories/eval.txt")) + " --ctx 64 --chunks 1"),
         "config.json", "quantization_config");
   }

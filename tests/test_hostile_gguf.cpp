@@ -43,7 +43,7 @@ TEST_CASE("hostile gguf: NaN epsilon, infinite rope base, rope dimension 0 are r
     std::ofstream(broken, std::ios::binary | std::ios::trunc) << mp::test::read_file(good);
     patch_value(broken, key, value);
     mp::test::require_bad_input(
-        mp::test::run_modelpress("eval -m " + quoted(broken) + " -f " +
+        mp::test::run_modelpress("eval -q -m " + quoted(broken) + " -f " +
                                  quoted(mp::test::shared_path("corpora/tinystories/eval.txt")) + " --ctx 64 --chunks 1"),
         "broken.gguf", field);
   }

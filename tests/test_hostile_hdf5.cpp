@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "formats/hdf5_file.h"
 #include "lib/base/sha256.h"

@@ -20,7 +20,7 @@ using mp::test::quoted;
 namespace {
 
 std::string export_to(const std::string& out) {
-  return "export -q --type Q8_0 --threads 1 -m " + quoted(mp::test::shared_path("models/stories260K")) + " -o " +
+  return "export -q --type Q8_0 -m " + quoted(mp::test::shared_path("models/stories260K")) + " -o " +
          quoted(out);
 }
 

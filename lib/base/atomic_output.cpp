@@ -27,6 +27,14 @@ std::string hidden_sibling(const std::string& path, const std::string& suffix) {
 std::string temporary_sibling(const std::string& path, const char* tag) {
   return hidden_sibling(path, tag + std::to_string(::getpid()));
 }
+// A directory output is made with its parents (out/run-1/ needs no out/ first); its lock sits in
+// the parent, so the parents come before it.
+std::string with_parent_directories(std::string path) {
+  const fs::path parent = fs::path(hidden_sibling(path, "")).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  return path;
+}
 }  // namespace
 
 OutputLock::OutputLock(const std::string& path) : lock_path_(hidden_sibling(path, ".lock")) {
@@ -107,7 +115,7 @@ void write_file_atomically(const std::string& path, const std::string& contents)
 }
 
 AtomicDirectory::AtomicDirectory(std::string path, Partial partial)
-    : path_(std::move(path)),
+    : path_(with_parent_directories(std::move(path))),
       lock_(path_),
       staging_(partial == Partial::discard ? temporary_sibling(path_, ".partial-")
                                            : hidden_sibling(path_, ".resumable")) {
