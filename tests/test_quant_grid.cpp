@@ -165,3 +165,28 @@ TEST_CASE("grid options are validated", "[quant]") {
   options.group_size = 0;
   CHECK_THROWS_AS(mp::AffineGrid(options), mp::Error);
 }
+
+TEST_CASE("quantize_column gives quantize() and dequantize()'s numbers bit for bit", "[quant]") {
+  at::manual_seed(3);
+  for (bool sym : {false, true}) {
+    for (int bits : {2, 4, 8}) {
+      INFO("bits " << bits << (sym ? " sym" : " asym"));
+      mp::AffineGridOptions options;
+      options.bits = bits;
+      options.sym = sym;
+      options.group_size = -1;
+      const mp::AffineGrid grid(options);
+      const at::Tensor w = at::randn({4096, 16});
+      const mp::GridParams params = grid.choose(w);
+      // Column 0 as chosen; column 1 scaled up so codes clamp; column 2 on exact half-steps (ties).
+      const at::Tensor ties = (at::randint(-40, 40, {4096}) + 0.5) * params.scale.squeeze(1);
+      for (const at::Tensor& column : {w.select(1, 0).contiguous(), (w.select(1, 1) * 50).contiguous(), ties}) {
+        at::Tensor codes = at::empty({4096}, at::kInt), values = at::empty({4096}, at::kFloat);
+        grid.quantize_column(column, params, codes, values);
+        const at::Tensor expected_codes = grid.quantize(column.unsqueeze(1), params).squeeze(1);
+        CHECK(at::equal(codes, expected_codes));
+        CHECK(at::equal(values, grid.dequantize(expected_codes.unsqueeze(1), params).squeeze(1)));
+      }
+    }
+  }
+}
