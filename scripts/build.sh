@@ -5,6 +5,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${MODELPRESS_BUILD_DIR:-$root/build}"
 # Paths relative to the checkout in ccache's keys, so clones share cached objects.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+# Every file includes the precompiled ATen header; without these ccache refuses to cache them at all.
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
