@@ -1,5 +1,6 @@
 #include "formats/gguf_export.h"
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -9,6 +10,7 @@
 #include "formats/gguf_export_metadata.h"
 #include "formats/gguf_from_codes.h"
 #include "formats/gguf_writer.h"
+#include "formats/imatrix_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
@@ -48,9 +50,42 @@ std::string default_name(const ModelSource& source) {
   return p.stem().string();
 }
 
+// The importance matrix as llama-quantize reads it, with the metadata keys it adds to the file.
+struct LoadedImatrix {
+  std::map<std::string, std::vector<float>> importance;
+  std::vector<std::pair<std::string, GgufValue>> metadata;
+};
+
+LoadedImatrix load_imatrix(const std::string& path) {
+  const ImportanceMatrix m = read_imatrix(path);
+  LoadedImatrix out{m.importance(), {}};
+  for (const auto& [name, values] : out.importance)
+    for (float v : values)
+      if (!std::isfinite(v)) fail_input(path, "weight '" + name + "' has a non-finite importance");
+  out.metadata.emplace_back("quantize.imatrix.file", GgufValue::string(path));
+  if (!m.datasets.empty()) out.metadata.emplace_back("quantize.imatrix.dataset", GgufValue::string(m.datasets[0]));
+  out.metadata.emplace_back("quantize.imatrix.entries_count",
+                            GgufValue::int32(static_cast<int32_t>(out.importance.size())));
+  if (m.chunk_count > 0) out.metadata.emplace_back("quantize.imatrix.chunks_count", GgufValue::int32(m.chunk_count));
+  return out;
+}
+
+// A weight's importance vector, looked up by its GGUF name as llama-quantize does. A weight without an
+// entry is quantized without one; a wrong-sized entry is an error except for token_embd, which
+// llama-quantize skips because a tied output's entry has the other dimension.
+const float* importance_for(const LoadedImatrix& imatrix, const std::string& path, const PlannedTensor& t) {
+  const auto it = imatrix.importance.find(t.name.gguf);
+  if (it == imatrix.importance.end()) return nullptr;
+  if (static_cast<int64_t>(it->second.size()) == t.shape.back()) return it->second.data();
+  if (t.name.gguf == "token_embd.weight") return nullptr;
+  fail_input(path, "weight '" + t.name.gguf + "' has " + std::to_string(it->second.size()) +
+                       " importance values for rows of " + std::to_string(t.shape.back()));
+}
+
 // A checkpoint tensor, in llama.cpp's row order. A GPTQ/AWQ linear keeps its codes when the planned
 // type can hold them, and is re-quantized from its dequantized weights otherwise.
-void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter& writer, GgufExportSummary& summary) {
+void write_weight(const ModelSource& source, const PlannedTensor& t, const float* importance, GgufWriter& writer,
+                  GgufExportSummary& summary) {
   std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
   if (codes && t.name.permute_heads > 0)  // rows move with their codes and group parameters
     for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
@@ -64,7 +99,7 @@ void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter&
   if (values.sizes() != at::IntArrayRef(t.shape))
     fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
   if (!codes && t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
-  writer.write_tensor(values);
+  writer.write_tensor(values, importance);
 }
 
 }  // namespace
@@ -73,12 +108,13 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
                               const GgufExportOptions& options) {
   check_supported(source);
   const ModelConfig& c = source.config();
+  const LoadedImatrix imatrix = options.imatrix.empty() ? LoadedImatrix{} : load_imatrix(options.imatrix);
   std::vector<PlannedTensor> plan;
   int64_t parameters = 0;
   auto add = [&](const LlamaTensorName& name, const std::vector<int64_t>& shape) {
     plan.push_back({name, shape,
                     choose_tensor_type(options.type, name, shape, c.num_layers, c.num_heads / c.num_kv_heads,
-                                       c.tie_word_embeddings)});
+                                       c.tie_word_embeddings, !options.imatrix.empty())});
     parameters += std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
   };
   // The converter yields its generated tensors before the checkpoint's.
@@ -99,6 +135,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
                                                 parameters, options.type.file_type))
     writer.add_metadata(key, std::move(value));
+  for (const auto& [key, value] : imatrix.metadata) writer.add_metadata(key, value);
   for (const auto& [key, value] : Provenance::current().stamp())
     writer.add_metadata("general.modelpress." + key, GgufValue::string(value));
   std::map<std::string, int64_t> per_type;
@@ -117,7 +154,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
   for (const PlannedTensor& t : plan) {
     if (t.name.gguf == kGgufRopeFreqs) writer.write_tensor(at::tensor(rope_freqs));
-    else write_weight(source, t, writer, summary);
+    else write_weight(source, t, importance_for(imatrix, options.imatrix, t), writer, summary);
     progress.advance(1, t.name.gguf);
   }
   writer.commit();

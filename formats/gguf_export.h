@@ -44,6 +44,9 @@ struct GgufExportSummary {
 struct GgufExportOptions {
   GgufExportType type = parse_gguf_export_type("F32", false);
   std::string name;  // general.name; empty: the source's file or directory name
+  // An importance matrix (legacy .dat or GGUF) used as llama-quantize --imatrix uses it: each weight
+  // quantized with its entry's importance, weights without one (token_embd) without.
+  std::string imatrix;
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes

@@ -30,7 +30,7 @@ const Mix kMixes[] = {
 // clang-format on
 // The file types the per-tensor rules test for.
 enum FileType : uint32_t {
-  Q2_K = 10, Q3_K_M = 12, Q3_K_L = 13, Q4_K_S = 14, Q4_K_M = 15, Q5_K_M = 17, IQ4_NL = 25, IQ4_XS = 30,
+  Q4_0 = 2, Q5_0 = 8, Q2_K = 10, Q3_K_M = 12, Q3_K_L = 13, Q4_K_S = 14, Q4_K_M = 15, Q5_K_M = 17, IQ4_NL = 25, IQ4_XS = 30,
 };
 
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
@@ -43,7 +43,7 @@ bool is_quantized(GgmlType t) { return ggml_type_info(t).block_size > 1; }
 // The mix's choice before any row-length check (llama_tensor_get_type without the 70B and MoE
 // special cases, which need shapes this exporter does not produce).
 GgmlType rule_type(uint32_t ft, GgmlType base, const LlamaTensorName& t, int64_t row, int64_t n_layers,
-                   int64_t n_gqa, bool tied) {
+                   int64_t n_gqa, bool tied, bool has_imatrix) {
   const std::string& name = t.gguf;
   const int64_t i = t.layer;
   if (name == "output.weight" || (tied && name == "token_embd.weight")) {
@@ -64,9 +64,12 @@ GgmlType rule_type(uint32_t ft, GgmlType base, const LlamaTensorName& t, int64_t
     if (ft == Q3_K_M) return i < n_layers / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
     if (ft == Q3_K_L) return GgmlType::Q5_K;
     if (ft == Q4_K_M) return use_more_bits(i, n_layers) ? GgmlType::Q6_K : base;
-    if (i < n_layers / 8 && (ft == IQ4_NL || ft == IQ4_XS)) return GgmlType::Q5_K;
+    if (i < n_layers / 8 && (ft == IQ4_NL || ft == IQ4_XS) && !has_imatrix) return GgmlType::Q5_K;
     if (ft == Q5_K_M && use_more_bits(i, n_layers)) return GgmlType::Q6_K;
     if (ft == Q4_K_S && i < n_layers / 8) return GgmlType::Q5_K;
+    // With an imatrix, llama-quantize guards the first ffn_down layers of Q4_0/Q5_0 with a minimum.
+    if ((ft == Q4_0 || ft == Q5_0) && has_imatrix && i < n_layers / 8)
+      return ft == Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
     return base;
   }
   if (contains(name, "attn_output.weight")) {
@@ -114,13 +117,13 @@ GgufExportType parse_gguf_export_type(const std::string& name, bool pure) {
 
 TensorTypeChoice choose_tensor_type(const GgufExportType& type, const LlamaTensorName& tensor,
                                     const std::vector<int64_t>& shape, int64_t n_layers, int64_t n_gqa,
-                                    bool tied) {
+                                    bool tied, bool has_imatrix) {
   // 1-D tensors (norms, biases) stay F32 in every llama.cpp file type.
   if (shape.size() < 2) return {GgmlType::F32, GgmlType::F32, ""};
   const int64_t row = shape.back();
   GgmlType wanted = type.base;
   if (!type.pure && is_quantized(type.base))
-    wanted = rule_type(type.file_type, type.base, tensor, row, n_layers, n_gqa, tied);
+    wanted = rule_type(type.file_type, type.base, tensor, row, n_layers, n_gqa, tied, has_imatrix);
   GgmlType used = wanted;
   std::string why;
   while (row % ggml_type_info(used).block_size != 0) {

@@ -32,9 +32,10 @@ struct TensorTypeChoice {
 };
 
 // `n_layers` and `n_gqa` (heads per KV head) drive the rules that depend on the layer position.
-// `tied` is true when token_embd doubles as the output matrix.
+// `tied` is true when token_embd doubles as the output matrix; `has_imatrix` when an importance
+// matrix is given (llama-quantize then changes the first ffn_down layers of IQ4 and Q4_0/Q5_0).
 TensorTypeChoice choose_tensor_type(const GgufExportType& type, const LlamaTensorName& tensor,
                                     const std::vector<int64_t>& shape, int64_t n_layers, int64_t n_gqa,
-                                    bool tied);
+                                    bool tied, bool has_imatrix = false);
 
 }  // namespace mp

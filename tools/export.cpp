@@ -11,7 +11,7 @@ namespace mp::tools {
 
 namespace {
 struct ExportArgs {
-  std::string to = "gguf", type = "F16", model, out, name;
+  std::string to = "gguf", type = "F16", model, out, name, imatrix;
   bool pure = false, json = false, quiet = false;
 };
 
@@ -20,7 +20,9 @@ void run_export(const ExportArgs& a) {
   GgufExportOptions options;
   options.type = parse_gguf_export_type(a.type, a.pure);
   options.name = a.name;
+  options.imatrix = a.imatrix;
   record_inputs({{"model", a.model}});
+  if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
   const std::string text = a.json ? summary.to_json().dump(2) + "\n" : summary.to_text();
   // With -o - the GGUF itself is stdout (the writer never seeks), so the summary moves to stderr.
@@ -37,6 +39,8 @@ void add_export(CLI::App& app) {
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
   cmd->add_option("--output,-o", a->out, "output file ('-': stream the GGUF to stdout, summary on stderr)")->required();
   cmd->add_option("--name", a->name, "general.name (default: the model's directory name)");
+  cmd->add_option("--imatrix", a->imatrix,
+                  "importance matrix (llama-imatrix .dat or GGUF, or modelpress imatrix) used as llama-quantize --imatrix");
   cmd->add_flag("--pure", a->pure, "every 2-D weight gets the base type, no per-tensor mix rules (llama-quantize --pure)");
   cmd->add_flag("--json", a->json, "print the summary as JSON");
   cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
