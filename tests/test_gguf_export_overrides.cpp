@@ -17,7 +17,8 @@ std::map<std::string, GgmlType> exported_types(const std::string& model, const s
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   std::map<std::string, GgmlType> types;
-  for (const GgufTensorInfo& t : GgufFile(out).tensors()) types[t.name] = t.type;
+  const GgufFile file(out);
+  for (const GgufTensorInfo& t : file.tensors()) types[t.name] = t.type;
   return types;
 }
 
