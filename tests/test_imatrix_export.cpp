@@ -191,10 +191,19 @@ TEST_CASE("modelpress imatrix on tinymix-10M agrees with llama-imatrix's imatrix
   WARN("largest relative difference to llama-imatrix: " << worst);
   CHECK(worst < 1e-3);
 
-  // The export with our matrix against llama-quantize's with llama.cpp's.
+  // The export with our matrix against llama-quantize's with llama.cpp's: the tiny differences in
+  // importance move a few scale searches. Measured: 4,351 of 6,196,224 bytes differ (0.07%), where
+  // the export without an imatrix differs in 1,232,888 (19.9%).
   export_tinymix(dir.path("ours.gguf"), "Q4_K_M", dir.path("ours.dat"));
-  const std::set<std::string> differ = differing_tensors(
-      GgufFile(dir.path("ours.gguf")), GgufFile(test::shared_path("models/tinymix-10M/llamacpp/Q4_K_M-imatrix.gguf")));
-  WARN(differ.size() << " of 38 tensors differ from llama-quantize's Q4_K_M-imatrix.gguf");
-  CHECK(differ.size() <= 4);
+  const GgufFile mine(dir.path("ours.gguf"));
+  const GgufFile ref_file(test::shared_path("models/tinymix-10M/llamacpp/Q4_K_M-imatrix.gguf"));
+  uint64_t differing = 0, total = 0;
+  for (const GgufTensorInfo& t : ref_file.tensors()) {
+    const GgufTensorInfo* m = mine.find_tensor(t.name);
+    REQUIRE((m && m->bytes == t.bytes));
+    for (uint64_t i = 0; i < t.bytes; ++i) differing += mine.bytes(*m)[i] != ref_file.bytes(t)[i];
+    total += t.bytes;
+  }
+  WARN(differing << " of " << total << " tensor bytes differ from llama-quantize's Q4_K_M-imatrix.gguf");
+  CHECK(differing < total / 100);
 }
