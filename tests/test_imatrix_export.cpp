@@ -74,6 +74,23 @@ TEST_CASE("export --imatrix reproduces llama-quantize --imatrix on tinymix-10M, 
   }
 }
 
+TEST_CASE("an imatrix changes llama-quantize's types of the first ffn_down layers", "[imatrix][gguf_export]") {
+  // With 8 layers, layer 0 is the first eighth.
+  const LlamaTensorName down0{"model.layers.0.mlp.down_proj.weight", "blk.0.ffn_down.weight", 0};
+  const LlamaTensorName down1{"model.layers.1.mlp.down_proj.weight", "blk.1.ffn_down.weight", 1};
+  const auto type = [](const std::string& mix, const LlamaTensorName& t, bool imatrix) {
+    return choose_tensor_type(parse_gguf_export_type(mix, false), t, {256, 1024}, 8, 1, true, imatrix).used;
+  };
+  CHECK(type("IQ4_XS", down0, false) == GgmlType::Q5_K);
+  CHECK(type("IQ4_XS", down0, true) == GgmlType::IQ4_XS);
+  CHECK(type("IQ4_NL", down0, true) == GgmlType::IQ4_NL);
+  CHECK(type("Q4_0", down0, false) == GgmlType::Q4_0);
+  CHECK(type("Q4_0", down0, true) == GgmlType::Q4_1);
+  CHECK(type("Q5_0", down0, true) == GgmlType::Q5_1);
+  CHECK(type("Q4_0", down1, true) == GgmlType::Q4_0);
+  CHECK(type("Q4_K_M", down0, true) == type("Q4_K_M", down0, false));
+}
+
 TEST_CASE("imatrix files: llama.cpp's .dat reads, and both formats round-trip", "[imatrix]") {
   const std::string dat = test::shared_path("models/tinymix-10M/llamacpp/imatrix.dat");
   const ImportanceMatrix m = read_imatrix(dat);
