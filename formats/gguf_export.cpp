@@ -130,6 +130,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   summary.type = options.type.name;
   summary.file_type = options.type.file_type;
   summary.quantized_input = source.quantization_method();
+  summary.imatrix = options.imatrix;
 
   GgufWriter writer(out_path);
   for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
@@ -154,7 +155,12 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
   for (const PlannedTensor& t : plan) {
     if (t.name.gguf == kGgufRopeFreqs) writer.write_tensor(at::tensor(rope_freqs));
-    else write_weight(source, t, importance_for(imatrix, options.imatrix, t), writer, summary);
+    else {
+      const float* importance = importance_for(imatrix, options.imatrix, t);
+      if (!options.imatrix.empty() && !importance && ggml_type_info(t.type.used).block_size > 1)
+        summary.without_importance.push_back(t.name.gguf);
+      write_weight(source, t, importance, writer, summary);
+    }
     progress.advance(1, t.name.gguf);
   }
   writer.commit();
@@ -184,6 +190,11 @@ std::string GgufExportSummary::to_text() const {
   for (const GgufExportFallback& f : fallbacks)
     out << "  " << f.tensor << ": wanted " << ggml_type_name(f.wanted) << ", used " << ggml_type_name(f.used) << " ("
         << f.why << ")\n";
+  if (!imatrix.empty()) {
+    out << "importance matrix: " << imatrix << "; quantized without an entry:";
+    for (const std::string& t : without_importance) out << " " << t;
+    out << (without_importance.empty() ? " none\n" : "\n");
+  }
   if (!code_origins.empty()) {
     int64_t lossless = 0, kept = 0;
     for (const GgufCodeOrigin& o : code_origins) {
@@ -209,6 +220,7 @@ nlohmann::json GgufExportSummary::to_json() const {
                                       {"lossless", o.kept_codes && o.max_error == 0},
                                       {"max_error", o.max_error},
                                       {"summary", o.describe(quantized_input)}});
+  if (!imatrix.empty()) j["imatrix"] = {{"file", imatrix}, {"quantized_without_entry", without_importance}};
   j["tensor_types"] = nlohmann::json::object();
   for (const auto& [t, n] : tensors_per_type) j["tensor_types"][t] = n;
   j["fallbacks"] = nlohmann::json::array();

@@ -36,6 +36,8 @@ struct GgufExportSummary {
   std::vector<GgufExportFallback> fallbacks;
   std::string quantized_input;               // "GPTQ", "AWQ" or empty
   std::vector<GgufCodeOrigin> code_origins;  // one per quantized linear of such an input
+  std::string imatrix;                       // the importance matrix file, if one was given
+  std::vector<std::string> without_importance;  // quantized tensors it has no entry for
   double bits_per_weight() const { return weights ? 8.0 * tensor_bytes / weights : 0.0; }
   std::string to_text() const;
   nlohmann::json to_json() const;

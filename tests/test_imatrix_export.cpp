@@ -14,11 +14,11 @@ using namespace mp;
 
 namespace {
 
-void export_tinymix(const std::string& out, const std::string& type, const std::string& imatrix) {
+GgufExportSummary export_tinymix(const std::string& out, const std::string& type, const std::string& imatrix) {
   GgufExportOptions options;
   options.type = parse_gguf_export_type(type, false);
   options.imatrix = imatrix;
-  export_gguf(*open_model(test::shared_path("models/tinymix-10M")), out, options);
+  return export_gguf(*open_model(test::shared_path("models/tinymix-10M")), out, options);
 }
 
 // Names of the tensors whose bytes differ between two files with the same tensors.
@@ -56,7 +56,10 @@ TEST_CASE("export --imatrix reproduces llama-quantize --imatrix on tinymix-10M, 
   test::ScratchDir dir;
   for (const std::string type : {"Q4_K_M", "Q2_K"}) {
     INFO(type);
-    export_tinymix(dir.path(type + ".gguf"), type, imatrix);
+    const GgufExportSummary summary = export_tinymix(dir.path(type + ".gguf"), type, imatrix);
+    // llama-imatrix never sees the tied token_embd: llama-quantize quantizes it without importance.
+    CHECK(summary.without_importance == std::vector<std::string>{"token_embd.weight"});
+    CHECK(summary.to_json()["imatrix"]["file"] == imatrix);
     const GgufFile ours(dir.path(type + ".gguf"));
     const GgufFile ref(test::shared_path("models/tinymix-10M/llamacpp/" + type + "-imatrix.gguf"));
     CHECK(differing_tensors(ours, ref).empty());
@@ -142,6 +145,16 @@ TEST_CASE("imatrix files: damaged files are one-line bad input", "[imatrix][cli]
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     CHECK_FALSE(std::ifstream(dir.path("o.gguf")).good());
   }
+  // An entry whose length is not the weight's row length (tinymix's 512 or 1024 for stories260K's 64 or 172).
+  const test::CommandResult r = test::run_modelpress("export --to gguf --type Q8_0 -m " +
+                                                     test::shared_path("models/stories260K") + " -o " +
+                                                     dir.path("o.gguf") + " --imatrix " +
+                                                     test::shared_path("models/tinymix-10M/llamacpp/imatrix.dat"));
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("imatrix.dat: weight 'blk.0.") != std::string::npos);
+  CHECK(r.err.find(" importance values for rows of ") != std::string::npos);
+  CHECK_FALSE(std::ifstream(dir.path("o.gguf")).good());
 }
 
 TEST_CASE("modelpress imatrix: BOS-led chunks, every token counted, layer 0's input as computed here", "[imatrix][cli]") {
