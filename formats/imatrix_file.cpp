@@ -8,6 +8,7 @@
 #include "lib/base/atomic_output.h"
 #include "lib/base/error.h"
 #include "lib/base/mapped_file.h"
+#include "lib/pipeline/provenance.h"
 
 namespace mp {
 
@@ -162,6 +163,8 @@ void write_gguf(const ImportanceMatrix& m, const std::string& path) {
   w.add_metadata("imatrix.datasets", GgufValue::array(GgufType::STRING, std::move(datasets)));
   w.add_metadata("imatrix.chunk_count", GgufValue::uint32(static_cast<uint32_t>(m.chunk_count)));
   w.add_metadata("imatrix.chunk_size", GgufValue::uint32(static_cast<uint32_t>(m.chunk_size)));
+  for (const auto& [key, value] : Provenance::current().stamp())
+    w.add_metadata("general.modelpress." + key, GgufValue::string(value));
   for (const auto& [name, e] : m.entries) {
     const int64_t n_mat = static_cast<int64_t>(e.counts.size());
     w.add_tensor(name + kSums, {n_mat, static_cast<int64_t>(e.sums.size()) / n_mat}, GgmlType::F32);

@@ -35,6 +35,8 @@ struct ImportanceMatrix {
 ImportanceMatrix read_imatrix(const std::string& path);
 
 // Written atomically. `legacy` picks the `.dat` form; the matrix is converted if it holds the other.
+// The GGUF form also records this command's provenance (general.modelpress.* keys); a .dat has no
+// place for it (its FILE.manifest.json holds it).
 void write_imatrix(const ImportanceMatrix& matrix, const std::string& path, bool legacy);
 
 }  // namespace mp

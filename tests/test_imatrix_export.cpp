@@ -170,6 +170,8 @@ TEST_CASE("modelpress imatrix: BOS-led chunks, every token counted, layer 0's in
   CHECK(m.chunk_count == 2);
   CHECK(m.chunk_size == 64);
   CHECK(m.datasets == std::vector<std::string>{calib});
+  CHECK(GgufFile(dir.path("m.gguf")).find("general.modelpress.command"));
+  CHECK(std::ifstream(dir.path("m.gguf.manifest.json")).good());
   REQUIRE(m.entries.size() == 28);  // 7 linears x 4 layers; the tied output is never collected
   for (const auto& [name, e] : m.entries) CHECK(e.counts == std::vector<int64_t>{128});
   CHECK(m.entries.at("blk.3.ffn_down.weight").sums.size() == 1024);
