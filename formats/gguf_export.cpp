@@ -1,5 +1,6 @@
 #include "formats/gguf_export.h"
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -10,6 +11,7 @@
 #include "formats/gguf_from_codes.h"
 #include "formats/gguf_writer.h"
 #include "lib/arch/architecture.h"
+#include "formats/imatrix_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
@@ -36,9 +38,42 @@ std::string default_name(const ModelSource& source) {
   return p.stem().string();
 }
 
+// The importance matrix as llama-quantize reads it, with the metadata keys it adds to the file.
+struct LoadedImatrix {
+  std::map<std::string, std::vector<float>> importance;
+  std::vector<std::pair<std::string, GgufValue>> metadata;
+};
+
+LoadedImatrix load_imatrix(const std::string& path) {
+  const ImportanceMatrix m = read_imatrix(path);
+  LoadedImatrix out{m.importance(), {}};
+  for (const auto& [name, values] : out.importance)
+    for (float v : values)
+      if (!std::isfinite(v)) fail_input(path, "weight '" + name + "' has a non-finite importance");
+  out.metadata.emplace_back("quantize.imatrix.file", GgufValue::string(path));
+  if (!m.datasets.empty()) out.metadata.emplace_back("quantize.imatrix.dataset", GgufValue::string(m.datasets[0]));
+  out.metadata.emplace_back("quantize.imatrix.entries_count",
+                            GgufValue::int32(static_cast<int32_t>(out.importance.size())));
+  if (m.chunk_count > 0) out.metadata.emplace_back("quantize.imatrix.chunks_count", GgufValue::int32(m.chunk_count));
+  return out;
+}
+
+// A weight's importance vector, looked up by its GGUF name as llama-quantize does. A weight without an
+// entry is quantized without one; a wrong-sized entry is an error except for token_embd, which
+// llama-quantize skips because a tied output's entry has the other dimension.
+const float* importance_for(const LoadedImatrix& imatrix, const std::string& path, const PlannedTensor& t) {
+  const auto it = imatrix.importance.find(t.name.gguf);
+  if (it == imatrix.importance.end()) return nullptr;
+  if (static_cast<int64_t>(it->second.size()) == t.shape.back()) return it->second.data();
+  if (t.name.gguf == "token_embd.weight") return nullptr;
+  fail_input(path, "weight '" + t.name.gguf + "' has " + std::to_string(it->second.size()) +
+                       " importance values for rows of " + std::to_string(t.shape.back()));
+}
+
 // A checkpoint tensor, in llama.cpp's row order. A GPTQ/AWQ linear keeps its codes when the planned
 // type can hold them, and is re-quantized from its dequantized weights otherwise.
-void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter& writer, GgufExportSummary& summary) {
+void write_weight(const ModelSource& source, const PlannedTensor& t, const float* importance, GgufWriter& writer,
+                  GgufExportSummary& summary) {
   std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
   if (codes && t.name.permute_heads > 0)  // rows move with their codes and group parameters
     for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
@@ -53,7 +88,7 @@ void write_weight(const ModelSource& source, const PlannedTensor& t, GgufWriter&
     fail_input(source.path(), "tensor '" + t.name.hf + "' does not have the shape config.json implies");
   if (!codes && t.name.permute_heads > 0) values = hf_to_gguf_rows(values, t.name.permute_heads);
   if (t.name.gguf_offset != 0) values = values + t.name.gguf_offset;
-  writer.write_tensor(values);
+  writer.write_tensor(values, importance);
 }
 
 }  // namespace
@@ -62,12 +97,13 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
                               const GgufExportOptions& options) {
   check_supported(source);
   const ModelConfig& c = source.config();
+  const LoadedImatrix imatrix = options.imatrix.empty() ? LoadedImatrix{} : load_imatrix(options.imatrix);
   std::vector<PlannedTensor> plan;
   int64_t parameters = 0;
   auto add = [&](const LlamaTensorName& name, const std::vector<int64_t>& shape) {
     plan.push_back({name, shape,
                     choose_tensor_type(options.type, name, shape, c.num_layers, c.num_heads / c.num_kv_heads,
-                                       c.tie_word_embeddings)});
+                                       c.tie_word_embeddings, !options.imatrix.empty())});
     parameters += std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
   };
   // The converter yields its generated tensors before the checkpoint's.
@@ -86,11 +122,13 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   summary.type = options.type.name;
   summary.file_type = options.type.file_type;
   summary.quantized_input = source.quantization_method();
+  summary.imatrix = options.imatrix;
 
   GgufWriter writer(out_path);
   for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
                                                 parameters, options.type.file_type, options.pre))
     writer.add_metadata(key, std::move(value));
+  for (const auto& [key, value] : imatrix.metadata) writer.add_metadata(key, value);
   for (const auto& [key, value] : Provenance::current().stamp())
     writer.add_metadata("general.modelpress." + key, GgufValue::string(value));
   std::map<std::string, int64_t> per_type;
@@ -109,7 +147,12 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
   for (const PlannedTensor& t : plan) {
     if (t.name.gguf == kGgufRopeFreqs) writer.write_tensor(at::tensor(rope_freqs));
-    else write_weight(source, t, writer, summary);
+    else {
+      const float* importance = importance_for(imatrix, options.imatrix, t);
+      if (!options.imatrix.empty() && !importance && ggml_type_info(t.type.used).block_size > 1)
+        summary.without_importance.push_back(t.name.gguf);
+      write_weight(source, t, importance, writer, summary);
+    }
     progress.advance(1, t.name.gguf);
   }
   writer.commit();
@@ -139,6 +182,11 @@ std::string GgufExportSummary::to_text() const {
   for (const GgufExportFallback& f : fallbacks)
     out << "  " << f.tensor << ": wanted " << ggml_type_name(f.wanted) << ", used " << ggml_type_name(f.used) << " ("
         << f.why << ")\n";
+  if (!imatrix.empty()) {
+    out << "importance matrix: " << imatrix << "; quantized without an entry:";
+    for (const std::string& t : without_importance) out << " " << t;
+    out << (without_importance.empty() ? " none\n" : "\n");
+  }
   if (!code_origins.empty()) {
     int64_t lossless = 0, kept = 0;
     for (const GgufCodeOrigin& o : code_origins) {
@@ -164,6 +212,7 @@ nlohmann::json GgufExportSummary::to_json() const {
                                       {"lossless", o.kept_codes && o.max_error == 0},
                                       {"max_error", o.max_error},
                                       {"summary", o.describe(quantized_input)}});
+  if (!imatrix.empty()) j["imatrix"] = {{"file", imatrix}, {"quantized_without_entry", without_importance}};
   j["tensor_types"] = nlohmann::json::object();
   for (const auto& [t, n] : tensors_per_type) j["tensor_types"][t] = n;
   j["fallbacks"] = nlohmann::json::array();

@@ -36,6 +36,8 @@ struct GgufExportSummary {
   std::vector<GgufExportFallback> fallbacks;
   std::string quantized_input;               // "GPTQ", "AWQ" or empty
   std::vector<GgufCodeOrigin> code_origins;  // one per quantized linear of such an input
+  std::string imatrix;                       // the importance matrix file, if one was given
+  std::vector<std::string> without_importance;  // quantized tensors it has no entry for
   double bits_per_weight() const { return weights ? 8.0 * tensor_bytes / weights : 0.0; }
   std::string to_text() const;
   nlohmann::json to_json() const;
@@ -45,6 +47,9 @@ struct GgufExportOptions {
   GgufExportType type = parse_gguf_export_type("F32", false);
   std::string name;  // general.name; empty: the source's file or directory name
   std::string pre;   // tokenizer.ggml.pre of a byte-level BPE vocabulary; empty: detected as llama.cpp's converter does
+  // An importance matrix (legacy .dat or GGUF) used as llama-quantize --imatrix uses it: each weight
+  // quantized with its entry's importance, weights without one (token_embd) without.
+  std::string imatrix;
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes

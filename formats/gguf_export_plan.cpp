@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 #include "lib/base/error.h"
 
@@ -30,7 +31,7 @@ const Mix kMixes[] = {
 // clang-format on
 // The file types the per-tensor rules test for.
 enum FileType : uint32_t {
-  Q2_K = 10, Q3_K_M = 12, Q3_K_L = 13, Q4_K_S = 14, Q4_K_M = 15, Q5_K_M = 17, IQ4_NL = 25, IQ4_XS = 30,
+  Q4_0 = 2, Q5_0 = 8, Q2_K = 10, Q3_K_M = 12, Q3_K_L = 13, Q4_K_S = 14, Q4_K_M = 15, Q5_K_M = 17, IQ4_NL = 25, IQ4_XS = 30,
 };
 
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
@@ -43,7 +44,7 @@ bool is_quantized(GgmlType t) { return ggml_type_info(t).block_size > 1; }
 // The mix's choice before any row-length check (llama_tensor_get_type without the 70B and MoE
 // special cases, which need shapes this exporter does not produce).
 GgmlType rule_type(uint32_t ft, GgmlType base, const LlamaTensorName& t, int64_t row, int64_t n_layers,
-                   int64_t n_gqa, bool tied) {
+                   int64_t n_gqa, bool tied, bool has_imatrix) {
   const std::string& name = t.gguf;
   const int64_t i = t.layer;
   if (name == "output.weight" || (tied && name == "token_embd.weight")) {
@@ -64,9 +65,12 @@ GgmlType rule_type(uint32_t ft, GgmlType base, const LlamaTensorName& t, int64_t
     if (ft == Q3_K_M) return i < n_layers / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
     if (ft == Q3_K_L) return GgmlType::Q5_K;
     if (ft == Q4_K_M) return use_more_bits(i, n_layers) ? GgmlType::Q6_K : base;
-    if (i < n_layers / 8 && (ft == IQ4_NL || ft == IQ4_XS)) return GgmlType::Q5_K;
+    if (i < n_layers / 8 && (ft == IQ4_NL || ft == IQ4_XS) && !has_imatrix) return GgmlType::Q5_K;
     if (ft == Q5_K_M && use_more_bits(i, n_layers)) return GgmlType::Q6_K;
     if (ft == Q4_K_S && i < n_layers / 8) return GgmlType::Q5_K;
+    // With an imatrix, llama-quantize guards the first ffn_down layers of Q4_0/Q5_0 with a minimum.
+    if ((ft == Q4_0 || ft == Q5_0) && has_imatrix && i < n_layers / 8)
+      return ft == Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
     return base;
   }
   if (contains(name, "attn_output.weight")) {
@@ -112,15 +116,53 @@ GgufExportType parse_gguf_export_type(const std::string& name, bool pure) {
   fail_input("--type", "unknown GGUF type \"" + name + "\" (choices: " + gguf_export_type_choices() + ")");
 }
 
+GgmlType parse_gguf_tensor_type(const std::string& option, const std::string& name) {
+  GgmlType t;
+  if (!parse_ggml_type(name, &t) || !ggml_type_info(t).has_codec)
+    fail_input(option, "\"" + name + "\" is not a ggml type modelpress can write");
+  return t;
+}
+
+void GgufTypeOverrides::add_tensor_type(const std::string& option, const std::string& spec) {
+  const size_t eq = spec.rfind('=');
+  if (eq == std::string::npos || eq == 0) fail_input(option, "\"" + spec + "\" is not REGEX=TYPE");
+  try {
+    std::regex check(spec.substr(0, eq));
+  } catch (const std::regex_error&) {
+    fail_input(option, "\"" + spec.substr(0, eq) + "\" is not a regular expression");
+  }
+  tensor_types.emplace_back(spec.substr(0, eq), parse_gguf_tensor_type(option, spec.substr(eq + 1)));
+}
+
+namespace {
+
+// llama_tensor_get_type's order: the explicit types of token_embd and output, then for quantized
+// file types the first matching --tensor-type, else the mix rules (a tied token_embd taking
+// --output-tensor-type), unless --pure.
+GgmlType wanted_type(const GgufExportType& type, const LlamaTensorName& tensor, int64_t row, int64_t n_layers,
+                     int64_t n_gqa, bool tied, bool has_imatrix) {
+  const GgufTypeOverrides& o = type.overrides;
+  const std::string& name = tensor.gguf;
+  if (o.leave_output && name == "output.weight") return GgmlType::F32;
+  if (o.token_embedding && name == "token_embd.weight") return *o.token_embedding;
+  if (o.output && name == "output.weight") return *o.output;
+  if (!is_quantized(type.base)) return type.base;
+  for (const auto& [pattern, t] : o.tensor_types)
+    if (std::regex_search(name, std::regex(pattern))) return t;
+  if (type.pure) return type.base;
+  if (o.output && tied && name == "token_embd.weight") return *o.output;
+  return rule_type(type.file_type, type.base, tensor, row, n_layers, n_gqa, tied, has_imatrix);
+}
+
+}  // namespace
+
 TensorTypeChoice choose_tensor_type(const GgufExportType& type, const LlamaTensorName& tensor,
                                     const std::vector<int64_t>& shape, int64_t n_layers, int64_t n_gqa,
-                                    bool tied) {
+                                    bool tied, bool has_imatrix) {
   // 1-D tensors (norms, biases) stay F32 in every llama.cpp file type.
   if (shape.size() < 2) return {GgmlType::F32, GgmlType::F32, ""};
   const int64_t row = shape.back();
-  GgmlType wanted = type.base;
-  if (!type.pure && is_quantized(type.base))
-    wanted = rule_type(type.file_type, type.base, tensor, row, n_layers, n_gqa, tied);
+  const GgmlType wanted = wanted_type(type, tensor, row, n_layers, n_gqa, tied, has_imatrix);
   GgmlType used = wanted;
   std::string why;
   while (row % ggml_type_info(used).block_size != 0) {

@@ -4,6 +4,7 @@
 // so the export summary can list it.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,11 +13,26 @@
 
 namespace mp {
 
+// llama-quantize's per-tensor options. A type given here is used as given (only a row length its
+// block does not divide still falls back); the mix rules decide the rest.
+struct GgufTypeOverrides {
+  std::vector<std::pair<std::string, GgmlType>> tensor_types;  // --tensor-type REGEX=TYPE: first match wins
+  std::optional<GgmlType> output;           // --output-tensor-type (also a tied token_embd's)
+  std::optional<GgmlType> token_embedding;  // --token-embedding-type
+  bool leave_output = false;                // --leave-output-tensor: output.weight stays F32
+
+  // "REGEX=TYPE"; fails (bad input, naming `option`) for a bad regex or type.
+  void add_tensor_type(const std::string& option, const std::string& spec);
+};
+// A ggml type name (case-insensitive) that modelpress can encode; bad input naming `option` otherwise.
+GgmlType parse_gguf_tensor_type(const std::string& option, const std::string& name);
+
 struct GgufExportType {
   std::string name;      // as given on the command line, upper case: "Q4_K_M"
   uint32_t file_type;    // llama.cpp's LLAMA_FTYPE_* number, stored as general.file_type
   GgmlType base;         // the type most 2-D weights get
   bool pure = false;     // every 2-D weight gets `base` (llama-quantize --pure)
+  GgufTypeOverrides overrides;
 };
 
 // Accepts F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K(_S/_M/_L) Q4_K(_S/_M) Q5_K(_S/_M) Q6_K
@@ -32,9 +48,10 @@ struct TensorTypeChoice {
 };
 
 // `n_layers` and `n_gqa` (heads per KV head) drive the rules that depend on the layer position.
-// `tied` is true when token_embd doubles as the output matrix.
+// `tied` is true when token_embd doubles as the output matrix; `has_imatrix` when an importance
+// matrix is given (llama-quantize then changes the first ffn_down layers of IQ4 and Q4_0/Q5_0).
 TensorTypeChoice choose_tensor_type(const GgufExportType& type, const LlamaTensorName& tensor,
                                     const std::vector<int64_t>& shape, int64_t n_layers, int64_t n_gqa,
-                                    bool tied);
+                                    bool tied, bool has_imatrix = false);
 
 }  // namespace mp

@@ -219,7 +219,8 @@ TEST_CASE("GGUF export: k-quant mixes follow llama-quantize's per-tensor rules",
   GgufExportOptions pure;
   pure.type = parse_gguf_export_type("q4_k_m", true);
   export_gguf(*open_model(dir.path("m")), dir.path("pure.gguf"), pure);
-  for (const GgufTensorInfo& t : GgufFile(dir.path("pure.gguf")).tensors())
+  const GgufFile pure_file(dir.path("pure.gguf"));
+  for (const GgufTensorInfo& t : pure_file.tensors())
     CHECK(t.type == (t.dims.size() == 1 ? GgmlType::F32 : GgmlType::Q4_K));
 }
 

@@ -26,6 +26,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_quantize(*app);
   add_distill_train(*app);
   add_export(*app);
+  add_imatrix(*app);
   add_tokenizer_train(*app);
   add_compare(*app);
   add_run(*app);

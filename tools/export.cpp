@@ -11,8 +11,10 @@ namespace mp::tools {
 
 namespace {
 struct ExportArgs {
-  std::string to = "gguf", type = "F16", model, out, name, pre;
-  bool pure = false, json = false, quiet = false;
+  std::string to = "gguf", type = "F16", model, out, name, pre, imatrix;
+  std::vector<std::string> tensor_types;
+  std::string output_type, token_embedding_type;
+  bool pure = false, leave_output = false, json = false, quiet = false;
   int threads = 0;
 };
 
@@ -21,9 +23,17 @@ void run_export(const ExportArgs& a) {
   set_cpu_threads(a.threads);
   GgufExportOptions options;
   options.type = parse_gguf_export_type(a.type, a.pure);
+  GgufTypeOverrides& overrides = options.type.overrides;
+  for (const std::string& spec : a.tensor_types) overrides.add_tensor_type("--tensor-type", spec);
+  if (!a.output_type.empty()) overrides.output = parse_gguf_tensor_type("--output-tensor-type", a.output_type);
+  if (!a.token_embedding_type.empty())
+    overrides.token_embedding = parse_gguf_tensor_type("--token-embedding-type", a.token_embedding_type);
+  overrides.leave_output = a.leave_output;
   options.name = a.name;
   options.pre = a.pre;
+  options.imatrix = a.imatrix;
   record_inputs({{"model", a.model}});
+  if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
   const std::string text = a.json ? summary.to_json().dump(2) + "\n" : summary.to_text();
   // With -o - the GGUF itself is stdout (the writer never seeks), so the summary moves to stderr.
@@ -42,6 +52,13 @@ void add_export(CLI::App& app) {
   cmd->add_option("--name", a->name, "general.name (default: the model's directory name)");
   cmd->add_option("--pre", a->pre,
                   "tokenizer.ggml.pre of a byte-level BPE vocabulary (default: recognized as llama.cpp's converter does)");
+  cmd->add_option("--imatrix", a->imatrix,
+                  "importance matrix (llama-imatrix .dat or GGUF, or modelpress imatrix) used as llama-quantize --imatrix");
+  cmd->add_option("--tensor-type", a->tensor_types,
+                  "REGEX=TYPE: tensors whose GGUF name matches get TYPE (repeatable, first match wins; quantized types)");
+  cmd->add_option("--output-tensor-type", a->output_type, "type of output.weight (and of a tied token_embd)");
+  cmd->add_option("--token-embedding-type", a->token_embedding_type, "type of token_embd.weight");
+  cmd->add_flag("--leave-output-tensor", a->leave_output, "output.weight stays F32 (llama-quantize --leave-output-tensor)");
   cmd->add_flag("--pure", a->pure, "every 2-D weight gets the base type, no per-tensor mix rules (llama-quantize --pure)");
   cmd->add_flag("--json", a->json, "print the summary as JSON");
   cmd->add_flag("--quiet,-q", a->quiet, "no progress output");

@@ -15,6 +15,7 @@ void add_tokenize(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_distill_train(CLI::App& app);
 void add_export(CLI::App& app);
+void add_imatrix(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
 void add_compare(CLI::App& app);
 void add_run(CLI::App& app);
