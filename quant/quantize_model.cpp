@@ -1,4 +1,3 @@
-#include "lib/runtime/model_tokenizer.h"
 #include "quant/quantize_model.h"
 
 #include <chrono>
@@ -8,6 +7,7 @@
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
+#include "lib/runtime/model_tokenizer.h"
 #include "quant/hessian.h"
 #include "quant/quantize_request.h"
 #include "quant/rtn.h"
@@ -25,7 +25,8 @@ DecoderLayerWeights with_dtype(const DecoderLayerWeights& w, at::ScalarType dtyp
   DecoderLayerWeights cast = w;
   for (at::Tensor* t : {&cast.input_norm, &cast.post_attention_norm, &cast.q, &cast.k, &cast.v, &cast.o, &cast.q_bias,
                         &cast.k_bias, &cast.v_bias, &cast.o_bias, &cast.gate, &cast.up, &cast.down, &cast.gate_bias,
-                        &cast.up_bias, &cast.down_bias})
+                        &cast.up_bias, &cast.down_bias, &cast.q_norm, &cast.k_norm, &cast.attn_output_norm,
+                        &cast.mlp_output_norm})
     if (t->defined()) *t = t->to(dtype);
   return cast;
 }
