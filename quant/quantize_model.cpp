@@ -35,6 +35,7 @@ DecoderLayerWeights with_dtype(const DecoderLayerWeights& w, at::ScalarType dtyp
 // sees every linear input.
 at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                      const at::Tensor& states, int64_t batch, const CaptureFn& capture) {
+  if (states.size(0) == 0) return states;  // data-free RTN: nothing to run
   const bool cast = states.scalar_type() != w.q.scalar_type();
   const DecoderLayerWeights forward_weights = cast ? with_dtype(w, states.scalar_type()) : DecoderLayerWeights{};
   std::vector<at::Tensor> outputs;
@@ -75,6 +76,12 @@ double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const
     }
   }
   return den > 0 ? num / den : 0;
+}
+
+// ‖ΔW‖² / ‖W‖²: what data-free RTN reports, having no inputs to weight the error by.
+double relative_weight_error(const at::Tensor& w, const at::Tensor& w_hat) {
+  const at::Tensor wd = w.to(at::kDouble);
+  return ((wd - w_hat.to(at::kDouble)).square().sum() / wd.square().sum().clamp_min(1e-300)).item<double>();
 }
 
 // A finished layer's mapped pages leave this process's memory, so peak RSS stays near one layer
@@ -192,7 +199,8 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
           q = quantize_rtn(weight, grid);
         }
         at::Tensor dequantized = q.dequantize().to(weight.device());
-        lr.relative_error = relative_output_error(weight, dequantized, h);
+        lr.relative_error = states.size(0) > 0 ? relative_output_error(weight, dequantized, h)
+                                               : relative_weight_error(weight, dequantized);
         lr.seconds = seconds_since(t0);
         report.linears.push_back(lr);
         sink.add_linear(i, suffix, q);
@@ -200,6 +208,22 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
         source.release(module + ".weight");
       }
     }
+  }
+}
+
+// The calibration windows. RTN needs no data: on a model whose tokenizer cannot be opened (a
+// weights-only directory, a broken tokenizer file) and with no --calib, it rounds every weight as
+// it is rather than fail, and reports weight-space errors.
+at::Tensor calibration_tokens(const ModelSource& source, const QuantizePlan& plan, const CalibrationOptions& calibration) {
+  const bool data_free_possible = plan.method == QuantMethod::rtn && !plan.awq && calibration.file.empty();
+  if (!data_free_possible) return sample_calibration(model_tokenizer(source, calibration.tokenizer), calibration);
+  try {
+    return sample_calibration(model_tokenizer(source, calibration.tokenizer), calibration);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::bad_input) throw;
+    std::fprintf(stderr, "quantize: no calibration (%s): RTN rounds the weights as they are; errors are weight-space\n",
+                 e.what());
+    return at::zeros({0, calibration.seqlen}, at::kLong);
   }
 }
 
@@ -235,7 +259,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   RuntimeOptions f32 = runtime;
   f32.dtype = at::kFloat;
   LlamaModel model(std::shared_ptr<const ModelSource>(&source, [](const ModelSource*) {}), f32);
-  const at::Tensor tokens = sample_calibration(model_tokenizer(source, calibration.tokenizer), calibration);
+  const at::Tensor tokens = calibration_tokens(source, plan, calibration);
   QuantizeReport report;
   report.calibration_tokens = tokens.numel();
   nlohmann::json request = quantize_request(source, plan, tokens);

@@ -219,3 +219,26 @@ TEST_CASE("quantize CLI: eval and inspect read the GPTQ checkpoint", "[quantize]
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("model.layers.0.self_attn.q_proj.qweight") != std::string::npos);
 }
+
+TEST_CASE("quantize CLI: RTN needs no tokenizer, GPTQ names the missing one", "[quantize][cli]") {
+  test::ScratchDir dir;
+  test::write_random_model(dir.path("weights-only"), test::tiny_config("llama"), 3);  // no tokenizer file
+  const std::string base = "quantize -q --json -m '" + dir.path("weights-only") + "' --bits 4 --group-size 16 ";
+  auto r = test::run_modelpress(base + "--method rtn -o '" + dir.path("rtn") + "'");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto report = nlohmann::json::parse(r.out);
+  CHECK(report["calibration_tokens"] == 0);
+  for (const auto& linear : report["linears"]) {  // weight-space error of 4-bit rounding: small, not zero
+    CHECK(linear["relative_error"].get<double>() > 1e-4);
+    CHECK(linear["relative_error"].get<double>() < 0.05);
+  }
+  CHECK(test::run_modelpress("eval -q --ctx 32 --chunks 2 -m '" + dir.path("rtn") + "' --tokenizer '" +
+                             test::shared_path("models/stories260K/tokenizer.model") + "' -f '" +
+                             test::shared_path("corpora/tinystories/eval.txt") + "'")
+            .exit_code == 0);
+  r = test::run_modelpress(base + "--method gptq --nsamples 4 --seqlen 32 -o '" + dir.path("gptq") + "'");
+  CHECK(r.exit_code == 3);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_FALSE(fs::exists(dir.path("gptq")));
+}
