@@ -20,7 +20,7 @@ at::Tensor sample_calibration(const Tokenizer& tokenizer, const CalibrationOptio
     fail_input(file, "the built-in calibration corpus is missing; run scripts/fetch-data.sh or pass --calib FILE");
   if (options.samples < 1) fail_input("--nsamples", "must be at least 1");
   if (options.seqlen < 2) fail_input("--seqlen", "must be at least 2");
-  const std::vector<int32_t> tokens = tokenizer.encode(read_text_file(file), /*add_bos=*/false);
+  const std::vector<int32_t> tokens = tokenizer.encode(read_text_file(file), /*add_special=*/false);
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n < options.seqlen)
     fail_input(file, "has " + std::to_string(n) + " tokens, fewer than one calibration sample of " +

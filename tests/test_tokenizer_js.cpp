@@ -30,15 +30,7 @@ std::vector<std::vector<int32_t>> js_encode(const std::string& name, const std::
 std::vector<std::string> hard_cases() {
   const std::string text = test::read_file(std::string(source_dir()) + "/tests/data/tokenizer-hard-cases.txt");
   REQUIRE(!text.empty());
-  std::vector<std::string> cases;
-  const std::string sep = "\n__case__\n";
-  size_t start = 0, at;
-  while ((at = text.find(sep, start)) != std::string::npos) {
-    cases.push_back(text.substr(start, at - start));
-    start = at + sep.size();
-  }
-  cases.push_back(text.substr(start));
-  return cases;
+  return test::split_on(text, "\n__case__\n");
 }
 
 // The first paragraphs of TinyStories' eval text (the whole file is checked by hand, docs/tokenizers.md).

@@ -53,7 +53,7 @@ TEST_CASE("tokenizer-train: Llama-style tokenizer that round-trips its text, det
   for (int32_t id = 0; id < tok.vocab_size(); ++id) bytes += tok.type(id) == TokenType::byte;
   CHECK(bytes == 256);
 
-  const std::vector<int32_t> ids = tok.encode(text, /*add_bos=*/true);
+  const std::vector<int32_t> ids = tok.encode(text, /*add_special=*/true);
   CHECK(ids.front() == 1);
   CHECK(report.text_tokens == static_cast<int64_t>(ids.size()) - 1);
   CHECK(ids.size() < text.size() * 7 / 10);  // the merges compress: not a byte-level fallback

@@ -21,21 +21,23 @@ inline std::string hf_tokenizer_json(const std::string& name) {
   return p.string();
 }
 
+// text cut at each occurrence of sep.
+inline std::vector<std::string> split_on(const std::string& text, const std::string& sep) {
+  std::vector<std::string> parts;
+  size_t start = 0, at;
+  while ((at = text.find(sep, start)) != std::string::npos) {
+    parts.push_back(text.substr(start, at - start));
+    start = at + sep.size();
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
 // ggml-vocab-<vocab>.gguf.{inp,out}: each input text with its ids (without BOS).
 inline std::vector<std::pair<std::string, std::vector<int32_t>>> vocab_vectors(const std::string& vocab) {
-  auto split = [](const std::string& text, const std::string& sep) {
-    std::vector<std::string> parts;
-    size_t start = 0, at;
-    while ((at = text.find(sep, start)) != std::string::npos) {
-      parts.push_back(text.substr(start, at - start));
-      start = at + sep.size();
-    }
-    parts.push_back(text.substr(start));
-    return parts;
-  };
   const std::string base = "tokenizer-vectors/ggml-vocab-" + vocab + ".gguf";
-  auto inputs = split(read_text_file(shared_path(base + ".inp")), "\n__ggml_vocab_test__\n");
-  auto outputs = split(read_text_file(shared_path(base + ".out")), "\n");
+  auto inputs = split_on(read_text_file(shared_path(base + ".inp")), "\n__ggml_vocab_test__\n");
+  auto outputs = split_on(read_text_file(shared_path(base + ".out")), "\n");
   while (!outputs.empty() && outputs.back().empty()) outputs.pop_back();
   // The input file ends with a separator line too.
   if (inputs.size() == outputs.size() + 1 && inputs.back().empty()) inputs.pop_back();

@@ -1,5 +1,6 @@
 #include "lib/tokenizer/bpe_model.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -80,6 +81,40 @@ BpeModel::BpeModel(const nlohmann::json& spec, const std::string& origin) : seri
     if (unk_id_ < 0) fail_input(origin, "unk_token \"" + unk + "\" is not in the vocab");
   }
   add_merges(hf_field<nlohmann::json>(spec, "merges", nlohmann::json::array(), origin), origin);
+  find_word_cuts();
+}
+
+namespace {
+const std::string metaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+}  // namespace
+
+void BpeModel::find_word_cuts() {
+  // Cutting changes what prefix/suffix a character gets, and an unknown "▁" could fuse across a cut.
+  cuttable_ = continuing_subword_prefix_.empty() && end_of_word_suffix_.empty() && id_of(metaspace) >= 0;
+  for (const std::string& token : pieces_) {
+    for (size_t at = token.find(metaspace, 1); at != std::string::npos; at = token.find(metaspace, at + 1)) {
+      size_t begin = at - 1;
+      while (begin > 0 && (static_cast<unsigned char>(token[begin]) & 0xC0) == 0x80) --begin;
+      const std::string before = token.substr(begin, at - begin);
+      if (before != metaspace && std::find(joined_before_space_.begin(), joined_before_space_.end(), before) == joined_before_space_.end())
+        joined_before_space_.push_back(before);
+    }
+  }
+}
+
+void BpeModel::encode_cut_word(std::string_view word, std::vector<int32_t>& out) const {
+  // A merge only joins neighbours, so parts no token can span encode the same apart as together.
+  size_t start = 0;
+  for (size_t at = word.find(metaspace, 1); at != std::string_view::npos; at = word.find(metaspace, at + 1)) {
+    size_t begin = at - 1;
+    while (begin > 0 && (static_cast<unsigned char>(word[begin]) & 0xC0) == 0x80) --begin;
+    const std::string_view before = word.substr(begin, at - begin);
+    if (before == metaspace || std::find(joined_before_space_.begin(), joined_before_space_.end(), before) != joined_before_space_.end())
+      continue;
+    encode_uncut_word(word.substr(start, at - start), out);
+    start = at;
+  }
+  encode_uncut_word(word.substr(start), out);
 }
 
 void BpeModel::add_merges(const nlohmann::json& merges, const std::string& origin) {
@@ -112,6 +147,13 @@ std::vector<std::string> BpeModel::merges() const {
 }
 
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (word.size() > cached_word_limit && cuttable_ && word.find(metaspace, 1) != std::string_view::npos &&
+      !(ignore_merges_ && id_of(word) >= 0))
+    return encode_cut_word(word, out);
+  encode_uncut_word(word, out);
+}
+
+void BpeModel::encode_uncut_word(std::string_view word, std::vector<int32_t>& out) const {
   if (word.size() > cached_word_limit) return merge_word(word, out);
   WordCache& cache = thread_word_cache(serial_);
   const std::string key(word);

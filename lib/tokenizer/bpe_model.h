@@ -39,6 +39,11 @@ class BpeModel {
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
   // The word's characters as vocab ids (after prefix/suffix, byte fallback and unk).
   std::vector<int32_t> initial_symbols(std::string_view word) const;
+  // Where a long word can be cut without changing its encoding (see find_word_cuts).
+  void encode_cut_word(std::string_view word, std::vector<int32_t>& out) const;
+  // Through the word cache when the word is short enough.
+  void encode_uncut_word(std::string_view word, std::vector<int32_t>& out) const;
+  void find_word_cuts();
 
   std::unordered_map<std::string, int32_t> ids_;
   std::vector<std::string> pieces_;
@@ -47,6 +52,10 @@ class BpeModel {
   std::string continuing_subword_prefix_, end_of_word_suffix_;
   int32_t unk_id_ = -1;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+  // SentencePiece-style vocabularies encode a whole text as one word (no pre-tokenizer). No token
+  // spans a "▁" that follows a character other than these (nor "▁"), so the word can be cut there.
+  bool cuttable_ = false;
+  std::vector<std::string> joined_before_space_;
   uint64_t serial_;  // names this model's word cache
 };
 

@@ -62,9 +62,7 @@ Decoder byte_fallback() {
 }
 
 Decoder sequence(const nlohmann::json& spec, const std::string& origin) {
-  std::vector<Decoder> steps;
-  for (const auto& step : spec.value("decoders", nlohmann::json::array()))
-    if (Decoder d = make_decoder(step, origin)) steps.push_back(std::move(d));
+  const std::vector<Decoder> steps = hf_sequence(spec, "decoders", make_decoder, origin);
   return [steps](std::vector<std::string> tokens) {
     for (const auto& step : steps) tokens = step(std::move(tokens));
     return tokens;

@@ -1,6 +1,7 @@
 // Reading tokenizer.json fields: a missing or mistyped field is a bad-input error naming the file.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,16 @@ struct HfPattern {
   bool regex = false;
 };
 HfPattern hf_pattern(const nlohmann::json& spec, const std::string& origin);
+// The parts of a "Sequence" component (the list spec[key]) built by make(part, origin); parts that
+// make as nothing (null) are left out.
+template <typename Make>
+auto hf_sequence(const nlohmann::json& spec, const char* key, const Make& make, const std::string& origin) {
+  std::vector<decltype(make(spec, origin))> parts;
+  for (const auto& part : hf_field<nlohmann::json>(spec, key, nlohmann::json::array(), origin))
+    if (auto p = make(part, origin)) parts.push_back(std::move(p));
+  return parts;
+}
+
 // The "type" of a component, for dispatch and messages.
 std::string hf_type(const nlohmann::json& spec, const std::string& origin);
 

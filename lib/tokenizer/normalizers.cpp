@@ -54,9 +54,7 @@ Normalizer replace(const nlohmann::json& spec, const std::string& origin) {
 }
 
 Normalizer sequence(const nlohmann::json& spec, const std::string& origin) {
-  std::vector<Normalizer> steps;
-  for (const auto& step : spec.value("normalizers", nlohmann::json::array()))
-    if (Normalizer n = make_normalizer(step, origin)) steps.push_back(std::move(n));
+  const std::vector<Normalizer> steps = hf_sequence(spec, "normalizers", make_normalizer, origin);
   if (steps.empty()) return nullptr;
   return [steps](std::string s) {
     for (const auto& step : steps) s = step(std::move(s));

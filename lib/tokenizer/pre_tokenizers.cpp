@@ -137,9 +137,7 @@ PreTokenizer metaspace(const nlohmann::json& spec, const std::string& origin) {
 }
 
 PreTokenizer sequence(const nlohmann::json& spec, const std::string& origin) {
-  std::vector<PreTokenizer> steps;
-  for (const auto& step : spec.value("pretokenizers", nlohmann::json::array()))
-    if (PreTokenizer p = make_pre_tokenizer(step, origin)) steps.push_back(std::move(p));
+  const std::vector<PreTokenizer> steps = hf_sequence(spec, "pretokenizers", make_pre_tokenizer, origin);
   return [steps](std::vector<PreToken>& tokens) {
     for (const auto& step : steps) step(tokens);
   };

@@ -87,12 +87,11 @@ std::string Tokenizer::token_text(int32_t id, bool first_in_text) const {
       return "";
     case TokenType::byte:  // spelled "<0xAB>"
       return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
-    case TokenType::user_defined:  // added tokens stand for themselves
-      return p;
     default:
       break;
   }
-  if (kind() == VocabKind::byte_level_bpe) return byte_level_decode(p);
+  if (kind() == VocabKind::byte_level_bpe)  // added tokens are not byte-encoded
+    return type(id) == TokenType::user_defined ? p : byte_level_decode(p);
   std::string out;
   static const std::string space = "\xE2\x96\x81";  // U+2581, SentencePiece's space
   for (size_t i = 0; i < p.size();) {

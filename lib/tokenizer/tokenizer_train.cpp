@@ -63,7 +63,7 @@ TokenizerTrainReport train_tokenizer(const TokenizerTrainOptions& o) {
     fail_runtime("SentencePiece made " + std::to_string(report.vocab_size) + " pieces, not " +
                  std::to_string(o.vocab_size));
   report.text_bytes = static_cast<int64_t>(text.size());
-  report.text_tokens = static_cast<int64_t>(tokenizer.encode(text, /*add_bos=*/false).size());
+  report.text_tokens = static_cast<int64_t>(tokenizer.encode(text, /*add_special=*/false).size());
   write_directory_manifest(out.staging());
   out.commit();
   return report;
