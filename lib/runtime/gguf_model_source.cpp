@@ -44,7 +44,7 @@ nlohmann::json config_json(const GgufFile& f) {
     if (scaling->as_string() != "linear" && scaling->as_string() != "none")
       fail_input(f.path(), arch + ".rope.scaling.type \"" + scaling->as_string() + "\" is not supported (linear)");
     if (scaling->as_string() == "linear")
-      j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", required(f, arch + ".rope.scaling.factor").as_float()}};
+      j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", gguf_required(f, arch + ".rope.scaling.factor").as_float()}};
   }
   family.read_gguf(f, j);
   // The runtime rotates whole heads; a file that rotates part of each (or none) is another model.
