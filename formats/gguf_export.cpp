@@ -91,6 +91,14 @@ void write_weight(const ModelSource& source, const PlannedTensor& t, const float
   writer.write_tensor(values, importance);
 }
 
+// The rope tensors the converter generates from config.json: llama3's rope_freqs, longrope's long and
+// short factors (in that order, which is also the map's).
+std::map<std::string, std::vector<float>> generated_tensors(const ModelConfig& c) {
+  if (c.llama3_rope) return {{kGgufRopeFreqs, llama3_rope_freq_factors(c)}};
+  if (c.longrope) return {{"rope_factors_long.weight", c.longrope->long_factor}, {"rope_factors_short.weight", c.longrope->short_factor}};
+  return {};
+}
+
 }  // namespace
 
 GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
@@ -107,10 +115,10 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
     parameters += std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
   };
   // The converter yields its generated tensors before the checkpoint's.
-  const std::vector<float> rope_freqs = c.llama3_rope ? llama3_rope_freq_factors(c) : std::vector<float>{};
-  if (!rope_freqs.empty()) {
-    const std::vector<int64_t> shape{static_cast<int64_t>(rope_freqs.size())};
-    add({"", kGgufRopeFreqs, -1, 0, shape, 0.0f}, shape);
+  const std::map<std::string, std::vector<float>> generated = generated_tensors(c);
+  for (const auto& [name, values] : generated) {
+    const std::vector<int64_t> shape{static_cast<int64_t>(values.size())};
+    add({"", name, -1, 0, shape, 0.0f}, shape);
   }
   for (const LlamaTensorName& name : llama_tensor_names(c)) {
     if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");
@@ -146,7 +154,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
 
   Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
   for (const PlannedTensor& t : plan) {
-    if (t.name.gguf == kGgufRopeFreqs) writer.write_tensor(at::tensor(rope_freqs));
+    if (generated.count(t.name.gguf)) writer.write_tensor(at::tensor(generated.at(t.name.gguf)));
     else {
       const float* importance = importance_for(imatrix, options.imatrix, t);
       if (!options.imatrix.empty() && !importance && ggml_type_info(t.type.used).block_size > 1)

@@ -1,5 +1,6 @@
 #include "formats/hf_config.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "formats/config_keys.h"
@@ -12,6 +13,39 @@ namespace {
 
 void require_positive(int64_t value, const char* key, const std::string& where) {
   if (value <= 0) fail_input(where, std::string("\"") + key + "\" must be positive, got " + std::to_string(value));
+}
+
+std::vector<float> read_factors(const ConfigKeys& rs, const char* key, int64_t expected) {
+  const auto factors = rs.required<std::vector<double>>(key);
+  if (static_cast<int64_t>(factors.size()) != expected)
+    fail_input(rs.where(), std::string("rope_scaling \"") + key + "\" has " + std::to_string(factors.size()) +
+                               " values, expected rotary dimension / 2 = " + std::to_string(expected));
+  std::vector<float> out;
+  for (double f : factors) {
+    if (!std::isfinite(f) || f <= 0) fail_input(rs.where(), std::string("rope_scaling \"") + key + "\" must be positive");
+    out.push_back(static_cast<float>(f));
+  }
+  return out;
+}
+
+// transformers' _compute_longrope_parameters: the original length from the config's top level (Phi-3)
+// or from rope_scaling, the attention factor from rope_scaling or from the stretch.
+LongRopeScaling read_longrope(const ConfigKeys& rs, const nlohmann::json& j, const ModelConfig& c) {
+  LongRopeScaling s;
+  const ConfigKeys top(j, rs.where());
+  s.original_max_position_embeddings =
+      top.has("original_max_position_embeddings") ? top.required<int64_t>("original_max_position_embeddings")
+                                                  : rs.required<int64_t>("original_max_position_embeddings");
+  require_positive(s.original_max_position_embeddings, "original_max_position_embeddings", rs.where());
+  const double stretch = static_cast<double>(c.max_position_embeddings) / s.original_max_position_embeddings;
+  s.attention_factor =
+      rs.optional<double>("attention_factor",
+                          stretch <= 1 ? 1.0 : std::sqrt(1 + std::log(stretch) / std::log(s.original_max_position_embeddings)));
+  if (!std::isfinite(s.attention_factor) || s.attention_factor <= 0)
+    fail_input(rs.where(), "rope_scaling \"attention_factor\" must be positive");
+  s.short_factor = read_factors(rs, "short_factor", c.rotated_dims() / 2);
+  s.long_factor = read_factors(rs, "long_factor", c.rotated_dims() / 2);
+  return s;
 }
 
 }  // namespace
@@ -56,13 +90,18 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
     const ConfigKeys rs(j["rope_scaling"], where);
     std::string type = rs.has("rope_type") ? rs.required<std::string>("rope_type")
                                            : rs.optional<std::string>("type", "");
+    if (type == "longrope" || type == "su") {
+      c.longrope = read_longrope(rs, j, c);
+      check_config_ranges(c, where);
+      return c;
+    }
     if (type == "linear") {
       c.rope_linear_factor = rs.required<double>("factor");
       if (c.rope_linear_factor <= 0) fail_input(where, "rope_scaling \"factor\" must be positive");
       return c;
     }
     if (type != "llama3")
-      fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3, linear)");
+      fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3, linear, longrope, su)");
     Llama3RopeScaling s;
     s.factor = rs.required<double>("factor");
     s.low_freq_factor = rs.required<double>("low_freq_factor");
@@ -80,13 +119,18 @@ std::pair<int64_t, int64_t> ModelConfig::linear_shape(const std::string& suffix)
   if (suffix == "self_attn.o_proj") return {hidden_size, q_size()};
   if (suffix == "mlp.gate_proj" || suffix == "mlp.up_proj") return {intermediate_size, hidden_size};
   if (suffix == "mlp.down_proj") return {hidden_size, intermediate_size};
+  if (suffix == "self_attn.qkv_proj") return {q_size() + 2 * kv_size(), hidden_size};
+  if (suffix == "mlp.gate_up_proj") return {2 * intermediate_size, hidden_size};
   fail_runtime("no decoder linear named " + suffix);
 }
 
 bool ModelConfig::has_bias(const std::string& suffix) const {
-  if (suffix == "self_attn.q_proj" || suffix == "self_attn.k_proj" || suffix == "self_attn.v_proj") return qkv_bias;
+  if (suffix == "self_attn.q_proj" || suffix == "self_attn.k_proj" || suffix == "self_attn.v_proj" ||
+      suffix == "self_attn.qkv_proj")
+    return qkv_bias;
   if (suffix == "self_attn.o_proj") return o_bias;
-  if (suffix == "mlp.gate_proj" || suffix == "mlp.up_proj" || suffix == "mlp.down_proj") return mlp_bias;
+  if (suffix == "mlp.gate_proj" || suffix == "mlp.up_proj" || suffix == "mlp.down_proj" || suffix == "mlp.gate_up_proj")
+    return mlp_bias;
   fail_runtime("no decoder linear named " + suffix);
 }
 

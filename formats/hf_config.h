@@ -17,6 +17,15 @@ struct Llama3RopeScaling {
   int64_t original_max_position_embeddings = 8192;
 };
 
+// rope_scaling {"type": "longrope" or "su", short_factor, long_factor} (Phi-3): per-dimension divisors of
+// the inverse frequencies, the long ones for sequences beyond original_max_position_embeddings, and
+// cos/sin scaled by attention_factor (default √(1 + ln s / ln original), s = max positions / original).
+struct LongRopeScaling {
+  std::vector<float> short_factor, long_factor;  // [rotary_dim / 2] each
+  int64_t original_max_position_embeddings = 0;
+  double attention_factor = 1;
+};
+
 struct ModelConfig {
   std::string model_type;  // an architecture of lib/arch/ ("llama", "qwen3", ...)
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
@@ -39,8 +48,11 @@ struct ModelConfig {
   double rope_linear_factor = 1;
   int64_t sliding_window = 0;  // keys a query sees in a sliding-window layer; 0: full attention
   std::vector<bool> sliding_layers;  // which layers use sliding_window; empty: all of them
+  int64_t rotary_dim = 0;  // leading dims of each head that rotate (partial_rotary_factor); 0: all
+  bool fused_qkv = false, fused_gate_up = false;  // phi3: self_attn.qkv_proj, mlp.gate_up_proj
   int64_t bos_token_id = 1, eos_token_id = 2;
   std::optional<Llama3RopeScaling> llama3_rope;
+  std::optional<LongRopeScaling> longrope;
   // llama.cpp's rope_freqs tensor (GGUF files): inverse frequency i is divided by factor i. What a
   // GGUF holds instead of llama3_rope, whose parameters it does not keep.
   std::vector<float> rope_freq_factors;
@@ -55,6 +67,7 @@ struct ModelConfig {
   // Whether that linear carries a bias in checkpoints of this config.
   bool has_bias(const std::string& suffix) const;
   int64_t kv_size() const { return num_kv_heads * head_dim; }
+  int64_t rotated_dims() const { return rotary_dim > 0 ? rotary_dim : head_dim; }
   // The sliding window of layer i (0: it attends to every earlier position).
   int64_t attention_window(int64_t layer) const;
 };

@@ -4,7 +4,9 @@
 
 namespace mp {
 
-bool awq_clips(const std::string& suffix) { return suffix != "self_attn.q_proj" && suffix != "self_attn.k_proj"; }
+bool awq_clips(const std::string& suffix) {
+  return suffix != "self_attn.q_proj" && suffix != "self_attn.k_proj" && suffix != "self_attn.qkv_proj";
+}
 
 at::Tensor clip_weights(const at::Tensor& w, const at::Tensor& inputs, const Grid& grid, const AwqClipOptions& options) {
   if (options.steps < 1 || options.max_shrink <= 0 || options.max_shrink >= 1 || options.sample_tokens < 1)

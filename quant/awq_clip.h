@@ -14,7 +14,7 @@ struct AwqClipOptions {
   int64_t sample_tokens = 512;  // tokens, evenly spaced over the calibration set
 };
 
-// Whether AWQ clips a linear: not q_proj/k_proj. Their outputs only matter through the softmax of
+// Whether AWQ clips a linear: not q_proj/k_proj (nor phi3's qkv_proj, which holds them). Their outputs only matter through the softmax of
 // q·kᵀ, so the per-linear output MSE the search minimises is a poor proxy there (AutoAWQ skips
 // them for this reason).
 bool awq_clips(const std::string& suffix);

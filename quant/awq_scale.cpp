@@ -112,17 +112,26 @@ ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& 
 }
 
 void fold_scales(const ModelConfig& config, DecoderLayerWeights& w, const ScalingGroup& group, const at::Tensor& scales) {
-  auto divide_rows = [&](at::Tensor& weight, at::Tensor& bias) {
-    weight = weight / scales.unsqueeze(1);
-    if (bias.defined()) bias = bias / scales;
+  // Rows from `first` on (the v rows of a fused qkv_proj, the up rows of a fused gate_up_proj) are divided.
+  auto divide_rows = [&](at::Tensor& weight, at::Tensor& bias, int64_t first = 0) {
+    at::Tensor divisors = at::ones({weight.size(0)}, scales.options());
+    divisors.narrow(0, first, scales.size(0)).copy_(scales);
+    weight = weight / divisors.unsqueeze(1);
+    if (bias.defined()) bias = bias / divisors;
   };
   // A (1 + w) norm absorbs 1/s as (1 + w)/s − 1.
   auto divide_norm = [&](at::Tensor& norm) { norm = config.norm_adds_one ? (1 + norm) / scales - 1 : norm / scales; };
   switch (group.previous) {
     case ScaledOp::input_norm: divide_norm(w.input_norm); break;
     case ScaledOp::post_attention_norm: divide_norm(w.post_attention_norm); break;
-    case ScaledOp::v_proj: divide_rows(w.v, w.v_bias); break;
-    case ScaledOp::up_proj: divide_rows(w.up, w.up_bias); break;
+    case ScaledOp::v_proj:
+      if (w.qkv.defined()) divide_rows(w.qkv, w.qkv_bias, config.q_size() + config.kv_size());
+      else divide_rows(w.v, w.v_bias);
+      break;
+    case ScaledOp::up_proj:
+      if (w.gate_up.defined()) divide_rows(w.gate_up, w.gate_up_bias, config.intermediate_size);
+      else divide_rows(w.up, w.up_bias);
+      break;
   }
   const at::Tensor columns = column_scales(config, group, scales);
   for (const auto& suffix : group.linears) w.linear(suffix) = w.linear(suffix) * columns;

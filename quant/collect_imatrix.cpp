@@ -68,7 +68,7 @@ ImportanceMatrix collect_imatrix(LlamaModel& model, const std::vector<int32_t>& 
     for (int64_t layer = 0; layer < c.num_layers; ++layer) {
       const CaptureFn capture = [&](const char* input, const at::Tensor& x) {
         std::vector<std::string> weights;
-        for (const LinearGroup& group : decoder_linear_groups())
+        for (const LinearGroup& group : decoder_linear_groups(c))
           if (std::string(group.input) == input)
             for (const std::string& linear : group.linears)
               weights.push_back(gguf_name.at(hf_names::layer(layer, linear + ".weight")));

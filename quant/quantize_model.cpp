@@ -149,7 +149,7 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
   }
   // True-sequential: one group at a time, its inputs captured after the groups before it were
   // quantized. Otherwise all groups from one pass over the unquantized layer.
-  const auto& groups = decoder_linear_groups();
+  const auto& groups = decoder_linear_groups(config);
   std::vector<std::vector<const LinearGroup*>> passes;
   if (!plan.round) {
     // Nothing to quantize: the (scaled) float layer is written as it is.

@@ -42,7 +42,15 @@ std::vector<Case> cases() {
   gemma3["sliding_window"] = 4;
   gemma3["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
   gemma3["tie_word_embeddings"] = true;
-  return {{"qwen3", qwen3}, {"gemma2", gemma2}, {"gemma3", gemma3}};
+  auto phi3 = test::tiny_config("phi3");  // fused linears, 3/4 of each head rotating, longrope past 16 tokens
+  phi3["head_dim"] = 16;
+  phi3["partial_rotary_factor"] = 0.75;
+  phi3["sliding_window"] = 4;
+  phi3["original_max_position_embeddings"] = 16;
+  phi3["rope_scaling"] = {{"type", "longrope"},
+                          {"short_factor", {1.0, 1.5, 2.0, 3.0, 5.0, 8.0}},
+                          {"long_factor", {1.0, 2.0, 4.0, 8.0, 16.0, 32.0}}};
+  return {{"qwen3", qwen3}, {"gemma2", gemma2}, {"gemma3", gemma3}, {"phi3", phi3}};
 }
 
 std::string write_model(const test::ScratchDir& dir, const Case& c) {

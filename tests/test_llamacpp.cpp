@@ -119,3 +119,21 @@ TEST_CASE("llama.cpp runs our gemma2 and gemma3 exports like we do, past the sli
   check_exports_agree(dir, "gemma2", gemma2, {"F32", "Q4_K_M"});
   check_exports_agree(dir, "gemma3", gemma3, {"F32", "Q4_K_M"});
 }
+
+TEST_CASE("llama.cpp runs our phi3 exports like we do", "[.llamacpp]") {
+  test::ScratchDir dir;
+  nlohmann::json phi3 = test::kquant_config();  // rows fill Q4_K_M's 256-wide super-blocks
+  phi3["model_type"] = "phi3";
+  phi3["partial_rotary_factor"] = 0.75;  // Phi-4-mini's: 48 of 64 dimensions rotate
+  // Phi-3.5-mini's longrope at small size: llama.cpp's 256-token context is within the original
+  // length, so both take the short factors, and the attention factor of the 2x stretch.
+  phi3["max_position_embeddings"] = 8192;
+  phi3["original_max_position_embeddings"] = 4096;
+  std::vector<double> short_factor, long_factor;
+  for (int i = 0; i < 24; ++i) {
+    short_factor.push_back(1.0 + 0.1 * i);
+    long_factor.push_back(1.0 + i);
+  }
+  phi3["rope_scaling"] = {{"type", "longrope"}, {"short_factor", short_factor}, {"long_factor", long_factor}};
+  check_exports_agree(dir, "phi3", phi3, {"F32", "Q4_K_M"});
+}

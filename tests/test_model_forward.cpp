@@ -12,13 +12,36 @@ namespace {
 
 // Rotary embedding in HF's rotate-half layout: dimension i pairs with i + d/2. Gemma 3's sliding
 // layers have their own base and no scaling; linear scaling divides the positions.
-std::vector<double> reference_inv_freq(const ModelConfig& c, bool sliding) {
+// Phi-3's partial rotary rotates the first r dimensions (pairs i, i + r/2); longrope divides by the
+// short factors, or by the long ones for a sequence longer than original_max_position_embeddings.
+int64_t reference_rotated_dims(const ModelConfig& c) {
+  return static_cast<int64_t>(c.head_dim * c.raw.value("partial_rotary_factor", 1.0));
+}
+
+bool is_longrope(const nlohmann::json& raw) {
+  return raw.contains("rope_scaling") && raw["rope_scaling"].is_object() && raw["rope_scaling"].value("type", "") == "longrope";
+}
+
+// transformers' longrope attention factor from config.json's numbers.
+double reference_rope_magnitude(const nlohmann::json& raw) {
+  if (!is_longrope(raw)) return 1;
+  const double original = raw["original_max_position_embeddings"].get<double>();
+  const double stretch = raw["max_position_embeddings"].get<double>() / original;
+  return stretch <= 1 ? 1 : std::sqrt(1 + std::log(stretch) / std::log(original));
+}
+
+std::vector<double> reference_inv_freq(const ModelConfig& c, bool sliding, int64_t sequence) {
   const nlohmann::json& raw = c.raw;
   const bool local = sliding && raw.contains("rope_local_base_freq");
   const double base = local ? raw["rope_local_base_freq"].get<double>() : c.rope_theta;
-  std::vector<double> f(c.head_dim / 2);
+  const int64_t r = reference_rotated_dims(c);
+  std::vector<double> f(r / 2);
   for (size_t i = 0; i < f.size(); ++i) {
-    f[i] = 1.0 / std::pow(base, 2.0 * i / c.head_dim);
+    f[i] = 1.0 / std::pow(base, 2.0 * i / r);
+    if (is_longrope(raw)) {
+      const bool long_context = sequence > raw["original_max_position_embeddings"].get<int64_t>();
+      f[i] /= raw["rope_scaling"][long_context ? "long_factor" : "short_factor"][i].get<double>();
+    }
     if (!local && raw.contains("rope_scaling") && raw["rope_scaling"]["rope_type"] == "linear")
       f[i] /= raw["rope_scaling"]["factor"].get<double>();
     if (c.llama3_rope) {
@@ -62,14 +85,16 @@ at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Ten
     at::Tensor y = at::matmul(x, w.at(name + ".weight").t());
     return w.count(name + ".bias") ? y + w.at(name + ".bias") : y;
   };
-  auto rope = [&](at::Tensor x, bool sliding) {  // x: [T, d]
-    const auto inv_freq = reference_inv_freq(c, sliding);
+  const int64_t r = reference_rotated_dims(c);
+  const double magnitude = reference_rope_magnitude(raw);
+  auto rope = [&](at::Tensor x, bool sliding) {  // x: [T, d]; dimensions from r on pass through
+    const auto inv_freq = reference_inv_freq(c, sliding, t);
     at::Tensor out = x.clone();
     for (int64_t p = 0; p < t; ++p)
-      for (int64_t i = 0; i < d / 2; ++i) {
-        const double a = p * inv_freq[i], x1 = x[p][i].item<double>(), x2 = x[p][i + d / 2].item<double>();
-        out[p][i] = x1 * std::cos(a) - x2 * std::sin(a);
-        out[p][i + d / 2] = x2 * std::cos(a) + x1 * std::sin(a);
+      for (int64_t i = 0; i < r / 2; ++i) {
+        const double a = p * inv_freq[i], x1 = x[p][i].item<double>(), x2 = x[p][i + r / 2].item<double>();
+        out[p][i] = (x1 * std::cos(a) - x2 * std::sin(a)) * magnitude;
+        out[p][i + r / 2] = (x2 * std::cos(a) + x1 * std::sin(a)) * magnitude;
       }
     return out;
   };
@@ -79,6 +104,12 @@ at::Tensor reference_forward(const ModelConfig& c, std::map<std::string, at::Ten
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     at::Tensor h = norm(x, w.at(p + "input_layernorm.weight"));
+    if (w.count(p + "self_attn.qkv_proj.weight")) {  // phi3: [q; k; v] and [gate; up] rows
+      const auto qkv = w.at(p + "self_attn.qkv_proj.weight").split_with_sizes({c.num_heads * d, c.num_kv_heads * d, c.num_kv_heads * d});
+      w[p + "self_attn.q_proj.weight"] = qkv[0], w[p + "self_attn.k_proj.weight"] = qkv[1], w[p + "self_attn.v_proj.weight"] = qkv[2];
+      const auto gate_up = w.at(p + "mlp.gate_up_proj.weight").chunk(2, 0);
+      w[p + "mlp.gate_proj.weight"] = gate_up[0], w[p + "mlp.up_proj.weight"] = gate_up[1];
+    }
     at::Tensor q = lin(h, p + "self_attn.q_proj"), k = lin(h, p + "self_attn.k_proj"), v = lin(h, p + "self_attn.v_proj");
     // qwen3, gemma3: each head of q and k normalized on its own, before rope.
     auto head_norm = [&](const at::Tensor& x, const char* name) {
@@ -186,6 +217,21 @@ nlohmann::json qwen3_config() {
   return c;
 }
 
+// Phi-3/Phi-4-mini's shape at small size: fused linears, 3/4 of each head rotating, longrope whose
+// short and long factors differ, and a stretch (max positions / original) that makes the attention
+// factor bite. `original` decides which factors the 12-token reference context takes.
+nlohmann::json phi3_config(int64_t original) {
+  auto c = test::tiny_config("phi3");
+  c["head_dim"] = 16;
+  c["partial_rotary_factor"] = 0.75;  // 12 of 16 dimensions rotate
+  c["original_max_position_embeddings"] = original;
+  c["max_position_embeddings"] = 64;
+  c["rope_scaling"] = {{"type", "longrope"},
+                       {"short_factor", {1.0, 1.5, 2.0, 3.0, 5.0, 8.0}},
+                       {"long_factor", {1.0, 2.0, 4.0, 8.0, 16.0, 32.0}}};
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("forward matches the reference: llama with GQA and untied embeddings", "[model]") {
@@ -233,6 +279,30 @@ TEST_CASE("forward matches the reference: gemma2 and gemma3", "[model]") {
   check_against_reference(gemma3_config());
 }
 
+TEST_CASE("forward matches the reference: phi3 fused linears, partial rotary, longrope", "[model][phi3]") {
+  check_against_reference(phi3_config(16));  // short factors: the context is within the original length
+  check_against_reference(phi3_config(8));   // long factors: the context goes beyond it
+  auto plain = test::tiny_config("phi3");      // Phi-3-mini-4k: no scaling, whole heads rotate
+  plain["sliding_window"] = 5;
+  check_against_reference(plain);
+}
+
+TEST_CASE("phi3: the short and long factors and partial rotary change the logits", "[model][phi3]") {
+  test::ScratchDir dir;
+  auto base = phi3_config(16), long_context = phi3_config(8), whole = phi3_config(16);
+  whole["partial_rotary_factor"] = 1.0;
+  whole["rope_scaling"]["short_factor"] = std::vector<double>(8, 1.0);
+  whole["rope_scaling"]["long_factor"] = std::vector<double>(8, 1.0);
+  const at::Tensor tokens = at::arange(3, 15, at::kLong).unsqueeze(0);
+  std::vector<at::Tensor> logits;
+  for (const auto& [name, config] : {std::pair{"a", base}, {"b", long_context}, {"c", whole}}) {
+    test::write_random_model(dir.path(name), config, 7);
+    logits.push_back(LlamaModel(open_model(dir.path(name)), RuntimeOptions{}).forward(tokens));
+  }
+  CHECK((logits[0] - logits[1]).abs().max().item<double>() > 1e-3);
+  CHECK((logits[0] - logits[2]).abs().max().item<double>() > 1e-3);
+}
+
 TEST_CASE("forward matches the reference: a sliding window shorter than the context", "[model]") {
   auto mistral = test::tiny_config("mistral");
   mistral["sliding_window"] = 5;  // the reference context is 12 tokens
@@ -274,6 +344,9 @@ TEST_CASE("the KV cache equals the full forward past the sliding window", "[mode
   check_cache_against_full_forward(qwen3, 16, 2);
   check_cache_against_full_forward(gemma2_config(), 16, 3);
   check_cache_against_full_forward(gemma3_config(), 16, 5);
+  auto phi3 = phi3_config(32);  // within the original length throughout: one set of factors
+  phi3["sliding_window"] = 4;
+  check_cache_against_full_forward(phi3, 16, 3);
 }
 
 TEST_CASE("incremental decoding with the KV cache equals the full forward", "[model]") {

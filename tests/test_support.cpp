@@ -126,6 +126,21 @@ std::map<std::string, at::Tensor> write_random_model(const std::string& dir, con
     add(p + "mlp.gate_proj.weight", randn({f, h}, 0.2));
     add(p + "mlp.up_proj.weight", randn({f, h}, 0.2));
     add(p + "mlp.down_proj.weight", randn({h, f}, 0.2));
+    // phi3 stores [q; k; v] and [gate; up] as one linear each.
+    auto fuse = [&](const std::vector<std::string>& parts, const std::string& fused, const std::string& kind) {
+      std::vector<at::Tensor> rows;
+      for (const std::string& part : parts) {
+        const auto it = std::find_if(tensors.begin(), tensors.end(), [&](const auto& kv) { return kv.first == p + part + kind; });
+        if (it == tensors.end()) return;
+        rows.push_back(it->second);
+        tensors.erase(it);
+      }
+      add(p + fused + kind, at::cat(rows, 0));
+    };
+    for (const std::string kind : {".weight", ".bias"}) {
+      if (parsed.fused_qkv) fuse({"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, "self_attn.qkv_proj", kind);
+      if (parsed.fused_gate_up) fuse({"mlp.gate_proj", "mlp.up_proj"}, "mlp.gate_up_proj", kind);
+    }
     // What the architecture adds to the tensors above (q/k norms, an o_proj bias), drawn after them
     // so the common tensors keep their values.
     for (const LayerTensor& t : architecture_of(parsed).layer_tensors(parsed)) {

@@ -13,13 +13,15 @@ const Architecture& qwen2_architecture();
 const Architecture& qwen3_architecture();
 const Architecture& gemma2_architecture();
 const Architecture& gemma3_architecture();
+const Architecture& phi3_architecture();
 
 namespace {
 
 const std::vector<const Architecture*>& families() {
   static const std::vector<const Architecture*> all = {&llama_architecture(), &mistral_architecture(),
                                                        &qwen2_architecture(), &qwen3_architecture(),
-                                                       &gemma2_architecture(), &gemma3_architecture()};
+                                                       &gemma2_architecture(), &gemma3_architecture(),
+                                                       &phi3_architecture()};
   return all;
 }
 
@@ -43,6 +45,16 @@ std::string Architecture::gguf_unsupported(const ModelConfig& c) const {
       return std::string("llama.cpp's \"") + gguf_name() + "\" has no sliding-window attention (layer " +
              std::to_string(i) + " has a window of " + std::to_string(c.attention_window(i)) + ")";
   return "";
+}
+
+const std::vector<LinearGroup>& Architecture::linear_groups() const {
+  static const std::vector<LinearGroup> groups = {
+      {"attn_in", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
+      {"o_in", {"self_attn.o_proj"}},
+      {"mlp_in", {"mlp.gate_proj", "mlp.up_proj"}},
+      {"down_in", {"mlp.down_proj"}},
+  };
+  return groups;
 }
 
 const std::vector<ScalingGroup>& Architecture::awq_scaling_groups() const {

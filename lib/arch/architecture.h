@@ -34,6 +34,13 @@ struct LayerTensor {
   const std::string& slot() const { return runtime_slot.empty() ? hf : runtime_slot; }
 };
 
+// The linears of a layer, grouped by the input they share, in the order the data flows (the order
+// GPTQ's true-sequential mode quantizes them); a fused linear is one linear (one Hessian).
+struct LinearGroup {
+  const char* input;                 // "attn_in", "o_in", "mlp_in", "down_in"
+  std::vector<std::string> linears;  // HF suffixes
+};
+
 // AWQ (quant/awq_scale.h): the operation that absorbs 1/s, and the output the search compares.
 enum class ScaledOp { input_norm, post_attention_norm, v_proj, up_proj };
 enum class InspectedBlock { attention, o_proj, mlp, down_proj };
@@ -63,6 +70,7 @@ class Architecture {
   // Why llama.cpp could not run this configuration as we do; empty when it can.
   virtual std::string gguf_unsupported(const ModelConfig& c) const;
   // In the order data flows through a layer.
+  virtual const std::vector<LinearGroup>& linear_groups() const;
   virtual const std::vector<ScalingGroup>& awq_scaling_groups() const;
 };
 

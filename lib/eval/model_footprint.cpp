@@ -41,7 +41,7 @@ ModelFootprint measure_footprint(const std::string& path, const ModelConfig& con
   ModelFootprint f;
   const int64_t h = config.hidden_size, v = config.vocab_size;
   int64_t per_layer_linear = 0, per_layer = 0;
-  for (const auto& group : decoder_linear_groups())
+  for (const auto& group : decoder_linear_groups(config))
     for (const auto& linear : group.linears) {
       const auto [out, in] = config.linear_shape(linear);
       per_layer_linear += out * in;
@@ -54,7 +54,7 @@ ModelFootprint measure_footprint(const std::string& path, const ModelConfig& con
   // The decoder linears by their HF prefix ("model.layers.3.self_attn.q_proj") and GGUF name.
   std::set<std::string> hf_prefixes, gguf_names;
   for (int64_t i = 0; i < config.num_layers; ++i)
-    for (const auto& group : decoder_linear_groups())
+    for (const auto& group : decoder_linear_groups(config))
       for (const auto& linear : group.linears) hf_prefixes.insert(hf_names::layer(i, linear));
   for (const LlamaTensorName& n : llama_tensor_names(config)) {
     const size_t dot = n.hf.rfind('.');

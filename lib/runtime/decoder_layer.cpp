@@ -23,6 +23,8 @@ constexpr LinearSlot kLinearSlots[] = {
     {"mlp.gate_proj", &DecoderLayerWeights::gate, &DecoderLayerWeights::gate_bias},
     {"mlp.up_proj", &DecoderLayerWeights::up, &DecoderLayerWeights::up_bias},
     {"mlp.down_proj", &DecoderLayerWeights::down, &DecoderLayerWeights::down_bias},
+    {"self_attn.qkv_proj", &DecoderLayerWeights::qkv, &DecoderLayerWeights::qkv_bias},
+    {"mlp.gate_up_proj", &DecoderLayerWeights::gate_up, &DecoderLayerWeights::gate_up_bias},
 };
 
 // The tensors that are not linears, by their full suffix.
@@ -79,14 +81,8 @@ DecoderLayerWeights assemble_layer(const ModelConfig& config, int64_t layer,
   return w;
 }
 
-const std::vector<LinearGroup>& decoder_linear_groups() {
-  static const std::vector<LinearGroup> groups = {
-      {"attn_in", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
-      {"o_in", {"self_attn.o_proj"}},
-      {"mlp_in", {"mlp.gate_proj", "mlp.up_proj"}},
-      {"down_in", {"mlp.down_proj"}},
-  };
-  return groups;
+const std::vector<LinearGroup>& decoder_linear_groups(const ModelConfig& config) {
+  return architecture_of(config).linear_groups();
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool adds_one) {
@@ -137,9 +133,16 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
                           const CaptureFn& capture) {
   const int64_t b = x.size(0), t = x.size(1), d = c.head_dim;
   const int64_t kv_heads = c.num_kv_heads, group = c.num_heads / c.num_kv_heads;
-  at::Tensor q = linear(x, w.q, w.q_bias).view({b, t, c.num_heads, d}).transpose(1, 2);
-  at::Tensor k = linear(x, w.k, w.k_bias).view({b, t, kv_heads, d}).transpose(1, 2);
-  at::Tensor v = linear(x, w.v, w.v_bias).view({b, t, kv_heads, d}).transpose(1, 2);
+  at::Tensor q, k, v;
+  if (w.qkv.defined()) {
+    const std::vector<at::Tensor> parts = linear(x, w.qkv, w.qkv_bias).split_with_sizes({c.q_size(), c.kv_size(), c.kv_size()}, -1);
+    q = parts[0], k = parts[1], v = parts[2];
+  } else {
+    q = linear(x, w.q, w.q_bias), k = linear(x, w.k, w.k_bias), v = linear(x, w.v, w.v_bias);
+  }
+  q = q.reshape({b, t, c.num_heads, d}).transpose(1, 2);
+  k = k.reshape({b, t, kv_heads, d}).transpose(1, 2);
+  v = v.reshape({b, t, kv_heads, d}).transpose(1, 2);
   if (w.q_norm.defined()) {
     q = rms_norm(c, q, w.q_norm);
     k = rms_norm(c, k, w.k_norm);
@@ -178,8 +181,14 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
 }
 
 at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Tensor& x, const CaptureFn& capture) {
-  const at::Tensor gate = linear(x, w.gate, w.gate_bias);
-  at::Tensor h = (c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu(gate)) * linear(x, w.up, w.up_bias);
+  at::Tensor gate, up;
+  if (w.gate_up.defined()) {
+    const std::vector<at::Tensor> halves = linear(x, w.gate_up, w.gate_up_bias).chunk(2, -1);
+    gate = halves[0], up = halves[1];
+  } else {
+    gate = linear(x, w.gate, w.gate_bias), up = linear(x, w.up, w.up_bias);
+  }
+  at::Tensor h = (c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu(gate)) * up;
   if (capture) capture("down_in", h);
   return linear(h, w.down, w.down_bias);
 }

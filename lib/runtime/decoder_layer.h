@@ -10,6 +10,7 @@
 #include <string>
 
 #include "formats/hf_config.h"
+#include "lib/arch/architecture.h"
 #include "lib/runtime/rope.h"
 
 namespace mp {
@@ -20,6 +21,8 @@ struct DecoderLayerWeights {
   at::Tensor q_bias, k_bias, v_bias, o_bias;      // undefined when absent
   at::Tensor gate, up, down;
   at::Tensor gate_bias, up_bias, down_bias;
+  at::Tensor qkv, qkv_bias;                       // phi3: [q; k; v] rows in one linear (q, k, v undefined)
+  at::Tensor gate_up, gate_up_bias;               // phi3: [gate; up] rows in one linear (gate, up undefined)
   at::Tensor q_norm, k_norm;                      // per-head RMSNorm weights [head_dim] (qwen3, gemma3)
   at::Tensor attn_output_norm, mlp_output_norm;   // gemma: norms of each block's output
   int64_t attention_window = 0;                   // this layer's sliding window; 0: none
@@ -39,13 +42,8 @@ struct DecoderLayerWeights {
 DecoderLayerWeights assemble_layer(const ModelConfig& config, int64_t layer,
                                    const std::function<at::Tensor(const std::string& suffix)>& get);
 
-// The linears of a layer, grouped by the input they share, in the order the data flows
-// (the order GPTQ's true-sequential mode quantizes them).
-struct LinearGroup {
-  const char* input;                 // "attn_in", "o_in", "mlp_in", "down_in"
-  std::vector<std::string> linears;  // HF suffixes
-};
-const std::vector<LinearGroup>& decoder_linear_groups();
+// The linears of a layer of this config's family, grouped by shared input (Architecture::linear_groups).
+const std::vector<LinearGroup>& decoder_linear_groups(const ModelConfig& config);
 
 // Called with each shared linear input as it is computed: (group input name, [B, T, in]).
 using CaptureFn = std::function<void(const char* input, const at::Tensor& x)>;

@@ -47,11 +47,14 @@ nlohmann::json config_json(const GgufFile& f) {
       j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", gguf_required(f, arch + ".rope.scaling.factor").as_float()}};
   }
   family.read_gguf(f, j);
-  // The runtime rotates whole heads; a file that rotates part of each (or none) is another model.
-  const nlohmann::json rotated = opt(arch + ".rope.dimension_count", j["head_dim"]);
-  if (rotated != j["head_dim"])
-    fail_input(f.path(), arch + ".rope.dimension_count is " + rotated.dump() + ", expected the head dimension " +
-                             j["head_dim"].dump());
+  // Whole heads rotate unless the family reads a partial_rotary_factor (phi3); a file that rotates
+  // another part of each head is another model.
+  const int64_t head_dim = j["head_dim"].get<int64_t>();
+  const int64_t expected = static_cast<int64_t>(head_dim * j.value("partial_rotary_factor", 1.0));
+  const nlohmann::json rotated = opt(arch + ".rope.dimension_count", head_dim);
+  if (rotated != expected)
+    fail_input(f.path(), arch + ".rope.dimension_count is " + rotated.dump() + ", expected " +
+                             (expected == head_dim ? "the head dimension " : "") + std::to_string(expected));
   return j;
 }
 

@@ -21,7 +21,7 @@ at::Tensor apply_llama3_scaling(const at::Tensor& inv_freq, const Llama3RopeScal
 }
 
 at::Tensor base_inverse_frequencies(const ModelConfig& config, double theta) {
-  const int64_t d = config.head_dim;
+  const int64_t d = config.rotated_dims();
   at::Tensor exponents = at::arange(0, d, 2, at::kLong).to(at::kFloat) / static_cast<double>(d);
   return 1.0 / at::pow(theta, exponents);
 }
@@ -33,8 +33,11 @@ at::Tensor global_inverse_frequencies(const ModelConfig& config) {
   at::Tensor inv_freq = base_inverse_frequencies(config);
   if (config.llama3_rope) inv_freq = apply_llama3_scaling(inv_freq, *config.llama3_rope);
   if (!config.rope_freq_factors.empty()) inv_freq = inv_freq / at::tensor(config.rope_freq_factors);
+  if (config.longrope) inv_freq = inv_freq / at::tensor(config.longrope->short_factor);
   return inv_freq / config.rope_linear_factor;
 }
+
+double attention_factor(const ModelConfig& config) { return config.longrope ? config.longrope->attention_factor : 1.0; }
 
 at::Tensor rotate_half(const at::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
@@ -65,13 +68,23 @@ std::vector<float> llama3_rope_freq_factors(const ModelConfig& config) {
   return factors;
 }
 
-RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) : global_(global_inverse_frequencies(config)) {
+RotaryEmbedding::RotaryEmbedding(const ModelConfig& config)
+    : global_(global_inverse_frequencies(config), attention_factor(config)) {
   // gemma3's sliding layers: their own base, no scaling.
   if (config.rope_local_theta > 0) local_.emplace(base_inverse_frequencies(config, config.rope_local_theta));
+  if (config.longrope) {
+    long_.emplace(base_inverse_frequencies(config) / at::tensor(config.longrope->long_factor), attention_factor(config));
+    long_from_ = config.longrope->original_max_position_embeddings;
+  }
+}
+
+RotaryTable& RotaryEmbedding::table(bool sliding, int64_t end_pos) {
+  if (sliding && local_) return *local_;
+  return long_ && end_pos > long_from_ ? *long_ : global_;
 }
 
 at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t start_pos, bool sliding) {
-  return table(sliding).apply(x, start_pos);
+  return table(sliding, start_pos + x.size(2)).apply(x, start_pos);
 }
 
 void RotaryTable::extend_to(int64_t positions, const at::Device& device) {
@@ -79,8 +92,8 @@ void RotaryTable::extend_to(int64_t positions, const at::Device& device) {
   const int64_t n = std::max<int64_t>(positions, cos_.defined() ? 2 * cos_.size(0) : 256);
   at::Tensor freqs = at::outer(at::arange(n, at::kFloat), inv_freq_);
   at::Tensor angles = at::cat({freqs, freqs}, -1);
-  cos_ = angles.cos().to(device);
-  sin_ = angles.sin().to(device);
+  cos_ = (angles.cos() * scale_).to(device);
+  sin_ = (angles.sin() * scale_).to(device);
 }
 
 at::Tensor RotaryTable::apply(const at::Tensor& x, int64_t start_pos) {
@@ -88,7 +101,11 @@ at::Tensor RotaryTable::apply(const at::Tensor& x, int64_t start_pos) {
   extend_to(start_pos + t, x.device());
   at::Tensor cos = cos_.narrow(0, start_pos, t), sin = sin_.narrow(0, start_pos, t);
   at::Tensor xf = x.to(at::kFloat);
-  return (xf * cos + rotate_half(xf) * sin).to(x.scalar_type());
+  const int64_t rotated = cos.size(1);
+  if (rotated == x.size(-1)) return (xf * cos + rotate_half(xf) * sin).to(x.scalar_type());
+  const at::Tensor head = xf.narrow(-1, 0, rotated);
+  return at::cat({head * cos + rotate_half(head) * sin, xf.narrow(-1, rotated, x.size(-1) - rotated)}, -1)
+      .to(x.scalar_type());
 }
 
 }  // namespace mp
