@@ -73,6 +73,12 @@ GgmlType rule_type(uint32_t ft, GgmlType base, const LlamaTensorName& t, int64_t
       return ft == Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
     return base;
   }
+  if (contains(name, "attn_qkv.weight")) {  // phi3's fused q, k, v
+    if (ft == Q3_K_M || ft == Q3_K_L) return GgmlType::Q4_K;
+    if (ft == Q4_K_M) return GgmlType::Q5_K;
+    if (ft == Q5_K_M) return GgmlType::Q6_K;
+    return base;
+  }
   if (contains(name, "attn_output.weight")) {
     if (ft == Q2_K) return GgmlType::Q3_K;
     if (ft == Q3_K_M) return GgmlType::Q4_K;
