@@ -23,7 +23,8 @@ class Phi3 : public Architecture {
     c.qkv_bias = c.o_bias = keys.optional<bool>("attention_bias", false);
     c.fused_qkv = c.fused_gate_up = true;
     const double rotated = keys.optional<double>("partial_rotary_factor", 1.0);
-    c.rotary_dim = static_cast<int64_t>(c.head_dim * rotated);  // transformers truncates likewise
+    // transformers truncates; the epsilon keeps a factor read back from GGUF (rotated / head_dim) whole.
+    c.rotary_dim = static_cast<int64_t>(c.head_dim * rotated + 1e-9);
     if (!(rotated > 0 && rotated <= 1) || c.rotary_dim < 2 || c.rotary_dim % 2 != 0)
       fail_input(keys.where(), "\"partial_rotary_factor\" must give an even number of rotated dimensions per head");
     c.sliding_window = keys.optional<int64_t>("sliding_window", 0);

@@ -1,5 +1,7 @@
 #include "lib/runtime/gguf_model_source.h"
 
+#include <cmath>
+
 #include "formats/gguf_keys.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
@@ -50,7 +52,7 @@ nlohmann::json config_json(const GgufFile& f) {
   // Whole heads rotate unless the family reads a partial_rotary_factor (phi3); a file that rotates
   // another part of each head is another model.
   const int64_t head_dim = j["head_dim"].get<int64_t>();
-  const int64_t expected = static_cast<int64_t>(head_dim * j.value("partial_rotary_factor", 1.0));
+  const int64_t expected = std::llround(head_dim * j.value("partial_rotary_factor", 1.0));
   const nlohmann::json rotated = opt(arch + ".rope.dimension_count", head_dim);
   if (rotated != expected)
     fail_input(f.path(), arch + ".rope.dimension_count is " + rotated.dump() + ", expected " +
