@@ -42,7 +42,7 @@ std::vector<double> reference_inv_freq(const ModelConfig& c, bool sliding, int64
       const bool long_context = sequence > raw["original_max_position_embeddings"].get<int64_t>();
       f[i] /= raw["rope_scaling"][long_context ? "long_factor" : "short_factor"][i].get<double>();
     }
-    if (!local && raw.contains("rope_scaling") && raw["rope_scaling"]["rope_type"] == "linear")
+    if (!local && raw.contains("rope_scaling") && raw["rope_scaling"].value("rope_type", "") == "linear")
       f[i] /= raw["rope_scaling"]["factor"].get<double>();
     if (c.llama3_rope) {
       const auto& s = *c.llama3_rope;
