@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Peak RSS, wall and CPU seconds of `modelpress eval` by the stored form of the model: stories260K and
-# tinymix-10M as f32 and bf16 HF checkpoints and as Q4_K_M GGUF, and optionally a synthetic model with
+# Peak RSS, wall and CPU seconds of `modelpress eval` by the stored form of the model: stories260K (f32)
+# and a bf16 copy of it, tinymix-10M (bf16), and each exported to Q4_K_M GGUF, and optionally a synthetic model with
 # Llama-7B layer shapes exported to Q4_K_M (SYN7B_LAYERS=L decoder layers; written by bench_export).
 # Each binary given is run on the same files, so a build of main and of a branch compare side by side.
 # Prints a markdown table (docs/performance.md, "Memory of eval").
@@ -51,8 +51,10 @@ PY
 models=()
 for name in stories260K tinymix-10M; do
   models+=("$shared/models/$name")
-  [ -d "$work/$name-bf16" ] || to_bf16 "$shared/models/$name" "$work/$name-bf16"
-  models+=("$work/$name-bf16")
+  if ! grep -q '"torch_dtype": "bfloat16"' "$shared/models/$name/config.json"; then  # tinymix is stored in bf16
+    [ -d "$work/$name-bf16" ] || to_bf16 "$shared/models/$name" "$work/$name-bf16"
+    models+=("$work/$name-bf16")
+  fi
   [ -f "$work/$name-Q4_K_M.gguf" ] || "$1" export -q -m "$shared/models/$name" --type Q4_K_M -o "$work/$name-Q4_K_M.gguf" >/dev/null
   models+=("$work/$name-Q4_K_M.gguf")
 done
