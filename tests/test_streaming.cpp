@@ -1,6 +1,8 @@
 // The runtime streams decoder layers: evaluating a quantized GGUF holds the file (mapped) plus one
 // layer in f32, never the whole model in f32. Checked on the process's own peak resident memory
 // while a 16-layer Q4_0 model, whose f32 form is ~7x its file, is evaluated.
+#include <malloc.h>
+
 #include <filesystem>
 
 #include "formats/gguf_export.h"
@@ -58,6 +60,9 @@ TEST_CASE("eval of a Q4_0 GGUF holds the file plus one f32 layer, not the model 
   const int64_t bound = file_bytes + 2 * layer_f32_bytes + (24 << 20);
   REQUIRE(bound < model_f32_bytes / 2);  // the bound tells streaming from a whole f32 copy
 
+  // Freed heap memory (writing the model) goes back to the system, so the runtime cannot reuse it
+  // unseen.
+  malloc_trim(0);
   reset_peak_resident();
   const int64_t before = resident_bytes();
   LlamaModel model(open_model(gguf), RuntimeOptions{});
