@@ -8,19 +8,15 @@
 
 #include "formats/safetensors.h"
 #include "lib/base/atomic_output.h"
+#include "lib/base/memory_usage.h"
 
 namespace mp::bench {
 
 namespace fs = std::filesystem;
 
-inline double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
+inline double peak_rss_mib() { return static_cast<double>(peak_resident_bytes()) / (1024.0 * 1024.0); }
 
-inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+inline void reset_peak_rss() { reset_peak_resident(); }
 
 // Llama-7B shapes (hidden 4096, MLP 11008, 32 heads, vocab 32000) with `layers` decoder layers.
 inline std::string write_synthetic_llama7b(const fs::path& dir, int layers) {

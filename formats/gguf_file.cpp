@@ -1,5 +1,6 @@
 #include "formats/gguf_file.h"
 
+#include <ATen/Parallel.h>
 #include <cstring>
 #include <fstream>
 
@@ -226,8 +227,12 @@ at::Tensor GgufFile::tensor(const GgufTensorInfo& info) const {
   const uint64_t row_bytes = ggml_row_bytes(info.type, row);
   const uint8_t* src = bytes(info);
   float* dst = out.data_ptr<float>();
-  for (int64_t r = 0; r < out.numel() / row; ++r)
-    dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
+  // Rows decode independently; the runtime dequantizes a layer each time it runs, so this is on
+  // the forward pass's path.
+  const int64_t rows_per_task = std::max<int64_t>(1, (1 << 16) / row);
+  at::parallel_for(0, out.numel() / row, rows_per_task, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
+  });
   return out;
 }
 

@@ -33,8 +33,6 @@ LlamaModel::LlamaModel(std::shared_ptr<const ModelSource> source, RuntimeOptions
   embed_ = place(source_->tensor(hf_names::embed));
   final_norm_ = place(source_->tensor(hf_names::final_norm));
   lm_head_ = c.tie_word_embeddings || !source_->has(hf_names::lm_head) ? embed_ : place(source_->tensor(hf_names::lm_head));
-  layers_.resize(c.num_layers);
-  loaded_.assign(c.num_layers, false);
 }
 
 at::Tensor LlamaModel::place(const at::Tensor& t) const {
@@ -56,24 +54,6 @@ DecoderLayerWeights LlamaModel::load_layer(int64_t i) const {
   });
 }
 
-const DecoderLayerWeights& LlamaModel::layer(int64_t i) {
-  if (!loaded_.at(i)) {
-    layers_[i] = load_layer(i);
-    loaded_[i] = true;
-  }
-  return layers_[i];
-}
-
-void LlamaModel::set_layer(int64_t i, DecoderLayerWeights weights) {
-  layers_.at(i) = std::move(weights);
-  loaded_[i] = true;
-}
-
-void LlamaModel::release_layer(int64_t i) {
-  layers_.at(i) = DecoderLayerWeights();
-  loaded_[i] = false;
-}
-
 at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
   return embed_tokens(config(), embed_, tokens);
 }
@@ -85,7 +65,7 @@ at::Tensor LlamaModel::run_layer(int64_t i, const at::Tensor& hidden, int64_t st
     cache->resize(config().num_layers);
     layer_cache = &(*cache)[i];
   }
-  return decoder_layer_forward(config(), layer(i), rope_, hidden, start_pos, layer_cache, capture);
+  return decoder_layer_forward(config(), load_layer(i), rope_, hidden, start_pos, layer_cache, capture);
 }
 
 at::Tensor LlamaModel::logits(const at::Tensor& hidden) {

@@ -1,5 +1,8 @@
-// A Llama-family model ready to run: weights come from a ModelSource, a decoder layer at a time,
-// converted to the compute device and type on first use.
+// A Llama-family model ready to run: weights come from a ModelSource, a decoder layer at a time.
+// Decoder layers are streamed: a layer is converted (dequantized, cast) to the compute device and
+// type only while it runs and dropped after, so memory holds the source's stored form (a memory
+// map) plus one layer in the compute type, never the whole model in it. The embeddings, final norm
+// and LM head stay resident in the compute type.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -37,9 +40,6 @@ class LlamaModel {
   at::Tensor logits(const at::Tensor& hidden);               // final norm + LM head, f32
   at::Tensor forward(const at::Tensor& tokens, int64_t start_pos = 0, KVCache* cache = nullptr);
 
-  const DecoderLayerWeights& layer(int64_t i);  // loaded on first use
-  void set_layer(int64_t i, DecoderLayerWeights weights);
-  void release_layer(int64_t i);
   DecoderLayerWeights load_layer(int64_t i) const;  // fresh from the source, compute placement
   RotaryEmbedding& rope() { return rope_; }
 
@@ -49,8 +49,6 @@ class LlamaModel {
   RuntimeOptions options_;
   RotaryEmbedding rope_;
   at::Tensor embed_, final_norm_, lm_head_;
-  std::vector<DecoderLayerWeights> layers_;
-  std::vector<bool> loaded_;
 };
 
 }  // namespace mp
