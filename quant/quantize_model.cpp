@@ -269,6 +269,8 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     fail_input("--resume", "the interrupted run finished more layers than the model has");
   report.resumed_layers = static_cast<int64_t>(finished.size());
   at::Tensor states = model.embed(tokens).to(runtime.dtype);
+  // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
+  source.release(hf_names::embed);
 
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {
