@@ -39,10 +39,8 @@ for f in "$calib" "$text" "$tokenizer_dir/tokenizer.json" "$build/modelpress" "$
   [ -e "$f" ] || { echo "bench_1b.sh: $f is missing (scripts/build.sh, scripts/fetch-tokenizers.sh, ../shared)" >&2; exit 1; }
 done
 mkdir -p "$out" "$logs"
-if [ ! -f "$model/model.safetensors.index.json" ]; then
-  "$build/write_llama1b" "$model" --layers "$layers" >"$logs/write.log"
-  cp "$tokenizer_dir/tokenizer.json" "$tokenizer_dir/tokenizer_config.json" "$model/"
-fi
+[ -f "$model/model.safetensors.index.json" ] || "$build/write_llama1b" "$model" --layers "$layers" >"$logs/write.log"
+[ -f "$model/tokenizer_config.json" ] || cp "$tokenizer_dir/tokenizer.json" "$tokenizer_dir/tokenizer_config.json" "$model/"
 
 # The bound, in bytes. Shapes as write_llama1b writes them; `bytes` is the stage's compute type.
 hidden=2048 ffn=8192 q_rows=2048 kv_rows=512 vocab=128256 ctx=512 eval_batch=4
