@@ -160,6 +160,7 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
       if (!options.imatrix.empty() && !importance && ggml_type_info(t.type.used).block_size > 1)
         summary.without_importance.push_back(t.name.gguf);
       write_weight(source, t, importance, writer, summary);
+      source.release(t.name.hf);  // its mapped pages: an export holds one tensor, not the model
     }
     progress.advance(1, t.name.gguf);
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "formats/generation_config.h"
 #include "formats/gguf_llama_names.h"
 #include "formats/gguf_vocab_export.h"
 #include "lib/arch/architecture.h"
@@ -23,6 +24,25 @@ std::string gguf_size_label(int64_t parameters) {
   return buf;
 }
 
+namespace {
+
+// general.sampling.* from generation_config.json, as gguf-py's Metadata takes them (before general.name).
+std::vector<std::pair<std::string, GgufValue>> sampling_keys(const std::string& model_dir) {
+  const GenerationConfig g = read_generation_config(model_dir);
+  std::vector<std::pair<std::string, GgufValue>> keys;
+  auto add = [&](const char* key, const std::optional<double>& value) {
+    if (value) keys.emplace_back(key, GgufValue::float32(static_cast<float>(*value)));
+  };
+  if (g.top_k) keys.emplace_back("general.sampling.top_k", GgufValue::int32(static_cast<int32_t>(*g.top_k)));
+  add("general.sampling.top_p", g.top_p);
+  add("general.sampling.min_p", g.min_p);
+  add("general.sampling.temp", g.temperature);
+  add("general.sampling.penalty_repeat", g.repetition_penalty);
+  return keys;
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSource& source, const std::string& name,
                                                                    int64_t parameters, uint32_t file_type,
                                                                    const std::string& pre) {
@@ -34,6 +54,9 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
   std::vector<std::pair<std::string, GgufValue>> keys = {
       {"general.architecture", GgufValue::string(arch)},
       {"general.type", GgufValue::string("model")},
+  };
+  for (auto& kv : sampling_keys(source.path())) keys.push_back(std::move(kv));
+  std::vector<std::pair<std::string, GgufValue>> model_keys = {
       {"general.name", GgufValue::string(name)},
       {"general.size_label", GgufValue::string(gguf_size_label(parameters))},
       {arch + ".block_count", u32(c.num_layers)},
@@ -45,6 +68,7 @@ std::vector<std::pair<std::string, GgufValue>> llama_gguf_metadata(const ModelSo
       {arch + ".rope.freq_base", GgufValue::float32(static_cast<float>(c.rope_theta))},
       {arch + ".attention.layer_norm_rms_epsilon", GgufValue::float32(static_cast<float>(c.rms_norm_eps))},
   };
+  for (auto& kv : model_keys) keys.push_back(std::move(kv));
   if (c.rope_linear_factor != 1) {
     keys.emplace_back(arch + ".rope.scaling.type", GgufValue::string("linear"));
     keys.emplace_back(arch + ".rope.scaling.factor", GgufValue::float32(static_cast<float>(c.rope_linear_factor)));

@@ -137,19 +137,26 @@ void GgufWriter::write_tensor(const at::Tensor& values, const float* importance)
   const GgufTensorInfo& t = next_tensor();
   if (values.sizes() != at::IntArrayRef(t.shape()))
     fail_runtime("GGUF tensor '" + t.name + "' given values of the wrong shape");
-  const at::Tensor x = values.to(at::kFloat).contiguous();
   const int64_t row = t.dims.empty() ? 1 : t.dims[0];
   std::vector<uint8_t> encoded(t.bytes);
   if (row > 0) {
     const uint64_t row_bytes = ggml_row_bytes(t.type, row);
-    const float* values_data = x.data_ptr<float>();
-    // Rows encode independently into their own bytes, so the file is the same for any thread count.
-    // A block of rows is at least ~64k values: enough work to be worth a thread's wake-up.
-    const int64_t rows_per_task = std::max<int64_t>(1, (int64_t{1} << 16) / row);
-    at::parallel_for(0, x.numel() / row, rows_per_task, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        quantize_row(t.type, values_data + r * row, encoded.data() + r * row_bytes, row, importance);
-    });
+    const at::Tensor rows = values.reshape({-1, row});
+    // In f32 a chunk of rows at a time (~64 MiB), not the whole tensor: a bf16 embedding of a 1B
+    // model would otherwise be converted whole (1 GiB beside its 0.5 GiB source).
+    const int64_t chunk_rows = std::max<int64_t>(1, (int64_t{1} << 24) / row);
+    for (int64_t first = 0; first < rows.size(0); first += chunk_rows) {
+      const at::Tensor x = rows.narrow(0, first, std::min(chunk_rows, rows.size(0) - first)).to(at::kFloat).contiguous();
+      const float* values_data = x.data_ptr<float>();
+      uint8_t* out = encoded.data() + first * row_bytes;
+      // Rows encode independently into their own bytes, so the file is the same for any thread count.
+      // A block of rows is at least ~64k values: enough work to be worth a thread's wake-up.
+      const int64_t rows_per_task = std::max<int64_t>(1, (int64_t{1} << 16) / row);
+      at::parallel_for(0, x.size(0), rows_per_task, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+          quantize_row(t.type, values_data + r * row, out + r * row_bytes, row, importance);
+      });
+    }
   }
   write_tensor_bytes(encoded.data(), encoded.size());
 }

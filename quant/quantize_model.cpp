@@ -20,14 +20,14 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The layer's tensors in another compute type (the f32 originals stay what is quantized).
-DecoderLayerWeights with_dtype(const DecoderLayerWeights& w, at::ScalarType dtype) {
+// The layer's tensors in another compute type (the f32 originals stay what is quantized): every
+// slot the family's layers have, so a family's own tensors (q/k norms, output norms) follow.
+DecoderLayerWeights with_dtype(const ModelConfig& config, const DecoderLayerWeights& w, at::ScalarType dtype) {
   DecoderLayerWeights cast = w;
-  for (at::Tensor* t : {&cast.input_norm, &cast.post_attention_norm, &cast.q, &cast.k, &cast.v, &cast.o, &cast.q_bias,
-                        &cast.k_bias, &cast.v_bias, &cast.o_bias, &cast.gate, &cast.up, &cast.down, &cast.gate_bias,
-                        &cast.up_bias, &cast.down_bias, &cast.q_norm, &cast.k_norm, &cast.attn_output_norm,
-                        &cast.mlp_output_norm})
-    if (t->defined()) *t = t->to(dtype);
+  for (const LayerTensor& t : architecture_of(config).layer_tensors(config)) {
+    at::Tensor& slot = cast.tensor(t.slot());
+    if (slot.defined()) slot = slot.to(dtype);
+  }
   return cast;
 }
 
@@ -37,7 +37,7 @@ at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, Ro
                      const at::Tensor& states, int64_t batch, const CaptureFn& capture) {
   if (states.size(0) == 0) return states;  // data-free RTN: nothing to run
   const bool cast = states.scalar_type() != w.q.scalar_type();
-  const DecoderLayerWeights forward_weights = cast ? with_dtype(w, states.scalar_type()) : DecoderLayerWeights{};
+  const DecoderLayerWeights forward_weights = cast ? with_dtype(config, w, states.scalar_type()) : DecoderLayerWeights{};
   std::vector<at::Tensor> outputs;
   for (int64_t s = 0; s < states.size(0); s += batch)
     outputs.push_back(decoder_layer_forward(config, cast ? forward_weights : w, rope,
@@ -269,6 +269,8 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     fail_input("--resume", "the interrupted run finished more layers than the model has");
   report.resumed_layers = static_cast<int64_t>(finished.size());
   at::Tensor states = model.embed(tokens).to(runtime.dtype);
+  // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
+  source.release(hf_names::embed);
 
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {

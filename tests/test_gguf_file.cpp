@@ -241,6 +241,28 @@ TEST_CASE("gguf writer -> reader round trip of every value type and several tens
   }
 }
 
+TEST_CASE("gguf writer: a tensor encoded in several f32 chunks equals each row encoded alone", "[gguf]") {
+  // 256-wide rows are converted 65536 at a time, so these 65539 bf16 rows cross a chunk boundary.
+  mp::test::ScratchDir dir;
+  at::manual_seed(3);
+  const at::Tensor values = (at::randn({65539, 256}) * 0.02).to(at::kBFloat16);
+  const at::Tensor f32 = values.to(at::kFloat).contiguous();
+  const uint64_t row_bytes = mp::ggml_row_bytes(GgmlType::Q8_0, 256);
+  std::vector<uint8_t> expected(row_bytes * 65539);
+  for (int64_t r = 0; r < 65539; ++r)
+    mp::quantize_row(GgmlType::Q8_0, f32.data_ptr<float>() + r * 256, expected.data() + r * row_bytes, 256);
+  {
+    mp::GgufWriter writer(dir.path("chunks.gguf"));
+    writer.add_tensor("big", {65539, 256}, GgmlType::Q8_0);
+    writer.write_tensor(values);
+    writer.commit();
+  }
+  const mp::GgufFile file(dir.path("chunks.gguf"));
+  const mp::GgufTensorInfo* big = file.find_tensor("big");
+  REQUIRE(big != nullptr);
+  CHECK(std::memcmp(file.bytes(*big), expected.data(), expected.size()) == 0);
+}
+
 TEST_CASE("gguf writer refuses inconsistent use", "[gguf]") {
   mp::test::ScratchDir dir;
   mp::GgufWriter out(dir.path("x.gguf"));

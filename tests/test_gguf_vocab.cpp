@@ -9,6 +9,7 @@
 #include "formats/gguf_file.h"
 #include "formats/gguf_vocab_export.h"
 #include "formats/hf_config.h"
+#include "lib/base/atomic_output.h"
 #include "lib/runtime/gguf_model_source.h"
 #include "lib/runtime/gguf_tokenizer.h"
 #include "tests/tokenizer_files.h"
@@ -88,8 +89,15 @@ TEST_CASE("GGUF export: tokenizer.ggml.pre is recognized as llama.cpp's converte
 TEST_CASE("GGUF export: a Llama 3 tokenizer.json becomes a gpt2 vocabulary and reads back identically", "[gguf_vocab]") {
   test::ScratchDir dir;
   const std::string model = test::write_tokenizer_model(dir, "llama3", "llama", 128256, test::add_llama3_bos_template);
+  // Llama-3.2-1B-Instruct's generation_config.json: llama.cpp's converter takes its sampling settings.
+  write_file_atomically(model + "/generation_config.json",
+                        R"({"bos_token_id": 128000, "do_sample": true, "eos_token_id": [128001, 128008, 128009],)"
+                        R"( "temperature": 0.6, "top_p": 0.9})");
   const std::string out = export_f32(model);
   const GgufFile f(out);
+  CHECK(key(f, "general.sampling.temp").as_float() == 0.6f);
+  CHECK(key(f, "general.sampling.top_p").as_float() == 0.9f);
+  CHECK(f.find("general.sampling.top_k") == nullptr);
   CHECK(key(f, "tokenizer.ggml.model").as_string() == "gpt2");
   CHECK(key(f, "tokenizer.ggml.pre").as_string() == "llama-bpe");
   CHECK(key(f, "tokenizer.ggml.tokens").as_array().size() == 128256);
@@ -124,6 +132,7 @@ TEST_CASE("GGUF export: a Qwen 3 tokenizer.json on a qwen2 model becomes a gpt2 
   CHECK(key(f, "tokenizer.ggml.padding_token_id").as_uint() == 151643);  // <|endoftext|>
   CHECK_FALSE(key(f, "tokenizer.ggml.add_bos_token").as_bool());
   CHECK(f.find("tokenizer.ggml.bos_token_id") == nullptr);  // tokenizer_config.json's bos_token is null
+  CHECK(f.find("general.sampling.temp") == nullptr);        // no generation_config.json
 
   check_reads_back(out, model, "qwen2");
 }

@@ -63,6 +63,18 @@ QuantizeReport run(const std::string& model, const std::string& out, const Quant
   return r;
 }
 
+// A family with its own layer tensors: qwen3's q/k norms, gemma3's block output norms.
+nlohmann::json family_config(const std::string& model_type) {
+  nlohmann::json c = test::tiny_config(model_type);
+  if (model_type == "llama") return c;
+  c["head_dim"] = 16;
+  if (model_type == "gemma3_text") {
+    c["query_pre_attn_scalar"] = 16;
+    c["tie_word_embeddings"] = true;
+  }
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("quantize: the checkpoint holds exactly what the quantizer computed", "[quantize]") {
@@ -111,8 +123,10 @@ TEST_CASE("quantize: GPTQ reconstructs layer outputs better than RTN, and 8 bits
 }
 
 TEST_CASE("quantize: with bf16 compute the calibration forwards run in bf16, the solve stays f32", "[quantize]") {
+  const std::string model_type = GENERATE(as<std::string>{}, "llama", "qwen3", "gemma3_text");
+  INFO(model_type);
   test::ScratchDir dir;
-  const std::string model = tiny_model(dir, test::tiny_config("llama"));
+  const std::string model = tiny_model(dir, family_config(model_type));
   RuntimeOptions bf16;
   bf16.dtype = at::kBFloat16;
   std::map<std::string, at::Tensor> in_f32, in_bf16;

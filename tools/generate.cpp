@@ -31,6 +31,7 @@ void run_generate(GenerateArgs& a) {
   if (!a.prompt_file.empty()) a.prompt = read_prompt_file(a.prompt_file);
   const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
   LlamaModel model(open_model(a.model), runtime);
+  a.sampling.end_tokens = end_tokens(model.config(), a.model);
   const Tokenizer tokenizer = model_tokenizer(model.source(), a.tokenizer);
   const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special=*/true);
   const bool stream = !a.json && !a.ids;

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
+#include "formats/generation_config.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 
@@ -70,7 +72,20 @@ class KeptLayers {
   std::vector<DecoderLayerWeights> layers_;
 };
 
+bool is_end(const ModelConfig& config, const SamplingOptions& o, int32_t token) {
+  if (o.end_tokens.empty()) return token == config.eos_token_id;
+  return std::find(o.end_tokens.begin(), o.end_tokens.end(), token) != o.end_tokens.end();
+}
+
 }  // namespace
+
+std::vector<int64_t> end_tokens(const ModelConfig& config, const std::string& model_path) {
+  std::vector<int64_t> ids = eos_token_ids(config.raw, "config.json");
+  if (ids.empty()) ids.push_back(config.eos_token_id);
+  for (int64_t id : read_generation_config(model_path).eos_token_ids)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
+}
 
 Generation generate(LlamaModel& model, const std::vector<int32_t>& prompt, const SamplingOptions& options,
                     const std::function<void(int32_t)>& on_token) {
@@ -91,7 +106,7 @@ Generation generate(LlamaModel& model, const std::vector<int32_t>& prompt, const
   int64_t position = static_cast<int64_t>(ids.size());
   for (int64_t n = 0; n < options.max_new_tokens && position < limit; ++n, ++position) {
     int32_t next = sample(last, options, rng);
-    if (options.stop_at_eos && next == model.config().eos_token_id) break;
+    if (options.stop_at_eos && is_end(model.config(), options, next)) break;
     g.new_tokens.push_back(next);
     if (on_token) on_token(next);
     if (n + 1 == options.max_new_tokens) break;

@@ -2,6 +2,7 @@
 // seeded generator (same seed, same tokens).
 #pragma once
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "lib/runtime/llama_model.h"
@@ -15,6 +16,7 @@ struct SamplingOptions {
   double top_p = 0.95;     // 1: off
   uint64_t seed = 0;
   bool stop_at_eos = true;
+  std::vector<int64_t> end_tokens;  // what stop_at_eos stops at; empty: the config's eos_token_id
 };
 
 struct Generation {
@@ -22,6 +24,10 @@ struct Generation {
   at::Tensor prompt_logits;  // [vocab] f32 at the last prompt position
   double prefill_seconds = 0, decode_seconds = 0;
 };
+
+// Every end token of the model at `model_path`: config.json's eos_token_id (all of a list), then
+// those its generation_config.json adds (a chat model's end of turn, e.g. Llama 3's <|eot_id|>).
+std::vector<int64_t> end_tokens(const ModelConfig& config, const std::string& model_path);
 
 Generation generate(LlamaModel& model, const std::vector<int32_t>& prompt, const SamplingOptions& options,
                     const std::function<void(int32_t)>& on_token = {});
