@@ -38,5 +38,5 @@ for file in "$@"; do
   kld=$(sed -n 's/^Mean *KLD: *\([0-9.]*\).*/\1/p' "$log")
   top1=$(sed -n 's/^Same top p: *\([0-9.]*\).*/\1/p' "$log")
   printf '| %s | %s | %.2f | %.4f | %s | %s |\n' "$(basename "$file")" \
-    "$(printf "%'d" "$bytes")" "$(echo "8 * $bytes / $params" | bc -l)" "$ppl" "$kld" "$top1"
+    "$(echo "$bytes" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta')" "$(echo "8 * $bytes / $params" | bc -l)" "$ppl" "$kld" "$top1"
 done
