@@ -76,8 +76,8 @@ void write_weight(const ModelSource& source, const PlannedTensor& t, const float
                   GgufExportSummary& summary) {
   std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
   if (codes && t.name.permute_heads > 0)  // rows move with their codes and group parameters
-    for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
-      *rows = hf_to_gguf_rows(*rows, t.name.permute_heads);
+    for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros, &codes->stored})
+      if (rows->defined()) *rows = hf_to_gguf_rows(*rows, t.name.permute_heads);
   if (codes) {
     const GgufCodeCopy copy = copy_codes_to_gguf(*codes, t.type.used);
     summary.code_origins.push_back({t.name.gguf, !copy.bytes.empty(), copy.max_error, copy.why_not});
