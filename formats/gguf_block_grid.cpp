@@ -12,7 +12,11 @@ namespace {
 using gguf_blocks::BlockGridCodec;
 
 const BlockGridCodec* find_grid_codec(GgmlType type) {
-  static const std::vector<BlockGridCodec> codecs = gguf_blocks::kquant_4_6bit_grids();
+  static const std::vector<BlockGridCodec> codecs = [] {
+    std::vector<BlockGridCodec> all = gguf_blocks::kquant_2_3bit_grids();
+    for (const BlockGridCodec& codec : gguf_blocks::kquant_4_6bit_grids()) all.push_back(codec);
+    return all;
+  }();
   for (const BlockGridCodec& codec : codecs)
     if (codec.type == type) return &codec;
   return nullptr;

@@ -3,7 +3,7 @@
 // search on a super-block of error-updated weights and keeps only the stored parameters (fp16
 // scales, packed sub-block scales and minimums); the codes are then that type's levels, and
 // pack_block_grid_tensor() writes blocks that decode exactly to what the solve measured.
-// Grouping: one group per sub-block (32 values for q4_K/q5_K, 16 for q6_K), one choose() per
+// Grouping: one group per sub-block (32 values for q4_K/q5_K, 16 for q2_K/q3_K/q6_K), one choose() per
 // 256-value super-block. Codes c decode as scale·(c − offset) − zero, zero being ggml's minimum.
 #pragma once
 #include <cstdint>
@@ -18,7 +18,7 @@ namespace gguf_blocks {
 struct BlockGridCodec;
 }
 
-// True for the types GgufBlockGrid supports: q4_K, q5_K, q6_K.
+// True for the types GgufBlockGrid supports: q2_K, q3_K, q4_K, q5_K, q6_K.
 bool has_block_grid(GgmlType type);
 
 class GgufBlockGrid : public Grid {

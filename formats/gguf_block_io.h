@@ -113,6 +113,7 @@ std::vector<RowCodec> legacy_quant_codecs();   // q4_0 q4_1 q5_0 q5_1 q8_0
 std::vector<RowCodec> kquant_2_3bit_codecs();  // q2_K q3_K
 std::vector<RowCodec> kquant_4_6bit_codecs();  // q4_K q5_K q6_K
 std::vector<RowCodec> iq4_codecs();            // iq4_nl iq4_xs
+std::vector<BlockGridCodec> kquant_2_3bit_grids();  // q2_K q3_K
 std::vector<BlockGridCodec> kquant_4_6bit_grids();  // q4_K q5_K q6_K
 void pack_legacy_levels(GgmlType type, const float* d, const float* m, const uint8_t* levels, uint8_t* out,
                         int64_t n);  // gguf_codecs.h: pack_row_levels

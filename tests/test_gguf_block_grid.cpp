@@ -12,7 +12,8 @@
 
 namespace {
 
-constexpr mp::GgmlType kTypes[] = {mp::GgmlType::Q4_K, mp::GgmlType::Q5_K, mp::GgmlType::Q6_K};
+constexpr mp::GgmlType kTypes[] = {mp::GgmlType::Q2_K, mp::GgmlType::Q3_K, mp::GgmlType::Q4_K, mp::GgmlType::Q5_K,
+                                   mp::GgmlType::Q6_K};
 
 // Every row of w [rows, n] through the type's encoder (importance: one weight per column, or none).
 std::vector<uint8_t> encoder_bytes(mp::GgmlType type, const at::Tensor& w, const at::Tensor& importance) {
