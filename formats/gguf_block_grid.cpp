@@ -26,8 +26,8 @@ const BlockGridCodec* find_grid_codec(GgmlType type) {
 
 bool has_block_grid(GgmlType type) { return find_grid_codec(type) != nullptr; }
 
-GgufBlockGrid::GgufBlockGrid(GgmlType type)
-    : codec_(find_grid_codec(type)), block_values_(ggml_type_info(type).block_size) {
+GgufBlockGrid::GgufBlockGrid(GgmlType type, at::Tensor stored)
+    : codec_(find_grid_codec(type)), block_values_(ggml_type_info(type).block_size), stored_(std::move(stored)) {
   if (!codec_) fail_runtime(std::string("GPTQ cannot solve on ggml type ") + ggml_type_name(type) + " yet");
 }
 
@@ -38,19 +38,28 @@ int64_t GgufBlockGrid::choose_span() const { return block_values_; }
 bool GgufBlockGrid::symmetric() const { return codec_->offset != 0; }
 
 GridParams GgufBlockGrid::choose(const at::Tensor& w, const at::Tensor& importance) const {
+  at::Tensor stored;
+  return choose_stored(w, importance, stored);
+}
+
+std::shared_ptr<const Grid> GgufBlockGrid::bind(const at::Tensor& stored) const {
+  return std::make_shared<GgufBlockGrid>(codec_->type, stored);
+}
+
+GridParams GgufBlockGrid::choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const {
   const int64_t rows = w.size(0), span = w.size(1);
   if (span % block_values_ != 0) fail_runtime("ggml block grid: a span must be whole blocks");
   const int64_t blocks = span / block_values_, subs = block_values_ / codec_->sub_values;
   const at::Tensor x = w.to(at::kFloat).contiguous();
   const at::Tensor imp =
       importance.defined() ? importance.to(at::kFloat).expand({rows, span}).contiguous() : at::Tensor();
-  GridParams params{at::empty({rows, blocks * subs}, at::kFloat), at::empty({rows, blocks * subs}, at::kFloat),
-                    at::empty({rows, blocks, codec_->header_bytes}, at::kByte)};
+  GridParams params{at::empty({rows, blocks * subs}, at::kFloat), at::empty({rows, blocks * subs}, at::kFloat)};
+  stored = at::empty({rows, blocks, codec_->header_bytes}, at::kByte);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t at_value = r * span + b * block_values_, at_sub = r * blocks * subs + b * subs;
       codec_->choose(x.data_ptr<float>() + at_value, imp.defined() ? imp.data_ptr<float>() + at_value : nullptr,
-                     params.stored.data_ptr<uint8_t>() + (r * blocks + b) * codec_->header_bytes,
+                     stored.data_ptr<uint8_t>() + (r * blocks + b) * codec_->header_bytes,
                      params.scale.data_ptr<float>() + at_sub, params.zero.data_ptr<float>() + at_sub);
     }
   return params;
@@ -89,14 +98,14 @@ at::Tensor GgufBlockGrid::dequantize(const at::Tensor& codes, const GridParams& 
 
 std::vector<uint8_t> pack_block_grid_tensor(const QuantizedLinear& layer) {
   const auto* grid = dynamic_cast<const GgufBlockGrid*>(layer.grid.get());
-  if (!grid || !layer.stored.defined() || !layer.groups_in_column_order())
+  if (!grid || !grid->stored().defined() || !layer.groups_in_column_order())
     fail_runtime("pack_block_grid_tensor: the layer was not solved on a ggml block grid in column order");
   const int64_t rows = layer.out_features(), columns = layer.in_features(), span = grid->choose_span();
-  const int64_t blocks = columns / span, header_bytes = layer.stored.size(2);
+  const int64_t blocks = columns / span, header_bytes = grid->stored().size(2);
   const uint64_t row_bytes = ggml_row_bytes(grid->type(), columns), block_bytes = row_bytes / blocks;
   const BlockGridCodec* codec = find_grid_codec(grid->type());
   std::vector<uint8_t> out(row_bytes * rows);
-  const at::Tensor codes = layer.codes.to(at::kByte).contiguous(), stored = layer.stored.contiguous();
+  const at::Tensor codes = layer.codes.to(at::kByte).contiguous(), stored = grid->stored().contiguous();
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < blocks; ++b)
       codec->pack(stored.data_ptr<uint8_t>() + (r * blocks + b) * header_bytes,

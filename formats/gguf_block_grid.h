@@ -11,6 +11,7 @@
 
 #include "formats/gguf_types.h"
 #include "quant/quantized_linear.h"
+#include "quant/span_grid.h"
 
 namespace mp {
 
@@ -21,9 +22,11 @@ struct BlockGridCodec;
 // True for the types GgufBlockGrid supports: q2_K, q3_K, q4_K, q5_K, q6_K.
 bool has_block_grid(GgmlType type);
 
-class GgufBlockGrid : public Grid {
+class GgufBlockGrid : public SpanGrid {
  public:
-  explicit GgufBlockGrid(GgmlType type);  // fails for a type without has_block_grid
+  // Fails for a type without has_block_grid. `stored`: the blocks' stored parameters of a solved
+  // layer, uint8 [rows, blocks, bytes] (see bind()), undefined for a grid yet to be used.
+  explicit GgufBlockGrid(GgmlType type, at::Tensor stored = {});
 
   GgmlType type() const;
   int bits() const override;
@@ -36,13 +39,19 @@ class GgufBlockGrid : public Grid {
   GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
   at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;
   at::Tensor dequantize(const at::Tensor& codes, const GridParams& params) const override;
+  // stored: uint8 [rows, blocks, bytes], each block's parameters as its type stores them.
+  GridParams choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const override;
+  std::shared_ptr<const Grid> bind(const at::Tensor& stored) const override;
+  const at::Tensor& stored() const { return stored_; }
 
  private:
   const gguf_blocks::BlockGridCodec* codec_;
   int64_t block_values_;
+  at::Tensor stored_;
 };
 
-// The GGUF tensor data (rows of blocks) of a layer solved on a GgufBlockGrid in column order.
+// The GGUF tensor data (rows of blocks) of a layer solved on a GgufBlockGrid in column order (its
+// grid bound to the blocks' stored parameters).
 std::vector<uint8_t> pack_block_grid_tensor(const QuantizedLinear& layer);
 
 }  // namespace mp

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "lib/base/error.h"
+#include "quant/span_grid.h"
 
 namespace mp {
 namespace {
@@ -30,6 +31,7 @@ class SingleThreaded {
 struct SolvedColumns {
   at::Tensor codes;                // int32 [columns, rows]: row q holds the q-th processed column
   std::vector<GridParams> chosen;  // groups chosen on the way, in processing order
+  std::vector<at::Tensor> stored;  // a SpanGrid's stored forms of them
   double loss = 0;
 };
 
@@ -77,7 +79,13 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
           const int64_t end = std::min(q + plan.choose_span, columns);
           const at::Tensor importance =
               plan.importance.defined() ? plan.importance.slice(0, q, end) : at::Tensor();
-          current = grid.choose(updated(i, i, end - i1).t(), importance);
+          const at::Tensor span = updated(i, i, end - i1).t();
+          if (const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid)) {
+            solved.stored.emplace_back();
+            current = span_grid->choose_stored(span, importance, solved.stored.back());
+          } else {
+            current = grid.choose(span, importance);
+          }
           solved.chosen.push_back(current);
         }
         const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q])
@@ -182,14 +190,16 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   // is the Hessian's, whatever `options` says.
   const at::Tensor& order = hessian.order;
   const bool permuted = !at::equal(order, at::arange(columns, at::kLong));
-  if (permuted && grid->choose_span() != grid->group_size())
-    fail_input("GPTQ options", "act-order cannot run on a grid whose parameters span several groups (ggml blocks)");
+  const auto* span_grid = dynamic_cast<const SpanGrid*>(grid.get());
+  if (span_grid && (permuted || groups_up_front))
+    fail_input("GPTQ options", "act-order and static groups cannot run on a grid whose parameters span several "
+                               "groups (ggml blocks)");
   at::Tensor columns_major = permuted ? weight.t().index_select(0, order) : weight.t().contiguous();
   weight = at::Tensor();
   const at::Tensor processed_groups = column_groups.index_select(0, order).contiguous();
   const int64_t group_size = grid->group_size() == -1 ? columns : grid->group_size();
   const GroupPlan plan{groups_up_front ? &up_front : nullptr, processed_groups.data_ptr<int32_t>(), group_size,
-                       grid->group_size() == -1 ? columns : grid->choose_span(),
+                       span_grid ? span_grid->choose_span() : group_size,
                        options.hessian_importance ? hessian.diagonal : at::Tensor()};
   SolvedColumns solved = quantize_columns(columns_major, hessian.upper, *grid, plan, options.block_size);
   columns_major = at::Tensor();
@@ -205,7 +215,8 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   }
   at::Tensor codes = permuted ? solved.codes.index_select(0, inverse_order) : solved.codes;
   solved.codes = at::Tensor();
-  result.layer = {codes.t().contiguous(), params.scale, params.zero, g_idx, std::move(grid), params.stored};
+  if (span_grid) grid = span_grid->bind(at::cat(solved.stored, 1));
+  result.layer = {codes.t().contiguous(), params.scale, params.zero, g_idx, std::move(grid)};
   return result;
 }
 

@@ -12,13 +12,12 @@ GridParams GridParams::group(int64_t g) const {
 }
 
 GridParams concat_groups(const std::vector<GridParams>& parts) {
-  std::vector<at::Tensor> scales, zeros, stored;
+  std::vector<at::Tensor> scales, zeros;
   for (const GridParams& part : parts) {
     scales.push_back(part.scale);
     zeros.push_back(part.zero);
-    if (part.stored.defined()) stored.push_back(part.stored);
   }
-  return {at::cat(scales, 1), at::cat(zeros, 1), stored.empty() ? at::Tensor() : at::cat(stored, 1)};
+  return {at::cat(scales, 1), at::cat(zeros, 1)};
 }
 
 void Grid::quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,

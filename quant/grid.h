@@ -21,10 +21,6 @@ namespace mp {
 struct GridParams {
   at::Tensor scale;
   at::Tensor zero;
-  // Grids whose parameters are stored in another form than scale and zero (a ggml block's fp16
-  // scales and packed sub-block scales): those bytes, uint8 [rows, spans, bytes], one per span
-  // choose() fixed; undefined for other grids. for_columns() and group() leave it out.
-  at::Tensor stored = {};
 
   int64_t rows() const { return scale.size(0); }
   int64_t groups() const { return scale.size(1); }
@@ -45,9 +41,6 @@ class Grid {
   int64_t max_code() const { return (int64_t{1} << bits()) - 1; }
   // Columns sharing one (scale, zero); -1 means the whole row.
   virtual int64_t group_size() const = 0;
-  // Columns whose groups one choose() fixes together, a multiple of group_size(): a ggml
-  // super-block's 256 columns share an fp16 scale that its sub-blocks' scales multiply.
-  virtual int64_t choose_span() const { return group_size(); }
   // True when the zero point is fixed (w = 0 sits on a code for every scale), as HF GPTQ's "sym".
   virtual bool symmetric() const = 0;
 

@@ -15,7 +15,6 @@ struct QuantizedLinear {
   at::Tensor zeros;   // f32 [out, groups], integer-valued for integer-zero grids
   at::Tensor g_idx;   // int32 [in]: the group of every input column
   std::shared_ptr<const Grid> grid;
-  at::Tensor stored = {};  // GridParams::stored of the chosen spans, in column order
 
   int bits() const { return grid->bits(); }
   int64_t group_size() const { return grid->group_size(); }

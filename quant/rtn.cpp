@@ -11,7 +11,7 @@ QuantizedLinear quantize_rtn(const at::Tensor& w, std::shared_ptr<const Grid> gr
   const GridParams params = grid->choose(weight, importance);
   const at::Tensor g_idx = grid->sequential_groups(weight.size(1));
   at::Tensor codes = grid->quantize(weight, params.for_columns(g_idx));
-  return {codes, params.scale, params.zero, g_idx, std::move(grid), params.stored};
+  return {codes, params.scale, params.zero, g_idx, std::move(grid)};
 }
 
 }  // namespace mp

@@ -50,10 +50,11 @@ TEST_CASE("gguf block grid: choose, level and pack are the encoder, byte for byt
     INFO(mp::ggml_type_name(type));
     const auto grid = std::make_shared<mp::GgufBlockGrid>(type);
     for (const at::Tensor& imp : {at::Tensor(), importance}) {
-      const mp::GridParams params = grid->choose(w, imp);
+      at::Tensor stored;
+      const mp::GridParams params = grid->choose_stored(w, imp, stored);
       const at::Tensor g_idx = grid->sequential_groups(w.size(1));
       const at::Tensor codes = grid->quantize(w, params.for_columns(g_idx));
-      const mp::QuantizedLinear layer{codes, params.scale, params.zero, g_idx, grid, params.stored};
+      const mp::QuantizedLinear layer{codes, params.scale, params.zero, g_idx, grid->bind(stored)};
       CHECK(mp::pack_block_grid_tensor(layer) == encoder_bytes(type, w, imp));
     }
   }
