@@ -55,7 +55,7 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
   const int64_t columns = columns_major.size(0), rows = columns_major.size(1);
   const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
   const float* d = hinv_diagonal.data_ptr<float>();
-  SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, 0};
+  SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, {}, 0};
   GridParams current;
   at::Tensor dequantized = at::empty({rows}, at::kFloat);  // the current column's ŵ
 
