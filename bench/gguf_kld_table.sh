@@ -20,7 +20,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # The reference logits come from the F32 GGUF; bf16 weights are exact in F32.
-"$mp" export -q --to gguf --type F32 -m "$model" -o "$work/f32.gguf"
+"$mp" export -q --to gguf --type F32 -m "$model" -o "$work/f32.gguf" >/dev/null
 "$perplexity" -m "$work/f32.gguf" -f "$text" -c "$ctx" -t "$threads" \
   --kl-divergence-base "$work/base.kld" >"$work/base.log" 2>&1 ||
   { tail -5 "$work/base.log" >&2; exit 1; }
