@@ -79,11 +79,42 @@ inline void importance_weights(const float* x, const float* importance, float si
   for (int j = 0; j < n; ++j) weights[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
 }
 
+// Levels of one block of n values whose sub-blocks of `sub` values decode as scale·(L − offset) −
+// min: L = nearest((x + min) / scale) + offset, clamped to [0, max_level]. Sub-blocks with scale 0
+// keep the levels L holds (ggml keeps its search's levels there; they decode to −min anyway).
+inline void level_block(const float* x, const float* scale, const float* min, int sub, int n, int max_level,
+                        int offset, uint8_t* L) {
+  for (int j = 0; j < n / sub; ++j) {
+    if (!scale[j]) continue;
+    for (int i = sub * j; i < sub * (j + 1); ++i) {
+      const int level = nearest_int((x[i] + min[j]) / scale[j]) + offset;
+      L[i] = static_cast<uint8_t>(level < 0 ? 0 : level > max_level ? max_level : level);
+    }
+  }
+}
+
+// A block type seen as a quantization grid (formats/gguf_block_grid.h). choose() fixes a block's
+// stored parameters (`header_bytes` of them: fp16 scales, packed sub-block scales) from its values
+// and importance exactly as the type's encoder does, and reports each sub-block's decode
+// value = scale·(L − offset) − min as the decoder computes it; pack() writes the block from those
+// parameters and levels 0..max_level. The encoder is choose, level_block, pack.
+struct BlockGridCodec {
+  GgmlType type;
+  int sub_values;
+  int max_level;
+  int offset;
+  int header_bytes;
+  void (*choose)(const float* x, const float* importance, uint8_t* header, float* scale, float* min);
+  void (*pack)(const uint8_t* header, const uint8_t* levels, uint8_t* block);
+};
+
 // The types each codec file implements; formats/gguf_codecs.cpp gathers them.
 std::vector<RowCodec> legacy_quant_codecs();   // q4_0 q4_1 q5_0 q5_1 q8_0
 std::vector<RowCodec> kquant_2_3bit_codecs();  // q2_K q3_K
 std::vector<RowCodec> kquant_4_6bit_codecs();  // q4_K q5_K q6_K
 std::vector<RowCodec> iq4_codecs();            // iq4_nl iq4_xs
+std::vector<BlockGridCodec> kquant_2_3bit_grids();  // q2_K q3_K
+std::vector<BlockGridCodec> kquant_4_6bit_grids();  // q4_K q5_K q6_K
 void pack_legacy_levels(GgmlType type, const float* d, const float* m, const uint8_t* levels, uint8_t* out,
                         int64_t n);  // gguf_codecs.h: pack_row_levels
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "formats/gguf_block_grid.h"
 #include "formats/gguf_export_metadata.h"
 #include "formats/gguf_from_codes.h"
 #include "formats/gguf_writer.h"
@@ -75,9 +76,12 @@ const float* importance_for(const LoadedImatrix& imatrix, const std::string& pat
 void write_weight(const ModelSource& source, const PlannedTensor& t, const float* importance, GgufWriter& writer,
                   GgufExportSummary& summary) {
   std::optional<QuantizedLinear> codes = source.quantized_linear(t.name.hf);
-  if (codes && t.name.permute_heads > 0)  // rows move with their codes and group parameters
+  if (codes && t.name.permute_heads > 0) {  // rows move with their codes and group parameters
     for (at::Tensor* rows : {&codes->codes, &codes->scales, &codes->zeros})
       *rows = hf_to_gguf_rows(*rows, t.name.permute_heads);
+    if (const auto* grid = dynamic_cast<const GgufBlockGrid*>(codes->grid.get()))  // and a block grid's
+      codes->grid = grid->bind(hf_to_gguf_rows(grid->stored(), t.name.permute_heads));
+  }
   if (codes) {
     const GgufCodeCopy copy = copy_codes_to_gguf(*codes, t.type.used);
     summary.code_origins.push_back({t.name.gguf, !copy.bytes.empty(), copy.max_error, copy.why_not});

@@ -1,5 +1,6 @@
 #include "formats/gguf_from_codes.h"
 
+#include "formats/gguf_block_grid.h"
 #include "formats/gguf_codecs.h"
 #include "quant/affine_grid.h"
 
@@ -34,6 +35,11 @@ std::string why_not(const QuantizedLinear& q, GgmlType type) {
 
 GgufCodeCopy copy_codes_to_gguf(const QuantizedLinear& q, GgmlType type) {
   GgufCodeCopy copy;
+  // Solved on the type's own grid: its blocks as they are (lossless by construction).
+  if (const auto* grid = dynamic_cast<const GgufBlockGrid*>(q.grid.get()); grid && grid->type() == type) {
+    copy.bytes = pack_block_grid_tensor(q);
+    return copy;
+  }
   copy.why_not = why_not(q, type);
   if (!copy.why_not.empty()) return copy;
   const int64_t rows = q.out_features(), n = q.in_features(), blocks = n / kBlock;

@@ -3,7 +3,8 @@
 // block lies in one group: q4_0 is d·(q − 8), so a symmetric layer (z = 8) maps with d = s; q4_1 is
 // d·q + m, so any zero point maps with d = s, m = −s·z. ggml stores d and m as fp16: s already is
 // one, but s·z needs up to 15 significant bits, so q4_1's m can round; the copy measures the
-// resulting error instead of assuming it away.
+// resulting error instead of assuming it away. A layer GPTQ solved on a ggml block grid
+// (formats/gguf_block_grid.h) is kept when the tensor has that type.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -153,40 +153,83 @@ void q3_K_scales_weighted(const float* x, const float* importance, int8_t* L, Bl
   block->d = fp32_to_fp16(d_block);
 }
 
-void encode_q2_K(const float* x, const float* importance, BlockQ2K* block) {
-  uint8_t L[kSuper];
-  importance ? q2_K_scales_weighted(x, importance, L, block) : q2_K_scales_ref(x, L, block);
-  // Requantize every value against the scales as they will be decoded.
-  const float d_all = fp16_to_fp32(block->d), dmin_all = fp16_to_fp32(block->dmin);
-  for (int j = 0; j < kSubBlocks; ++j) {
-    const float d = d_all * (block->scales[j] & 0xf);
-    if (!d) continue;
-    const float dm = dmin_all * (block->scales[j] >> 4);
-    for (int i = 0; i < kSub; ++i)
-      L[kSub * j + i] =
-          static_cast<uint8_t>(std::max(0, std::min(3, nearest_int((x[kSub * j + i] + dm) / d))));
-  }
-  pack_2bit(L, block->qs);
+// The grid view stores a whole block with its parameters set (its level bytes are filled by pack).
+void choose_q2_K(const float* x, const float* importance, uint8_t* header, uint8_t* L) {
+  BlockQ2K block{};
+  importance ? q2_K_scales_weighted(x, importance, L, &block) : q2_K_scales_ref(x, L, &block);
+  std::memcpy(header, &block, sizeof block);
 }
 
-void encode_q3_K(const float* x, const float* importance, BlockQ3K* block) {
-  int8_t L[kSuper];
-  importance ? q3_K_scales_weighted(x, importance, L, block) : q3_K_scales_ref(x, L, block);
-  const float d_all = fp16_to_fp32(block->d);
+// Each sub-block's decode: value = scale·L − min with scale = d·sc and min = dmin·m.
+void q2_K_sub_blocks(const uint8_t* header, float* scale, float* min) {
+  BlockQ2K block;
+  std::memcpy(&block, header, sizeof block);
+  const float d = fp16_to_fp32(block.d), dmin = fp16_to_fp32(block.dmin);
   for (int j = 0; j < kSubBlocks; ++j) {
-    const float d = d_all * static_cast<int8_t>(q3_K_scale(block->scales, j) - 32);
-    if (!d) continue;
-    for (int i = 0; i < kSub; ++i)
-      L[kSub * j + i] = static_cast<int8_t>(std::max(-4, std::min(3, nearest_int(x[kSub * j + i] / d))) + 4);
+    scale[j] = d * (block.scales[j] & 0xf);
+    min[j] = dmin * (block.scales[j] >> 4);
   }
-  // Levels 0..7: the third bit goes to hmask, the low two bits to qs.
+}
+
+void pack_q2_K(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockQ2K block;
+  std::memcpy(&block, header, sizeof block);
+  pack_2bit(L, block.qs);
+  std::memcpy(out, &block, sizeof block);
+}
+
+void choose_q3_K(const float* x, const float* importance, uint8_t* header, uint8_t* levels) {
+  BlockQ3K block{};
+  int8_t L[kSuper];
+  importance ? q3_K_scales_weighted(x, importance, L, &block) : q3_K_scales_ref(x, L, &block);
+  for (int j = 0; j < kSuper; ++j) levels[j] = static_cast<uint8_t>(L[j]);
+  std::memcpy(header, &block, sizeof block);
+}
+
+// Each sub-block's decode: value = scale·(L − 4) with scale = d·(sc − 32).
+void q3_K_sub_blocks(const uint8_t* header, float* scale, float* min) {
+  BlockQ3K block;
+  std::memcpy(&block, header, sizeof block);
+  const float d = fp16_to_fp32(block.d);
+  for (int j = 0; j < kSubBlocks; ++j) {
+    scale[j] = d * static_cast<int8_t>(q3_K_scale(block.scales, j) - 32);
+    min[j] = 0;
+  }
+}
+
+// Levels 0..7: the third bit goes to hmask, the low two bits to qs.
+void pack_q3_K(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockQ3K block;
+  std::memcpy(&block, header, sizeof block);
   uint8_t low[kSuper];
-  std::fill(block->hmask, block->hmask + 32, uint8_t{0});
+  std::fill(block.hmask, block.hmask + 32, uint8_t{0});
   for (int j = 0; j < kSuper; ++j) {
-    if (L[j] > 3) block->hmask[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
+    if (L[j] > 3) block.hmask[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
     low[j] = static_cast<uint8_t>(L[j] & 3);
   }
-  pack_2bit(low, block->qs);
+  pack_2bit(low, block.qs);
+  std::memcpy(out, &block, sizeof block);
+}
+
+template <void (*Choose)(const float*, const float*, uint8_t*, uint8_t*),
+          void (*SubBlocks)(const uint8_t*, float*, float*)>
+void choose_grid(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
+  uint8_t L[kSuper];
+  Choose(x, importance, header, L);
+  SubBlocks(header, scale, min);
+}
+
+// Every value gets its level against the parameters as they will be decoded.
+template <class Block, void (*Choose)(const float*, const float*, uint8_t*, uint8_t*),
+          void (*SubBlocks)(const uint8_t*, float*, float*), void (*Pack)(const uint8_t*, const uint8_t*, uint8_t*),
+          int kMaxLevel, int kOffset>
+void encode(const float* x, const float* importance, Block* block) {
+  uint8_t header[sizeof(Block)], L[kSuper];
+  float scale[kSubBlocks], min[kSubBlocks];
+  Choose(x, importance, header, L);
+  SubBlocks(header, scale, min);
+  level_block(x, scale, min, kSub, kSuper, kMaxLevel, kOffset, L);
+  Pack(header, L, reinterpret_cast<uint8_t*>(block));
 }
 
 void decode_q2_K(const BlockQ2K& block, float* out) {
@@ -214,8 +257,15 @@ void decode_q3_K(const BlockQ3K& block, float* out) {
 }  // namespace
 
 std::vector<RowCodec> kquant_2_3bit_codecs() {
-  return {block_codec<BlockQ2K, kSuper, decode_q2_K, encode_q2_K>(GgmlType::Q2_K),
-          block_codec<BlockQ3K, kSuper, decode_q3_K, encode_q3_K>(GgmlType::Q3_K)};
+  return {block_codec<BlockQ2K, kSuper, decode_q2_K,
+                      encode<BlockQ2K, choose_q2_K, q2_K_sub_blocks, pack_q2_K, 3, 0>>(GgmlType::Q2_K),
+          block_codec<BlockQ3K, kSuper, decode_q3_K,
+                      encode<BlockQ3K, choose_q3_K, q3_K_sub_blocks, pack_q3_K, 7, 4>>(GgmlType::Q3_K)};
+}
+
+std::vector<BlockGridCodec> kquant_2_3bit_grids() {
+  return {{GgmlType::Q2_K, kSub, 3, 0, sizeof(BlockQ2K), choose_grid<choose_q2_K, q2_K_sub_blocks>, pack_q2_K},
+          {GgmlType::Q3_K, kSub, 7, 4, sizeof(BlockQ3K), choose_grid<choose_q3_K, q3_K_sub_blocks>, pack_q3_K}};
 }
 
 }  // namespace mp::gguf_blocks

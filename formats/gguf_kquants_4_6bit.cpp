@@ -114,31 +114,41 @@ ScalesMins k4_scales_weighted(const float* x, const float* importance, int nmax,
   return result;
 }
 
-// Levels for every value against the scales and minimums as they will be decoded.
-void k4_requantize(const float* x, const ScalesMins& s, const uint8_t* packed_scales, int nmax, uint8_t* L) {
+// q4_K/q5_K stored parameters: d, dmin and the 12 bytes of packed 6-bit scales and minimums, which
+// open both block structs.
+constexpr int kK4Header = 16;
+
+// The stored parameters the encoder picks for x, and the levels its search found (kept where a
+// sub-block's scale is 0, as ggml does). ggml tunes the reference search range per type.
+template <int kMaxLevel>
+void choose_k4(const float* x, const float* importance, uint8_t* header, uint8_t* L) {
+  constexpr float kRefRmin = kMaxLevel == 15 ? -1.f : -0.5f;
+  constexpr int kRefNstep = kMaxLevel == 15 ? 20 : 15;
+  const ScalesMins s = importance ? k4_scales_weighted(x, importance, kMaxLevel, L)
+                                  : k4_scales_ref(x, kMaxLevel, kRefRmin, kRefNstep, L);
+  std::memcpy(header, &s.d, 2);
+  std::memcpy(header + 2, &s.dmin, 2);
+  set_scale_min_k4(s.ls, s.lm, header + 4);
+}
+
+// Each sub-block's decode: value = scale·L − min with scale = d·sc and min = dmin·m.
+void k4_sub_blocks(const uint8_t* header, float* scale, float* min) {
+  uint16_t d, dmin;
+  std::memcpy(&d, header, 2);
+  std::memcpy(&dmin, header + 2, 2);
   for (int j = 0; j < kSubBlocks; ++j) {
     uint8_t sc, m;
-    scale_min_k4(j, packed_scales, &sc, &m);
-    const float d = fp16_to_fp32(s.d) * sc;
-    if (!d) continue;
-    const float dm = fp16_to_fp32(s.dmin) * m;
-    for (int i = 0; i < kSub; ++i)
-      L[kSub * j + i] =
-          static_cast<uint8_t>(std::max(0, std::min(nmax, nearest_int((x[kSub * j + i] + dm) / d))));
+    scale_min_k4(j, header + 4, &sc, &m);
+    scale[j] = fp16_to_fp32(d) * sc;
+    min[j] = fp16_to_fp32(dmin) * m;
   }
 }
 
-template <class Block>
-void encode_k4(const float* x, const float* importance, Block* block, int nmax, float rmin, int nstep,
-               void (*pack)(const uint8_t* L, Block* block)) {
+template <int kMaxLevel>
+void choose_k4_grid(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
   uint8_t L[kSuper];
-  const ScalesMins s =
-      importance ? k4_scales_weighted(x, importance, nmax, L) : k4_scales_ref(x, nmax, rmin, nstep, L);
-  block->d = s.d;
-  block->dmin = s.dmin;
-  set_scale_min_k4(s.ls, s.lm, block->scales);
-  k4_requantize(x, s, block->scales, nmax, L);
-  pack(L, block);
+  choose_k4<kMaxLevel>(x, importance, header, L);
+  k4_sub_blocks(header, scale, min);
 }
 
 // Value j's low nibble: byte 32·(j/64) + j%32, low half for j%64 < 32, high half otherwise.
@@ -165,36 +175,94 @@ void decode_k4(const Block& block, float* out) {
   }
 }
 
-void pack_q4_K(const uint8_t* L, BlockQ4K* block) { pack_k4_nibbles(L, block->qs); }
+void pack_q4_K(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockQ4K block;
+  std::memcpy(&block, header, kK4Header);
+  pack_k4_nibbles(L, block.qs);
+  std::memcpy(out, &block, sizeof block);
+}
 int q4_K_level(const BlockQ4K& block, int j) { return k4_nibble(block.qs, j); }
 
-void pack_q5_K(const uint8_t* L, BlockQ5K* block) {
-  pack_k4_nibbles(L, block->qs);
-  std::fill(block->qh, block->qh + 32, uint8_t{0});
+void pack_q5_K(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockQ5K block;
+  std::memcpy(&block, header, kK4Header);
+  pack_k4_nibbles(L, block.qs);
+  std::fill(block.qh, block.qh + 32, uint8_t{0});
   for (int j = 0; j < kSuper; ++j)
-    if (L[j] > 15) block->qh[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
+    if (L[j] > 15) block.qh[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
+  std::memcpy(out, &block, sizeof block);
 }
 int q5_K_level(const BlockQ5K& block, int j) {
   return k4_nibble(block.qs, j) + (((block.qh[j % 32] >> (j / 32)) & 1) ? 16 : 0);
 }
 
-// ggml tunes the reference search range per type.
-void encode_q4_K(const float* x, const float* importance, BlockQ4K* block) {
-  encode_k4(x, importance, block, 15, -1.f, 20, pack_q4_K);
-}
-void encode_q5_K(const float* x, const float* importance, BlockQ5K* block) {
-  encode_k4(x, importance, block, 31, -0.5f, 15, pack_q5_K);
+template <class Block, int kMaxLevel, void (*Pack)(const uint8_t*, const uint8_t*, uint8_t*)>
+void encode_k4(const float* x, const float* importance, Block* block) {
+  uint8_t header[kK4Header], L[kSuper];
+  float scale[kSubBlocks], min[kSubBlocks];
+  choose_k4<kMaxLevel>(x, importance, header, L);
+  k4_sub_blocks(header, scale, min);
+  level_block(x, scale, min, kSub, kSuper, kMaxLevel, 0, L);
+  Pack(header, L, reinterpret_cast<uint8_t*>(block));
 }
 
 // ---------------------------------------------------------------------------------------- q6_K
 
+constexpr int kSub16 = 16, kScales = kSuper / kSub16;
+constexpr int kQ6Header = 2 + kScales;  // d, then the 16 signed 8-bit sub-block scales
+
+// ggml's reference and importance-weighted q6_K differ only in the weights of the scale search
+// (x² without importance, the importance itself with it). A block too small to scale stores
+// zeros throughout.
+void choose_q6(const float* x, const float* importance, uint8_t* header, uint8_t* levels) {
+  int8_t L[kSuper];
+  float scales[kScales];
+  float max_scale = 0, max_abs_scale = 0;
+  for (int ib = 0; ib < kScales; ++ib) {
+    scales[ib] = make_qx_quants(kSub16, 32, x + kSub16 * ib, L + kSub16 * ib,
+                                importance ? importance + kSub16 * ib : nullptr);
+    if (std::fabs(scales[ib]) > max_abs_scale) {
+      max_abs_scale = std::fabs(scales[ib]);
+      max_scale = scales[ib];
+    }
+  }
+  std::fill(header, header + kQ6Header, uint8_t{0});
+  if (max_abs_scale < kGroupMaxEps) {
+    std::fill(levels, levels + kSuper, uint8_t{0});
+    return;
+  }
+  for (int j = 0; j < kSuper; ++j) levels[j] = static_cast<uint8_t>(L[j]);
+  const float iscale = -128.f / max_scale;
+  const uint16_t d = fp32_to_fp16(1 / iscale);
+  std::memcpy(header, &d, 2);
+  for (int ib = 0; ib < kScales; ++ib)
+    header[2 + ib] = static_cast<uint8_t>(static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib]))));
+}
+
+// Each sub-block's decode: value = scale·(L − 32) with scale = d·sc.
+void q6_sub_blocks(const uint8_t* header, float* scale, float* min) {
+  uint16_t d;
+  std::memcpy(&d, header, 2);
+  for (int ib = 0; ib < kScales; ++ib) {
+    scale[ib] = fp16_to_fp32(d) * static_cast<int8_t>(header[2 + ib]);
+    min[ib] = 0;
+  }
+}
+
+void choose_q6_grid(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
+  uint8_t L[kSuper];
+  choose_q6(x, importance, header, L);
+  q6_sub_blocks(header, scale, min);
+}
+
 // Within each 128-value half, value 32·k + l (k = 0..3) has its low nibble in ql[l + 32·(k%2)]
 // (high half of the byte when k >= 2) and its top two bits at bit 2k of qh[l].
-void pack_q6_K(const uint8_t* L, BlockQ6K* block) {
+void pack_q6_K(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockQ6K block;
   for (int half = 0; half < 2; ++half) {
     const uint8_t* Lh = L + 128 * half;
-    uint8_t* ql = block->ql + 64 * half;
-    uint8_t* qh = block->qh + 32 * half;
+    uint8_t* ql = block.ql + 64 * half;
+    uint8_t* qh = block.qh + 32 * half;
     for (int l = 0; l < 32; ++l) {
       ql[l] = static_cast<uint8_t>((Lh[l] & 0xf) | ((Lh[l + 64] & 0xf) << 4));
       ql[l + 32] = static_cast<uint8_t>((Lh[l + 32] & 0xf) | ((Lh[l + 96] & 0xf) << 4));
@@ -202,6 +270,9 @@ void pack_q6_K(const uint8_t* L, BlockQ6K* block) {
                                    ((Lh[l + 96] >> 4) << 6));
     }
   }
+  std::memcpy(&block.d, header, 2);
+  std::memcpy(block.scales, header + 2, kScales);
+  std::memcpy(out, &block, sizeof block);
 }
 
 int q6_K_level(const BlockQ6K& block, int j) {
@@ -217,45 +288,29 @@ void decode_q6_K(const BlockQ6K& block, float* out) {
   for (int j = 0; j < kSuper; ++j) out[j] = d * block.scales[j / 16] * (q6_K_level(block, j) - 32);
 }
 
-// ggml's reference and importance-weighted q6_K differ only in the weights of the scale search
-// (x² without importance, the importance itself with it).
 void encode_q6_K(const float* x, const float* importance, BlockQ6K* block) {
-  constexpr int kSub16 = 16, kScales = kSuper / kSub16;
-  int8_t L[kSuper];
-  float scales[kScales];
-  float max_scale = 0, max_abs_scale = 0;
-  for (int ib = 0; ib < kScales; ++ib) {
-    scales[ib] = make_qx_quants(kSub16, 32, x + kSub16 * ib, L + kSub16 * ib,
-                                importance ? importance + kSub16 * ib : nullptr);
-    if (std::fabs(scales[ib]) > max_abs_scale) {
-      max_abs_scale = std::fabs(scales[ib]);
-      max_scale = scales[ib];
-    }
-  }
-  *block = {};
-  if (max_abs_scale < kGroupMaxEps) return;
-  const float iscale = -128.f / max_scale;
-  block->d = fp32_to_fp16(1 / iscale);
-  for (int ib = 0; ib < kScales; ++ib)
-    block->scales[ib] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib])));
-  for (int j = 0; j < kScales; ++j) {
-    const float d = fp16_to_fp32(block->d) * block->scales[j];
-    if (!d) continue;
-    for (int i = 0; i < kSub16; ++i)
-      L[kSub16 * j + i] =
-          static_cast<int8_t>(std::max(-32, std::min(31, nearest_int(x[kSub16 * j + i] / d))) + 32);
-  }
-  uint8_t levels[kSuper];
-  for (int j = 0; j < kSuper; ++j) levels[j] = static_cast<uint8_t>(L[j]);
-  pack_q6_K(levels, block);
+  uint8_t header[kQ6Header], L[kSuper];
+  float scale[kScales], min[kScales];
+  choose_q6(x, importance, header, L);
+  q6_sub_blocks(header, scale, min);
+  level_block(x, scale, min, kSub16, kSuper, 63, 32, L);
+  pack_q6_K(header, L, reinterpret_cast<uint8_t*>(block));
 }
 
 }  // namespace
 
 std::vector<RowCodec> kquant_4_6bit_codecs() {
-  return {block_codec<BlockQ4K, kSuper, decode_k4<BlockQ4K, q4_K_level>, encode_q4_K>(GgmlType::Q4_K),
-          block_codec<BlockQ5K, kSuper, decode_k4<BlockQ5K, q5_K_level>, encode_q5_K>(GgmlType::Q5_K),
+  return {block_codec<BlockQ4K, kSuper, decode_k4<BlockQ4K, q4_K_level>, encode_k4<BlockQ4K, 15, pack_q4_K>>(
+              GgmlType::Q4_K),
+          block_codec<BlockQ5K, kSuper, decode_k4<BlockQ5K, q5_K_level>, encode_k4<BlockQ5K, 31, pack_q5_K>>(
+              GgmlType::Q5_K),
           block_codec<BlockQ6K, kSuper, decode_q6_K, encode_q6_K>(GgmlType::Q6_K)};
+}
+
+std::vector<BlockGridCodec> kquant_4_6bit_grids() {
+  return {{GgmlType::Q4_K, kSub, 15, 0, kK4Header, choose_k4_grid<15>, pack_q4_K},
+          {GgmlType::Q5_K, kSub, 31, 0, kK4Header, choose_k4_grid<31>, pack_q5_K},
+          {GgmlType::Q6_K, kSub16, 63, 32, kQ6Header, choose_q6_grid, pack_q6_K}};
 }
 
 }  // namespace mp::gguf_blocks

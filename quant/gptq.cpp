@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "lib/base/error.h"
+#include "quant/span_grid.h"
 
 namespace mp {
 namespace {
@@ -30,6 +31,7 @@ class SingleThreaded {
 struct SolvedColumns {
   at::Tensor codes;                // int32 [columns, rows]: row q holds the q-th processed column
   std::vector<GridParams> chosen;  // groups chosen on the way, in processing order
+  std::vector<at::Tensor> stored;  // a SpanGrid's stored forms of them
   double loss = 0;
 };
 
@@ -39,6 +41,8 @@ struct GroupPlan {
   const GridParams* up_front;  // null: choose on the way
   const int32_t* group_of;     // the up-front group of every processed column
   int64_t group_size;
+  int64_t choose_span;         // columns whose groups one choose() fixes
+  at::Tensor importance;       // [columns] in processing order, or undefined
 };
 
 // Steps "lazy batch updates" and "quantize column, spread its error": columns_major [columns, rows]
@@ -51,7 +55,7 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
   const int64_t columns = columns_major.size(0), rows = columns_major.size(1);
   const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
   const float* d = hinv_diagonal.data_ptr<float>();
-  SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, 0};
+  SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, {}, 0};
   GridParams current;
   at::Tensor dequantized = at::empty({rows}, at::kFloat);  // the current column's ŵ
 
@@ -69,14 +73,23 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
       const SingleThreaded column_steps;
       for (int64_t i = 0; i < count; ++i) {
         const int64_t q = i1 + i;
-        if (!plan.up_front && q % plan.group_size == 0) {
-          // The group is chosen from fully updated weights, also where it reaches past the block
+        if (!plan.up_front && q % plan.choose_span == 0) {
+          // The groups are chosen from fully updated weights, also where they reach past the block
           // (the reference code looks at weights that lack the current block's errors there).
-          const int64_t end = std::min(q + plan.group_size, columns);
-          current = grid.choose(updated(i, i, end - i1).t());
+          const int64_t end = std::min(q + plan.choose_span, columns);
+          const at::Tensor importance =
+              plan.importance.defined() ? plan.importance.slice(0, q, end) : at::Tensor();
+          const at::Tensor span = updated(i, i, end - i1).t();
+          if (const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid)) {
+            solved.stored.emplace_back();
+            current = span_grid->choose_stored(span, importance, solved.stored.back());
+          } else {
+            current = grid.choose(span, importance);
+          }
           solved.chosen.push_back(current);
         }
-        const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q]) : current;
+        const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q])
+                                                : current.group((q % plan.choose_span) / plan.group_size);
 
         const at::Tensor column = updated(i, i, i + 1).squeeze(0).contiguous();
         at::Tensor column_codes = solved.codes[q];
@@ -119,6 +132,7 @@ GptqHessian prepare_gptq_hessian(const at::Tensor& h, const GptqOptions& options
   // soon as the next one exists (for down_proj of a 7B model each is 0.5 GB), and a retry rebuilds
   // H + λI from h rather than keeping a copy of the undamped matrix.
   at::Tensor hessian = undamped();
+  result.diagonal = hessian.diagonal().to(at::kFloat).contiguous();
   const double mean_diagonal = hessian.diagonal().mean().item<double>();
   result.damp_used = options.damp;
   while (result.damp_used <= options.max_damp) {
@@ -176,11 +190,17 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   // is the Hessian's, whatever `options` says.
   const at::Tensor& order = hessian.order;
   const bool permuted = !at::equal(order, at::arange(columns, at::kLong));
+  const auto* span_grid = dynamic_cast<const SpanGrid*>(grid.get());
+  if (span_grid && (permuted || groups_up_front))
+    fail_input("GPTQ options", "act-order and static groups cannot run on a grid whose parameters span several "
+                               "groups (ggml blocks)");
   at::Tensor columns_major = permuted ? weight.t().index_select(0, order) : weight.t().contiguous();
   weight = at::Tensor();
   const at::Tensor processed_groups = column_groups.index_select(0, order).contiguous();
-  const GroupPlan plan{groups_up_front ? &up_front : nullptr, processed_groups.data_ptr<int32_t>(),
-                       grid->group_size() == -1 ? columns : grid->group_size()};
+  const int64_t group_size = grid->group_size() == -1 ? columns : grid->group_size();
+  const GroupPlan plan{groups_up_front ? &up_front : nullptr, processed_groups.data_ptr<int32_t>(), group_size,
+                       span_grid ? span_grid->choose_span() : group_size,
+                       options.hessian_importance ? hessian.diagonal : at::Tensor()};
   SolvedColumns solved = quantize_columns(columns_major, hessian.upper, *grid, plan, options.block_size);
   columns_major = at::Tensor();
   result.loss = solved.loss;
@@ -195,6 +215,7 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   }
   at::Tensor codes = permuted ? solved.codes.index_select(0, inverse_order) : solved.codes;
   solved.codes = at::Tensor();
+  if (span_grid) grid = span_grid->bind(at::cat(solved.stored, 1));
   result.layer = {codes.t().contiguous(), params.scale, params.zero, g_idx, std::move(grid)};
   return result;
 }

@@ -12,6 +12,9 @@ struct GptqOptions {
   double max_damp = 10.0;      // λ is raised ×10 while the Cholesky fails, up to this fraction
   bool act_order = false;      // quantize columns in order of decreasing H_ii
   bool static_groups = false;  // choose every group's parameters up front from the unmodified W
+  // Groups chosen on the way weigh each column's error by H_ii (the importance a ggml codec's
+  // search takes; diag(H) = 2·Σx² is llama-imatrix's statistic up to a factor).
+  bool hessian_importance = false;
 };
 
 struct GptqResult {
@@ -27,6 +30,7 @@ struct GptqHessian {
   at::Tensor upper;          // f32 U with UᵀU = (H + λI)⁻¹ in processing order: row q updates column q
   at::Tensor order;          // int64 [in]: the input columns in processing order
   at::Tensor dead;           // bool [in]: inputs that were always zero (H_ii = 0)
+  at::Tensor diagonal;       // f32 [in]: undamped H_ii in processing order (1 for dead inputs)
   double damp_used = 0;      // the fraction of mean diag(H) finally added
   int damp_raises = 0;       // how often it had to be raised for the Cholesky to succeed
   int64_t dead_columns = 0;

@@ -40,6 +40,7 @@ AffineGridOptions QuantizePlan::grid_options_for(const std::string& module) cons
 }
 
 std::shared_ptr<const Grid> QuantizePlan::grid_for(const std::string& module) const {
+  if (module_grids) return module_grids(module);
   if (skipped(module)) return nullptr;
   return std::make_shared<AffineGrid>(grid_options_for(module));
 }

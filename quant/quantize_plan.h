@@ -2,6 +2,7 @@
 // Module names are HF names without ".weight" ("model.layers.3.mlp.down_proj"); patterns are
 // regular expressions searched within them, as GPTQModel's `dynamic` rules are.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ struct QuantizePlan {
   std::vector<ModuleOverride> overrides;   // the last matching override wins
   CalibrationOptions calibration;
   int64_t batch = 8;                       // calibration samples per forward pass
+  // Grids decided outside the plan, replacing `grid`, `overrides` and `skip`: a GGUF type mix
+  // gives each linear the ggml block grid of its type (formats/gguf_sink.h); null keeps a module
+  // in full precision.
+  std::function<std::shared_ptr<const Grid>(const std::string& module)> module_grids;
 
   // The grid for a module, or null when the module is skipped.
   std::shared_ptr<const Grid> grid_for(const std::string& module) const;

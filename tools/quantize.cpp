@@ -5,6 +5,7 @@
 
 #include "formats/awq_checkpoint.h"
 #include "formats/float_checkpoint.h"
+#include "formats/gguf_sink.h"
 #include "lib/base/error.h"
 #include "quant/quantize_model.h"
 #include "tools/common.h"
@@ -16,6 +17,8 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, out, method = "gptq", range = "minmax", then = "rtn";
+  std::string to = "hf", gguf_type = "Q4_K_M";
+  GgufExportOptions gguf;
   std::vector<std::string> overrides;
   std::optional<bool> asym;  // default: symmetric, asymmetric (zero_point, as AutoAWQ) for awq
   bool no_true_sequential = false, json = false, export_scaled = false;
@@ -27,7 +30,14 @@ struct QuantizeArgs {
 
 // AWQ at 4 bits is an AWQ GEMM checkpoint; the AWQ format has no other width, so other widths
 // (and --export-scaled) go to formats that hold them.
-std::unique_ptr<QuantizedModelSink> make_sink(const QuantizeArgs& a, const ModelConfig& config) {
+std::unique_ptr<QuantizedModelSink> make_sink(QuantizeArgs& a, const ModelConfig& config) {
+  if (a.to == "gguf") {
+    // GPTQ (or AWQ's GPTQ) on each linear's ggml block grid, its search weighted by diag(H).
+    a.gguf.type = parse_gguf_export_type(a.gguf_type, false);
+    a.plan.module_grids = gguf_module_grids(config, a.gguf);
+    a.plan.gptq.hessian_importance = true;
+    return std::make_unique<GgufSink>(a.out, config, a.gguf);
+  }
   if (a.export_scaled) return std::make_unique<FloatCheckpointSink>(a.out, config, a.plan);
   if (a.plan.awq && a.plan.grid.bits == 4 && a.overrides.empty())
     return std::make_unique<AwqCheckpointSink>(a.out, config, a.plan);
@@ -67,6 +77,7 @@ void run_quantize(QuantizeArgs& a) {
                  static_cast<long long>(report.stopped_after_layer));
     return;
   }
+  if (const auto* gguf = dynamic_cast<const GgufSink*>(sink.get())) std::fprintf(stderr, "%s", gguf->summary().to_text().c_str());
   if (a.json) {
     std::cout << report.to_json().dump(2) << "\n";
     return;
@@ -102,7 +113,13 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
   auto a = std::make_shared<QuantizeArgs>();
   a->method = method;
   cmd->add_option("--model,-m", a->model, "model directory")->required();
-  cmd->add_option("--out,-o", a->out, "output directory (HF GPTQ or AWQ checkpoint)")->required();
+  cmd->add_option("--out,-o", a->out, "output directory (HF GPTQ or AWQ checkpoint), or GGUF file with --to gguf")->required();
+  cmd->add_option("--to", a->to, "hf (GPTQ/AWQ checkpoint) or gguf (GPTQ solved on the ggml block types of --type)")
+      ->check(CLI::IsMember({"hf", "gguf"}))
+      ->capture_default_str();
+  cmd->add_option("--type", a->gguf_type, "with --to gguf: the GGUF file type (" + gguf_export_type_choices() + ")")
+      ->capture_default_str();
+  cmd->add_option("--imatrix", a->gguf.imatrix, "with --to gguf: importance matrix for the tensors GPTQ does not solve");
   if (name == "quantize") cmd->add_option("--method", a->method, "rtn, gptq or awq")->capture_default_str();
   cmd->add_option("--bits,-b", a->plan.grid.bits, "bits per weight (2..8; the GPTQ format stores 2, 3, 4, 8)")->capture_default_str();
   cmd->add_option("--group-size,-g", a->plan.grid.group_size, "weights per scale along the input (-1: per channel)")->capture_default_str();

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The judge of the GGUF work: llama.cpp's llama-perplexity --kl-divergence, set up as
+# ../shared/models/tinymix-10M/llamacpp/baselines.md was (ctx 256 over all of eval.txt, against
+# the logits of the model's F32 GGUF). Prints a markdown table of bytes, bpw (whole file), PPL,
+# mean KLD and same top-1 for every GGUF given.
+# Usage: bench/gguf_kld_table.sh FILE.gguf...   (env: MODEL, TEXT, CTX, THREADS)
+# Needs scripts/build-llamacpp-tools.sh and a built modelpress (for the F32 reference GGUF).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+mp="${MODELPRESS_BUILD_DIR:-$root/build}/modelpress"
+perplexity="$root/.cache/llama.cpp-build/bin/llama-perplexity"
+shared="${MODELPRESS_SHARED:-$root/../shared}"
+model="${MODEL:-$shared/models/tinymix-10M}"
+text="${TEXT:-$shared/corpora/tinymix/eval.txt}"
+ctx="${CTX:-256}"
+threads="${THREADS:-2}"
+[ $# -gt 0 ] || { echo "usage: $0 FILE.gguf..." >&2; exit 2; }
+[ -x "$perplexity" ] || { echo "gguf_kld_table: $perplexity missing (run scripts/build-llamacpp-tools.sh)" >&2; exit 1; }
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# The reference logits come from the F32 GGUF; bf16 weights are exact in F32.
+"$mp" export -q --to gguf --type F32 -m "$model" -o "$work/f32.gguf" >/dev/null
+"$perplexity" -m "$work/f32.gguf" -f "$text" -c "$ctx" -t "$threads" \
+  --kl-divergence-base "$work/base.kld" >"$work/base.log" 2>&1 ||
+  { tail -5 "$work/base.log" >&2; exit 1; }
+
+# Parameters counted by the F32 file: its data bytes / 4, near enough for bpw of the whole file.
+params=$(( $(stat -c %s "$work/f32.gguf") / 4 ))
+echo "| file | bytes | bpw | PPL | mean KLD | same top-1 % |"
+echo "|---|---|---|---|---|---|"
+for file in "$@"; do
+  log="$work/$(basename "$file").log"
+  "$perplexity" -m "$file" -f "$text" -c "$ctx" -t "$threads" --kl-divergence-base "$work/base.kld" \
+    --kl-divergence >"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
+  bytes=$(stat -c %s "$file")
+  ppl=$(sed -n 's/^Mean PPL(Q) *: *\([0-9.]*\).*/\1/p' "$log")
+  kld=$(sed -n 's/^Mean *KLD: *\([0-9.]*\).*/\1/p' "$log")
+  top1=$(sed -n 's/^Same top p: *\([0-9.]*\).*/\1/p' "$log")
+  printf '| %s | %s | %.2f | %.4f | %s | %s |\n' "$(basename "$file")" \
+    "$(echo "$bytes" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta')" "$(echo "8 * $bytes / $params" | bc -l)" "$ppl" "$kld" "$top1"
+done

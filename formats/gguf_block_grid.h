@@ -1,0 +1,57 @@
+// A ggml block type as a Grid, so GPTQ can solve a layer directly on the grid its GGUF tensor
+// stores (docs/gguf.md, "GPTQ inside the GGUF grids"). choose() runs the type's own encoder
+// search on a super-block of error-updated weights and keeps only the stored parameters (fp16
+// scales, packed sub-block scales and minimums); the codes are then that type's levels, and
+// pack_block_grid_tensor() writes blocks that decode exactly to what the solve measured.
+// Grouping: one group per sub-block (32 values for q4_K/q5_K, 16 for q2_K/q3_K/q6_K), one choose() per
+// 256-value super-block. Codes c decode as scale·(c − offset) − zero, zero being ggml's minimum.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "formats/gguf_types.h"
+#include "quant/quantized_linear.h"
+#include "quant/span_grid.h"
+
+namespace mp {
+
+namespace gguf_blocks {
+struct BlockGridCodec;
+}
+
+// True for the types GgufBlockGrid supports: q2_K, q3_K, q4_K, q5_K, q6_K.
+bool has_block_grid(GgmlType type);
+
+class GgufBlockGrid : public SpanGrid {
+ public:
+  // Fails for a type without has_block_grid. `stored`: the blocks' stored parameters of a solved
+  // layer, uint8 [rows, blocks, bytes] (see bind()), undefined for a grid yet to be used.
+  explicit GgufBlockGrid(GgmlType type, at::Tensor stored = {});
+
+  GgmlType type() const;
+  int bits() const override;
+  int64_t group_size() const override;
+  int64_t choose_span() const override;
+  bool symmetric() const override;
+
+  // w [rows, span], span whole blocks; importance [span], [rows, span] or undefined (then the
+  // encoder's search without an importance matrix, as llama-quantize without --imatrix).
+  GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
+  at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;
+  at::Tensor dequantize(const at::Tensor& codes, const GridParams& params) const override;
+  // stored: uint8 [rows, blocks, bytes], each block's parameters as its type stores them.
+  GridParams choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const override;
+  std::shared_ptr<const Grid> bind(const at::Tensor& stored) const override;
+  const at::Tensor& stored() const { return stored_; }
+
+ private:
+  const gguf_blocks::BlockGridCodec* codec_;
+  int64_t block_values_;
+  at::Tensor stored_;
+};
+
+// The GGUF tensor data (rows of blocks) of a layer solved on a GgufBlockGrid in column order (its
+// grid bound to the blocks' stored parameters).
+std::vector<uint8_t> pack_block_grid_tensor(const QuantizedLinear& layer);
+
+}  // namespace mp
