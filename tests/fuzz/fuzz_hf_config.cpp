@@ -5,7 +5,8 @@
 #include "tests/fuzz/fuzz_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto [config, tokenizer_config] = mp::fuzz::split_first_line(data, size);
+  const auto input = mp::fuzz::split_first_line(data, size);
+  const std::string &config = input.first, &tokenizer_config = input.second;
   return mp::fuzz::run([&] {
     mp::fuzz::write_scratch("config.json", config);
     mp::fuzz::write_scratch("tokenizer_config.json", tokenizer_config);

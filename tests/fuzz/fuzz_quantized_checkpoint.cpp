@@ -9,7 +9,8 @@
 #include "tests/fuzz/fuzz_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto [config, shard] = mp::fuzz::split_first_line(data, size);
+  const auto input = mp::fuzz::split_first_line(data, size);
+  const std::string &config = input.first, &shard = input.second;
   return mp::fuzz::run([&] {
     const auto qc = mp::parse_json_text("config.json", config.data(), config.data() + config.size());
     mp::fuzz::write_scratch("model.safetensors", shard);

@@ -3,7 +3,8 @@
 #include "tests/fuzz/fuzz_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto [override_line, recipe] = mp::fuzz::split_first_line(data, size);
+  const auto input = mp::fuzz::split_first_line(data, size);
+  const std::string &override_line = input.first, &recipe = input.second;
   return mp::fuzz::run([&] {
     const std::string path = mp::fuzz::write_scratch("recipe.yaml", recipe);
     std::vector<std::string> overrides;
