@@ -35,7 +35,7 @@ if [ ! -f "$seeds/.done" ]; then
       "$modelpress" imatrix -m "$model" -f "$work/text.txt" -o "$seeds/fuzz_imatrix/stories260K.$format" \
         --format "$format" -c 64 --chunks 2 -t 1 -q >/dev/null
     done
-    rm -rf "$work"
+    rm -rf "$work" "$seeds"/*/*.manifest.json
   else
     echo "fuzz: no $modelpress (scripts/build.sh): HDF5 and tool-written imatrix seeds left out" >&2
   fi
