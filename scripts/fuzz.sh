@@ -49,6 +49,7 @@ fi
 
 mkdir -p "$build/findings" "$build/logs"
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
+export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 printf '%-28s %12s %8s %9s %5s %10s\n' target executions crashes timeouts oom sanitizer
 for target in "${targets[@]}"; do
