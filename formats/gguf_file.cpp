@@ -110,9 +110,11 @@ GgufValue read_value(Reader& in, GgufType type, const std::string& name, int dep
 // Element count and byte size of a tensor, with every product checked for overflow.
 void size_tensor(const Reader& in, GgufTensorInfo& t) {
   const GgmlTypeInfo& type = ggml_type_info(t.type);
-  int64_t numel = 1;
+  // extent: the product without zero dimensions, which a tensor of that shape must also represent
+  // (fuzz_gguf: [0, 2^62, 2^40] has no elements, but LibTorch refuses the shape).
+  int64_t numel = 1, extent = 1;
   for (int64_t d : t.dims)
-    if (__builtin_mul_overflow(numel, d, &numel))
+    if (__builtin_mul_overflow(numel, d, &numel) || __builtin_mul_overflow(extent, d == 0 ? 1 : d, &extent))
       in.fail("tensor " + quote_name(t.name) + " has dimensions whose product overflows");
   const int64_t row = t.dims.empty() ? 1 : t.dims[0];
   if (row % type.block_size != 0)

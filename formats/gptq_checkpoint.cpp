@@ -231,6 +231,47 @@ void GptqCheckpointSink::commit(const ModelSource& source, const nlohmann::json&
   out_.commit();
 }
 
+namespace {
+
+void check_gptq_bits(int bits, const std::string& where, const std::string& key) {
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
+    fail_input(where, "GPTQ " + key + " must be 2, 3, 4 or 8, got " + std::to_string(bits));
+}
+
+// -1: one group per row.
+void check_group_size(int64_t group_size, const std::string& where, const std::string& key) {
+  if (group_size < -1 || group_size == 0)
+    fail_input(where, key + " must be -1 or a positive integer, got " + std::to_string(group_size));
+}
+
+// GPTQModel's `dynamic`: {"+:REGEX": {bits, group_size}, "-:REGEX": {}}. Checked whole here, so that
+// for_module() meets neither a malformed regex nor a rule of the wrong type later.
+void check_dynamic_rules(const nlohmann::json& dynamic, const std::string& where) {
+  if (!dynamic.is_object()) fail_input(where, "quantization_config.dynamic must be an object");
+  for (const auto& [key, rule] : dynamic.items()) {
+    if (key.size() > 1024) fail_input(where, "quantization_config.dynamic holds a key longer than 1024 characters");
+    const std::string field = "quantization_config.dynamic[\"" + key + "\"]";
+    if (key.rfind("+:", 0) != 0 && key.rfind("-:", 0) != 0) fail_input(where, field + ": keys start with +: or -:");
+    try {
+      (void)std::regex(key.substr(2));
+    } catch (const std::regex_error& e) {
+      fail_input(where, field + ": not a regex (" + e.what() + ")");
+    }
+    if (!rule.is_object()) fail_input(where, field + " must be an object");
+    if (rule.contains("bits")) {
+      if (!rule["bits"].is_number_integer()) fail_input(where, field + ".bits must be an integer");
+      const int64_t bits = rule["bits"].get<int64_t>();
+      check_gptq_bits(bits < 0 || bits > 8 ? 0 : static_cast<int>(bits), where, field + ".bits");
+    }
+    if (rule.contains("group_size")) {
+      if (!rule["group_size"].is_number_integer()) fail_input(where, field + ".group_size must be an integer");
+      check_group_size(rule["group_size"].get<int64_t>(), where, field + ".group_size");
+    }
+  }
+}
+
+}  // namespace
+
 GptqScheme GptqScheme::from_config(const nlohmann::json& qc, const std::string& where) {
   GptqScheme s;
   try {
@@ -244,8 +285,9 @@ GptqScheme GptqScheme::from_config(const nlohmann::json& qc, const std::string& 
   } catch (const nlohmann::json::exception& e) {
     fail_input(where, std::string("malformed quantization_config: ") + e.what());
   }
-  if (s.bits != 2 && s.bits != 3 && s.bits != 4 && s.bits != 8)
-    fail_input(where, "GPTQ bits must be 2, 3, 4 or 8, got " + std::to_string(s.bits));
+  check_gptq_bits(s.bits, where, "quantization_config.bits");
+  check_group_size(s.group_size, where, "quantization_config.group_size");
+  check_dynamic_rules(s.dynamic, where);
   return s;
 }
 

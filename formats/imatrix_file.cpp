@@ -28,11 +28,13 @@ class DatReader {
   }
   std::string text(int32_t length, const std::string& what) {
     if (length < 0) fail(what + " has a negative length");
+    require(static_cast<uint64_t>(length), what);  // before allocating: a length may not exceed the file
     std::string s(static_cast<size_t>(length), '\0');
     take(s.data(), s.size(), what);
     return s;
   }
   std::vector<float> floats(int32_t n, const std::string& what) {
+    require(static_cast<uint64_t>(n) * sizeof(float), what);
     std::vector<float> v(static_cast<size_t>(n));
     take(v.data(), v.size() * sizeof(float), what);
     return v;
@@ -40,8 +42,11 @@ class DatReader {
   [[noreturn]] void fail(const std::string& problem) const { fail_input(file_.path(), problem); }
 
  private:
-  void take(void* out, uint64_t bytes, const std::string& what) {
+  void require(uint64_t bytes, const std::string& what) const {
     if (bytes > file_.size() - pos_) fail("file ends inside " + what + " (offset " + std::to_string(pos_) + ")");
+  }
+  void take(void* out, uint64_t bytes, const std::string& what) {
+    require(bytes, what);
     std::memcpy(out, file_.data() + pos_, bytes);
     pos_ += bytes;
   }

@@ -8,7 +8,8 @@ export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
 # Every file includes the precompiled ATen header; without these ccache refuses to cache them at all.
 export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 if [ ! -f "$build/build.ninja" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # MODELPRESS_CMAKE_ARGS: extra configure options (scripts/test.sh --sanitize passes its own).
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo ${MODELPRESS_CMAKE_ARGS:-} >/dev/null
 fi
 # Two jobs: each LibTorch translation unit needs about 1 GB of memory to compile.
 cmake --build "$build" -j "${MODELPRESS_BUILD_JOBS:-2}"

@@ -8,6 +8,7 @@ packages=(
   libsentencepiece-dev libeigen3-dev libcli11-dev libhdf5-dev catch2
   nlohmann-json3-dev libyaml-cpp-dev libssl-dev   # libcrypto for SHA-256
   libpcre2-dev libutf8proc-dev   # tokenizer.json: pre-tokenizer regexes (JIT), Unicode normalization
+  clang-14 libfuzzer-14-dev   # scripts/fuzz.sh: the libFuzzer targets of tests/fuzz (ASan, UBSan)
 )
 
 missing=()

@@ -2,6 +2,11 @@
 # Sets up, builds and runs the default test suite (what CI runs).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# --sanitize: the suite built with ASan + UBSan into build-asan (a second, cold build).
+if [ "${1:-}" = --sanitize ]; then
+  shift
+  export MODELPRESS_BUILD_DIR="${MODELPRESS_BUILD_DIR:-$root/build-asan}" MODELPRESS_CMAKE_ARGS="-DMODELPRESS_SANITIZE=ON"
+fi
 bash "$root/scripts/setup-debian.sh"
 bash "$root/scripts/fetch-data.sh"
 bash "$root/scripts/fetch-llamacpp.sh"   # a real llama.cpp for the GGUF cross-check

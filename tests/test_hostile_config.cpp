@@ -60,7 +60,18 @@ TEST_CASE("hostile config: counts out of range are refused at parse time", "[hos
 }
 
 TEST_CASE("hostile config: quantization_config of the wrong type is bad input, not a JSON library error", "[hostile]") {
-  const std::vector<nlohmann::json> broken = {"gptq", {{"quant_method", 1}}, {{"quant_method", "gptq"}, {"bits", "4"}}};
+  const nlohmann::json gptq = {{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 32}};
+  auto with = [&](const std::string& key, const nlohmann::json& value) {
+    nlohmann::json qc = gptq;
+    qc[key] = value;
+    return qc;
+  };
+  const std::vector<nlohmann::json> broken = {
+      "gptq", {{"quant_method", 1}}, {{"quant_method", "gptq"}, {"bits", "4"}},
+      // fuzz_quantized_checkpoint: std::regex_error and nlohmann's type_error reached the top
+      with("dynamic", {{"+:(", nlohmann::json::object()}}), with("dynamic", {{"+:q_proj", 4}}),
+      with("dynamic", {{"+:q_proj", {{"bits", 5}}}}), with("dynamic", {{"+:q_proj", {{"group_size", "32"}}}}),
+      with("dynamic", {{"q_proj", nlohmann::json::object()}}), with("dynamic", "x"), with("group_size", 0)};
   for (const auto& qc : broken) {
     INFO(qc.dump());
     mp::test::ScratchDir dir;

@@ -8,6 +8,8 @@
 #include <limits>
 #include <tuple>
 
+#include "formats/gguf_file.h"
+#include "lib/base/error.h"
 #include "tests/hostile_inputs.h"
 
 using mp::test::quoted;
@@ -46,5 +48,34 @@ TEST_CASE("hostile gguf: NaN epsilon, infinite rope base, rope dimension 0 are r
         mp::test::run_modelpress("eval -q -m " + quoted(broken) + " -f " +
                                  quoted(mp::test::shared_path("corpora/tinystories/eval.txt")) + " --ctx 64 --chunks 1"),
         "broken.gguf", field);
+  }
+}
+
+TEST_CASE("hostile gguf: a zero dimension does not hide dimensions whose product overflows", "[hostile]") {
+  // fuzz_gguf: dims [0, 2^62, 2^40] passed the overflow check (the running product was 0), and
+  // LibTorch's "Storage size calculation overflowed" reached the top when the tensor was read.
+  mp::test::ScratchDir dir;
+  const std::string path = dir.path("zero.gguf");
+  {
+    std::ofstream out(path, std::ios::binary);
+    auto put = [&](auto v) { out.write(reinterpret_cast<const char*>(&v), sizeof v); };
+    out << "GGUF";
+    put(uint32_t{3});
+    put(uint64_t{1});  // tensors
+    put(uint64_t{0});  // metadata
+    put(uint64_t{1});
+    out << "t";
+    put(uint32_t{3});
+    for (uint64_t d : {uint64_t{0}, uint64_t{1} << 62, uint64_t{1} << 40}) put(d);
+    put(uint32_t{0});  // F32
+    put(uint64_t{0});  // offset
+    out << std::string(32, '\0');
+  }
+  try {
+    const mp::GgufFile file(path);
+    FAIL("accepted");
+  } catch (const mp::Error& e) {
+    CHECK(e.code() == mp::ExitCode::bad_input);
+    CHECK_THAT(e.what(), Catch::Contains("zero.gguf") && Catch::Contains("overflows"));
   }
 }

@@ -107,3 +107,23 @@ TEST_CASE("hostile outputs: strings from files reach the terminal without contro
   CHECK(listed.out.find('\x1b') == std::string::npos);
   CHECK(listed.out.find('\x07') == std::string::npos);
 }
+
+TEST_CASE("hostile outputs: temporaries a killed run left behind are removed by the next run", "[hostile]") {
+  // scripts/kill9.sh found a distill-train resumed after a kill finishing with the killed run's
+  // OUT/.checkpoint.partial-PID/ inside its output. The next writer of an output holds its lock, so
+  // every `.NAME.partial-PID` beside it is abandoned.
+  mp::test::ScratchDir dir;
+  const std::string out = dir.path("m.gguf");
+  fs::create_directories(dir.path(".m.gguf.partial-4242/inner"));
+  std::ofstream(dir.path(".m.gguf.partial-4243")) << "half a file";
+  std::ofstream(dir.path(".m.gguf.partial-notapid")) << "not ours";
+  std::ofstream(dir.path(".other.gguf.partial-4244")) << "another output's";
+  const auto r = mp::test::run_modelpress(export_to(out));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(out));
+  CHECK_FALSE(fs::exists(dir.path(".m.gguf.partial-4242")));
+  CHECK_FALSE(fs::exists(dir.path(".m.gguf.partial-4243")));
+  CHECK(fs::exists(dir.path(".m.gguf.partial-notapid")));
+  CHECK(fs::exists(dir.path(".other.gguf.partial-4244")));
+}

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 #include "lib/base/error.h"
 
@@ -35,6 +36,22 @@ std::string with_parent_directories(std::string path) {
   if (!parent.empty()) fs::create_directories(parent, ec);
   return path;
 }
+// Temporaries of `path` that a killed run left behind (`.NAME.partial-PID`, files or staging
+// directories). Called with the output's lock held: its holder is the only writer, so none is in use.
+void remove_abandoned_temporaries(const std::string& path) {
+  const fs::path prefix_path(hidden_sibling(path, ".partial-"));
+  const std::string prefix = prefix_path.filename().string();
+  const fs::path parent = prefix_path.parent_path().empty() ? fs::path(".") : prefix_path.parent_path();
+  std::vector<fs::path> abandoned;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+      abandoned.push_back(entry.path());
+  }
+  for (const auto& p : abandoned) fs::remove_all(p, ec);
+}
 }  // namespace
 
 OutputLock::OutputLock(const std::string& path) : lock_path_(hidden_sibling(path, ".lock")) {
@@ -52,8 +69,10 @@ OutputLock::OutputLock(const std::string& path) : lock_path_(hidden_sibling(path
     }
     struct stat held {}, named {};
     if (::fstat(fd_, &held) == 0 && ::stat(lock_path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
-        held.st_dev == named.st_dev)
+        held.st_dev == named.st_dev) {
+      remove_abandoned_temporaries(path);
       return;
+    }
     ::close(fd_);
     fd_ = -1;
   }

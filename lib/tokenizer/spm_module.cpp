@@ -35,6 +35,26 @@ void resolve(void* lib, const char* name, Fn& fn, const std::string& path) {
   if (!fn) fail_runtime(path + ": missing symbol " + name);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MODELPRESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MODELPRESS_ASAN 1
+#endif
+#endif
+
+// SentencePiece's calls into its bundled protobuf must not resolve to LibTorch's. RTLD_DEEPBIND
+// ensures that; the sanitizer runtime refuses DEEPBIND, so a sanitizer build (MODELPRESS_SANITIZE)
+// loads the shim, built without sanitizers, into a link namespace of its own: it gets its own copies
+// of libstdc++ and protobuf, an isolation at least as strict. Only plain C values cross the table.
+void* load_shim(const std::string& path) {
+#ifdef MODELPRESS_ASAN
+  return ::dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
+  return ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
+}
+
 }  // namespace
 
 const SpmModule& spm_module() {
@@ -42,8 +62,7 @@ const SpmModule& spm_module() {
   static std::once_flag once;
   std::call_once(once, [] {
     std::string path = shim_path();
-    // DEEPBIND: SentencePiece's calls into its bundled protobuf must not resolve to LibTorch's.
-    void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* lib = load_shim(path);
     if (!lib) fail_runtime(std::string("cannot load the tokenizer module: ") + ::dlerror());
     resolve(lib, "mpspm_load_file", table.load_file, path);
     resolve(lib, "mpspm_load_proto", table.load_proto, path);

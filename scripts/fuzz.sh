@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz/) into ./build-fuzz with clang, then runs each for
+# SECONDS (default 60) and prints a table: executions, crashes, timeouts/hangs, out-of-memory, and
+# sanitizer reports. Exit 1 if any target found something; the inputs are in build-fuzz/findings/.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]      (default: every target)
+# The corpora (build-fuzz/corpus/TARGET) persist, so runs continue where the last one stopped.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${MODELPRESS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+seconds="${1:-60}"
+shift || true
+
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMODELPRESS_FUZZ=ON >/dev/null
+fi
+# A cold build under ASan: low priority, so other work on the machine goes first.
+nice -n 19 cmake --build "$build" -j "${MODELPRESS_BUILD_JOBS:-2}" >/dev/null
+
+# Seeds: small files made by fuzz_seeds.py, plus files modelpress writes when a normal build exists.
+seeds="$build/seeds"
+if [ ! -f "$seeds/.done" ]; then
+  rm -rf "$seeds"
+  python3 "$root/scripts/fuzz_seeds.py" "$seeds" "$root"
+  modelpress="$root/build/modelpress"
+  if [ -x "$modelpress" ]; then
+    model="$root/../shared/models/stories260K"
+    work="$(mktemp -d)"
+    head -c 3000 "$root/../shared/corpora/tinystories/eval.txt" >"$work/text.txt"
+    mkdir -p "$seeds/fuzz_hdf5_datasets" "$seeds/fuzz_imatrix"
+    "$modelpress" tokenize --tokenizer "$model" --out "$seeds/fuzz_hdf5_datasets/tokens.h5" -t 1 "$work/text.txt" >/dev/null
+    for format in gguf dat; do
+      "$modelpress" imatrix -m "$model" -f "$work/text.txt" -o "$seeds/fuzz_imatrix/stories260K.$format" \
+        --format "$format" -c 64 --chunks 2 -t 1 -q >/dev/null
+    done
+    rm -rf "$work" "$seeds"/*/*.manifest.json
+  else
+    echo "fuzz: no $modelpress (scripts/build.sh): HDF5 and tool-written imatrix seeds left out" >&2
+  fi
+  touch "$seeds/.done"
+fi
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for bin in "$build"/fuzz_*; do [ -x "$bin" ] && targets+=("$(basename "$bin")"); done
+fi
+
+mkdir -p "$build/findings" "$build/logs"
+export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
+export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+status=0
+printf '%-28s %12s %8s %9s %5s %10s\n' target executions crashes timeouts oom sanitizer
+for target in "${targets[@]}"; do
+  corpus="$build/corpus/$target"
+  findings="$build/findings/$target-"
+  log="$build/logs/$target.log"
+  mkdir -p "$corpus" "$seeds/$target"
+  # -timeout: one input taking 10 s is a hang; -rss_limit_mb: allocation must stay bounded by the input.
+  nice -n 19 "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$findings" "$corpus" "$seeds/$target" >"$log" 2>&1 || true
+  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  crashes=$(grep -c -E '^==[0-9]+== ?ERROR: libFuzzer: deadly signal|^FINDING:' "$log" || true)
+  timeouts=$(grep -c 'ERROR: libFuzzer: timeout' "$log" || true)
+  oom=$(grep -c -E 'ERROR: libFuzzer: out-of-memory|malloc\(.*\) exceeds' "$log" || true)
+  sanitizer=$(grep -c -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" || true)
+  printf '%-28s %12s %8s %9s %5s %10s\n' "$target" "${executions:-0}" "$crashes" "$timeouts" "$oom" "$sanitizer"
+  if [ "$crashes$timeouts$oom$sanitizer" != "0000" ]; then status=1; fi
+done
+[ $status -eq 0 ] || echo "fuzz: findings in $build/findings/ (logs in $build/logs/)" >&2
+exit $status
