@@ -53,9 +53,9 @@ TEST_CASE("config: errors name the file and the key", "[config]") {
   CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), "c.json: missing required key \"hidden_size\"");
   j = test::tiny_config("gpt2");
   CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("unsupported model_type \"gpt2\""));
-  j = test::tiny_config("phi3");
+  j = test::tiny_config("phimoe");
   CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"),
-                    "c.json: unsupported model_type \"phi3\" (supported: llama, mistral, qwen2, qwen3, gemma2, gemma3_text)");
+                    "c.json: unsupported model_type \"phimoe\" (supported: llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3)");
   j = test::tiny_config("llama");
   j["num_hidden_layers"] = "five";
   CHECK_THROWS_WITH(ModelConfig::from_json(j, "c.json"), Catch::Contains("\"num_hidden_layers\" has the wrong type"));
