@@ -84,13 +84,6 @@ double relative_weight_error(const at::Tensor& w, const at::Tensor& w_hat) {
   return ((wd - w_hat.to(at::kDouble)).square().sum() / wd.square().sum().clamp_min(1e-300)).item<double>();
 }
 
-// A finished layer's mapped pages leave this process's memory, so peak RSS stays near one layer
-// plus the calibration activations however large the model.
-void release_layer_pages(const ModelSource& source, int64_t i) {
-  const ModelConfig& c = source.config();
-  for (const LayerTensor& t : architecture_of(c).layer_tensors(c)) source.release(hf_names::layer(i, t.hf));
-}
-
 void check_finite(const at::Tensor& w, const std::string& source, const std::string& name) {
   if (!at::isfinite(w).all().item<bool>()) fail_input(source, "tensor '" + name + "' has non-finite values (NaN or Inf)");
 }

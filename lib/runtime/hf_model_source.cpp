@@ -5,10 +5,6 @@
 
 namespace mp {
 
-std::string hf_names::layer(int64_t i, const std::string& suffix) {
-  return "model.layers." + std::to_string(i) + "." + suffix;
-}
-
 HfModelSource::HfModelSource(const std::string& dir)
     : dir_(dir), config_(ModelConfig::load(dir)), checkpoint_(dir) {
   if (config_.raw.contains("quantization_config")) {

@@ -66,10 +66,7 @@ at::Tensor LlamaModel::run_layer(int64_t i, const at::Tensor& hidden, int64_t st
     layer_cache = &(*cache)[i];
   }
   at::Tensor out = decoder_layer_forward(config(), load_layer(i), rope_, hidden, start_pos, layer_cache, capture);
-  // Mapped pages of a layer already run would otherwise stay resident until the whole file is;
-  // the next batch reads them again from the page cache.
-  for (const LayerTensor& t : architecture_of(config()).layer_tensors(config()))
-    source_->release(hf_names::layer(i, t.hf));
+  release_layer_pages(*source_, i);
   return out;
 }
 

@@ -36,6 +36,10 @@ class ModelSource {
 // Opens a path by what it is; a path no reader recognizes is a bad-input error naming it.
 std::shared_ptr<const ModelSource> open_model(const std::string& path);
 
+// Drops decoder layer i's mapped pages once it has run (they are read again from the page cache
+// if needed), so resident memory stays near one layer however large the model.
+void release_layer_pages(const ModelSource& source, int64_t i);
+
 // HF tensor names of the Llama family, in one place.
 namespace hf_names {
 std::string layer(int64_t i, const std::string& suffix);  // "model.layers.<i>.<suffix>"
