@@ -5,6 +5,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${MODELPRESS_BUILD_DIR:-$root/build}"
 # Paths relative to the checkout in ccache's keys, so clones share cached objects.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+# With -g ccache would also key on the build directory; clones and worktrees share objects without it.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 # Every file includes the precompiled ATen header; without these ccache refuses to cache them at all.
 export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 if [ ! -f "$build/build.ninja" ]; then
