@@ -48,6 +48,28 @@ LongRopeScaling read_longrope(const ConfigKeys& rs, const nlohmann::json& j, con
   return s;
 }
 
+// rope_scaling's kinds; their values' ranges are checked with the rest of the config.
+void read_rope_scaling(const nlohmann::json& j, const std::string& where, ModelConfig& c) {
+  if (!j["rope_scaling"].is_object()) fail_input(where, "\"rope_scaling\" must be an object");
+  const ConfigKeys rs(j["rope_scaling"], where);
+  std::string type = rs.has("rope_type") ? rs.required<std::string>("rope_type")
+                                         : rs.optional<std::string>("type", "");
+  if (type == "longrope" || type == "su") {
+    c.longrope = read_longrope(rs, j, c);
+  } else if (type == "linear") {
+    c.rope_linear_factor = rs.required<double>("factor");
+  } else if (type == "llama3") {
+    Llama3RopeScaling s;
+    s.factor = rs.required<double>("factor");
+    s.low_freq_factor = rs.required<double>("low_freq_factor");
+    s.high_freq_factor = rs.required<double>("high_freq_factor");
+    s.original_max_position_embeddings = rs.required<int64_t>("original_max_position_embeddings");
+    c.llama3_rope = s;
+  } else {
+    fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3, linear, longrope, su)");
+  }
+}
+
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -85,30 +107,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& w
   c.eos_token_id = eos_list ? ConfigKeys(first_eos, where).required<int64_t>("eos_token_id")
                             : keys.optional<int64_t>("eos_token_id", 2);
   arch.read_config(keys, c);
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    if (!j["rope_scaling"].is_object()) fail_input(where, "\"rope_scaling\" must be an object");
-    const ConfigKeys rs(j["rope_scaling"], where);
-    std::string type = rs.has("rope_type") ? rs.required<std::string>("rope_type")
-                                           : rs.optional<std::string>("type", "");
-    if (type == "longrope" || type == "su") {
-      c.longrope = read_longrope(rs, j, c);
-      check_config_ranges(c, where);
-      return c;
-    }
-    if (type == "linear") {
-      c.rope_linear_factor = rs.required<double>("factor");
-      if (c.rope_linear_factor <= 0) fail_input(where, "rope_scaling \"factor\" must be positive");
-      return c;
-    }
-    if (type != "llama3")
-      fail_input(where, "unsupported rope_scaling type \"" + type + "\" (supported: llama3, linear, longrope, su)");
-    Llama3RopeScaling s;
-    s.factor = rs.required<double>("factor");
-    s.low_freq_factor = rs.required<double>("low_freq_factor");
-    s.high_freq_factor = rs.required<double>("high_freq_factor");
-    s.original_max_position_embeddings = rs.required<int64_t>("original_max_position_embeddings");
-    c.llama3_rope = s;
-  }
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) read_rope_scaling(j, where, c);
   check_config_ranges(c, where);
   return c;
 }

@@ -45,6 +45,7 @@ void check_config_ranges(const ModelConfig& c, const std::string& where) {
   require_range(c.eos_token_id, 0, c.vocab_size - 1, "eos_token_id", where);
   require_finite_positive(c.rms_norm_eps, "rms_norm_eps", where);
   require_finite_positive(c.rope_theta, "rope_theta", where);
+  require_finite_positive(c.rope_linear_factor, "rope_scaling.factor", where);
   if (c.llama3_rope) {
     require_finite_positive(c.llama3_rope->factor, "rope_scaling.factor", where);
     require_finite_positive(c.llama3_rope->low_freq_factor, "rope_scaling.low_freq_factor", where);

@@ -59,6 +59,21 @@ TEST_CASE("hostile config: counts out of range are refused at parse time", "[hos
   }
 }
 
+TEST_CASE("hostile config: a linear rope_scaling does not skip the range checks", "[hostile]") {
+  const nlohmann::json linear = {{"rope_type", "linear"}, {"factor", 2.0}};
+  const std::vector<std::pair<std::string, nlohmann::json>> broken = {
+      {"bos_token_id", 512}, {"rms_norm_eps", -1.0}, {"rope_scaling", {{"rope_type", "linear"}, {"factor", -2.0}}}};
+  for (const auto& [field, value] : broken) {
+    INFO(field << " = " << value.dump());
+    mp::test::ScratchDir dir;
+    const std::string model = mp::test::stories_with_config(dir.path("m"), [&](nlohmann::json& c) {
+      c["rope_scaling"] = linear;
+      c[field] = value;
+    });
+    mp::test::require_bad_input(mp::test::run_modelpress("inspect " + quoted(model)), "config.json", field);
+  }
+}
+
 TEST_CASE("hostile config: quantization_config of the wrong type is bad input, not a JSON library error", "[hostile]") {
   const nlohmann::json gptq = {{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 32}};
   auto with = [&](const std::string& key, const nlohmann::json& value) {

@@ -46,14 +46,14 @@ class KeptLayers {
  public:
   explicit KeptLayers(LlamaModel& model) : model_(model) {
     const int64_t budget = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4;
-    int64_t used = 0;
-    for (int64_t i = 0; i < model.config().num_layers; ++i) {
-      DecoderLayerWeights w = model.load_layer(i);
-      for (const LayerTensor& t : architecture_of(model.config()).layer_tensors(model.config()))
-        used += w.tensor(t.slot()).nbytes();
-      if (used > budget) break;
-      layers_.push_back(std::move(w));
-    }
+    // Decoder layers share one shape, so the first one's size says how many fit.
+    DecoderLayerWeights first = model.load_layer(0);
+    int64_t layer_bytes = 0;
+    for (const LayerTensor& t : architecture_of(model.config()).layer_tensors(model.config()))
+      layer_bytes += first.tensor(t.slot()).nbytes();
+    const int64_t kept = std::min(model.config().num_layers, budget / std::max<int64_t>(layer_bytes, 1));
+    if (kept > 0) layers_.push_back(std::move(first));
+    for (int64_t i = 1; i < kept; ++i) layers_.push_back(model.load_layer(i));
   }
 
   at::Tensor forward(const at::Tensor& tokens, int64_t start_pos, KVCache& cache) {
