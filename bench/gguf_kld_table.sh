@@ -14,6 +14,9 @@ model="${MODEL:-$shared/models/tinymix-10M}"
 text="${TEXT:-$shared/corpora/tinymix/eval.txt}"
 ctx="${CTX:-256}"
 threads="${THREADS:-2}"
+# A native build on a CPU with AMX repacks k-quant weights for ggml's AMX kernels, which segfault on
+# these shapes (llama.cpp 2026-09, ggml_backend_amx_mul_mat); the plain CPU kernels are the judge.
+judge=("$perplexity" --no-repack -c "$ctx" -t "$threads" -f "$text")
 [ $# -gt 0 ] || { echo "usage: $0 FILE.gguf..." >&2; exit 2; }
 [ -x "$perplexity" ] || { echo "gguf_kld_table: $perplexity missing (run scripts/build-llamacpp-tools.sh)" >&2; exit 1; }
 work="$(mktemp -d)"
@@ -21,8 +24,7 @@ trap 'rm -rf "$work"' EXIT
 
 # The reference logits come from the F32 GGUF; bf16 weights are exact in F32.
 "$mp" export -q --to gguf --type F32 -m "$model" -o "$work/f32.gguf" >/dev/null
-"$perplexity" -m "$work/f32.gguf" -f "$text" -c "$ctx" -t "$threads" \
-  --kl-divergence-base "$work/base.kld" >"$work/base.log" 2>&1 ||
+"${judge[@]}" -m "$work/f32.gguf" --kl-divergence-base "$work/base.kld" >"$work/base.log" 2>&1 ||
   { tail -5 "$work/base.log" >&2; exit 1; }
 
 # Parameters counted by the F32 file: its data bytes / 4, near enough for bpw of the whole file.
@@ -31,8 +33,7 @@ echo "| file | bytes | bpw | PPL | mean KLD | same top-1 % |"
 echo "|---|---|---|---|---|---|"
 for file in "$@"; do
   log="$work/$(basename "$file").log"
-  "$perplexity" -m "$file" -f "$text" -c "$ctx" -t "$threads" --kl-divergence-base "$work/base.kld" \
-    --kl-divergence >"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
+  "${judge[@]}" -m "$file" --kl-divergence-base "$work/base.kld" --kl-divergence >"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
   bytes=$(stat -c %s "$file")
   ppl=$(sed -n 's/^Mean PPL(Q) *: *\([0-9.]*\).*/\1/p' "$log")
   kld=$(sed -n 's/^Mean *KLD: *\([0-9.]*\).*/\1/p' "$log")
