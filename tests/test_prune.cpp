@@ -31,11 +31,18 @@ std::string random_model(const test::ScratchDir& dir, const std::string& name,
   return model;
 }
 
-std::string calib() { return test::shared_path("corpora/tinystories/calib.txt"); }
+std::string calib_text() { return test::shared_path("corpora/tinystories/calib.txt"); }
 
 test::CommandResult prune(const std::string& model, const std::string& out, const std::string& targets) {
-  return test::run_modelpress("prune --model '" + model + "' --data '" + calib() + "' --out '" + out +
+  return test::run_modelpress("prune --model '" + model + "' --data '" + calib_text() + "' --out '" + out +
                               "' --nsamples 4 --seqlen 32 --threads 1 --quiet " + targets);
+}
+
+test::CommandResult prune_succeeds(const std::string& model, const std::string& out, const std::string& targets) {
+  test::CommandResult r = prune(model, out, targets);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r;
 }
 
 at::Tensor some_tokens() { return at::arange(3, 40, at::kLong).unsqueeze(0); }
@@ -79,9 +86,7 @@ nlohmann::json config_of(const std::string& dir) { return nlohmann::json::parse(
 TEST_CASE("prune with nothing removed reproduces the logits exactly", "[prune]") {
   test::ScratchDir dir;
   const std::string model = random_model(dir, "m");
-  const auto r = prune(model, dir.path("same"), "");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  const auto r = prune_succeeds(model, dir.path("same"), "");
   CHECK(at::equal(logits_of(dir.path("same")), logits_of(model)));
   CHECK(config_of(dir.path("same"))["head_dim"] == 8);  // written out, as hidden_size / heads will not imply it
 }
@@ -152,9 +157,7 @@ TEST_CASE("prune drops the layer that was made an identity on purpose", "[prune]
     t["model.layers.1.self_attn.o_proj.weight"].zero_();
     t["model.layers.1.mlp.down_proj.weight"].zero_();
   });
-  const auto r = prune(model, dir.path("p"), "--layers 2");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  const auto r = prune_succeeds(model, dir.path("p"), "--layers 2");
   const auto report = nlohmann::json::parse(test::read_file(dir.path("p/prune_report.json")));
   CHECK(report["kept_layers"] == nlohmann::json::array({0, 2}));
   const std::vector<double> influence = report["layer_block_influence"];
@@ -168,9 +171,7 @@ TEST_CASE("prune drops the layer that was made an identity on purpose", "[prune]
 TEST_CASE("prune keeps GQA consistent: whole KV groups go", "[prune]") {
   test::ScratchDir dir;
   const std::string model = random_model(dir, "m");
-  const auto r = prune(model, dir.path("p"), "--heads 2 --ffn 20 --hidden 24");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  const auto r = prune_succeeds(model, dir.path("p"), "--heads 2 --ffn 20 --hidden 24");
   const auto c = config_of(dir.path("p"));
   CHECK(c["num_attention_heads"] == 2);
   CHECK(c["num_key_value_heads"] == 1);
@@ -201,9 +202,7 @@ TEST_CASE("prune: bad targets are one line and exit 3, and write nothing", "[pru
 TEST_CASE("prune --target-params: a fraction of the parameters, met by hidden and FFN width", "[prune]") {
   test::ScratchDir dir;
   const std::string model = random_model(dir, "m");
-  const auto r = prune(model, dir.path("p"), "--target-params 0.5 --align 4 --json");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  const auto r = prune_succeeds(model, dir.path("p"), "--target-params 0.5 --align 4 --json");
   const auto report = nlohmann::json::parse(r.out);
   const int64_t before = report["before"]["parameters"], after = report["after"]["parameters"];
   CHECK(after <= before / 2);
@@ -221,7 +220,7 @@ TEST_CASE("prune --target-params: a fraction of the parameters, met by hidden an
 TEST_CASE("a pruned checkpoint is read by eval and exports to a GGUF with the same perplexity", "[prune]") {
   test::ScratchDir dir;
   const std::string model = random_model(dir, "m");
-  REQUIRE(prune(model, dir.path("p"), "--layers 2 --heads 2 --hidden 24 --ffn 32").exit_code == 0);
+  prune_succeeds(model, dir.path("p"), "--layers 2 --heads 2 --hidden 24 --ffn 32");
   const std::string text = test::shared_path("corpora/tinystories/eval.txt");
   auto ppl = [&](const std::string& m) {
     const auto r = test::run_modelpress("eval --model '" + m + "' --text '" + text +
