@@ -29,29 +29,35 @@ budget=(--data "$data" --cache-teacher "$work/teacher-topk.h5" --teacher "$teach
 # The teacher's top-k over the training text, once, shared by every student (not in their wall times).
 [ -e "$work/teacher-topk.h5" ] || "$mp" distill-train "${budget[@]}" --cache-only --init-from-teacher --keep-layers 0 --out "$work/cache" >/dev/null
 
-start=$(date +%s)
-"$mp" prune -q --model "$teacher" --data "$data" --out "$work/pruned" --target-params "$fraction" -t "$threads" >/dev/null
-prune_s=$(seconds_since "$start")
+# Each step whose output exists is skipped, so a run can be completed or its table printed again.
+if [ ! -e "$work/pruned/model.safetensors" ]; then
+  start=$(date +%s)
+  "$mp" prune -q --model "$teacher" --data "$data" --out "$work/pruned" --target-params "$fraction" -t "$threads" >/dev/null
+  seconds_since "$start" > "$work/pruned.seconds"
+fi
 
+# The three students train side by side (the same budget each); each run's wall time goes to WORK/NAME.seconds.
 train() {  # name, student options...
   local name="$1"; shift
+  [ -e "$work/$name/model.safetensors" ] && return
   local start; start=$(date +%s)
   "$mp" distill-train "${budget[@]}" --out "$work/$name" "$@" >/dev/null
-  echo "$(seconds_since "$start")"
+  seconds_since "$start" > "$work/$name.seconds"
 }
-pruned_s=$(train pruned-distilled --student "$work/pruned")
-dropped_s=$(train layers-dropped --init-from-teacher --keep-layers "$keep_layers")
-scratch_s=$(train scratch --student-config "$work/pruned/config.json")
+train pruned-distilled --student "$work/pruned" &
+train layers-dropped --init-from-teacher --keep-layers "$keep_layers" &
+train scratch --student-config "$work/pruned/config.json" &
+for job in $(jobs -p); do wait "$job"; done
 
 teacher_ppl=$(ppl "$teacher")
 echo "Budget: $steps steps x $batch windows x $seq tokens = $((steps * batch * seq)) tokens, lr $lr (cosine to /10, 20 warmup),"
-echo "teacher top-k (k 32) cached once; $threads thread(s). PPL: tinymix eval.txt, ctx 256, chunks $chunks."
+echo "teacher top-k (k 32) cached once; the three students train at once, $threads thread(s) each. PPL: tinymix eval.txt, ctx 256, chunks $chunks."
 echo
 echo "| student | parameters | PPL | vs teacher | training wall s |"
 echo "| --- | --- | --- | --- | --- |"
 row() { python3 -c "import sys; p=float('$3'); t=float('$teacher_ppl'); print('| $1 | $2 | %.3f | %+.1f %% | $4 |' % (p, 100*(p/t-1)))"; }
 row "teacher" "$(params "$teacher")" "$teacher_ppl" "-"
-row "pruned to $fraction (prune ${prune_s} s), not trained" "$(params "$work/pruned")" "$(ppl "$work/pruned")" "-"
-row "pruned + distilled" "$(params "$work/pruned-distilled")" "$(ppl "$work/pruned-distilled")" "$pruned_s"
-row "layers $keep_layers + distilled" "$(params "$work/layers-dropped")" "$(ppl "$work/layers-dropped")" "$dropped_s"
-row "from scratch (pruned config) + distilled" "$(params "$work/scratch")" "$(ppl "$work/scratch")" "$scratch_s"
+row "pruned to $fraction (prune $(cat "$work/pruned.seconds") s), not trained" "$(params "$work/pruned")" "$(ppl "$work/pruned")" "-"
+row "pruned + distilled" "$(params "$work/pruned-distilled")" "$(ppl "$work/pruned-distilled")" "$(cat "$work/pruned-distilled.seconds")"
+row "layers $keep_layers + distilled" "$(params "$work/layers-dropped")" "$(ppl "$work/layers-dropped")" "$(cat "$work/layers-dropped.seconds")"
+row "from scratch (pruned config) + distilled" "$(params "$work/scratch")" "$(ppl "$work/scratch")" "$(cat "$work/scratch.seconds")"
