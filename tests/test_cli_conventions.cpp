@@ -68,6 +68,10 @@ TEST_CASE("cli: --json is one JSON document on stdout for every tool", "[cli]") 
       quoted(dir.path("story.txt")) + " --nsamples 2 --seqlen 32 --json --threads 1"));
   require_numbers(quantized, {"seconds", "calibration_tokens"});
   CHECK(quantized["linears"].size() == 5 * 7);
+  require_numbers(json_of(mp::test::run_modelpress("prune -m " + quoted(model()) + " --out " + quoted(dir.path("pruned")) +
+                                                   " --data " + quoted(dir.path("story.txt")) +
+                                                   " --ffn 64 --nsamples 2 --seqlen 32 --json --threads 1"))["after"],
+                  {"parameters", "intermediate_size"});
   require_numbers(json_of(mp::test::run_modelpress("distill-train --student " + quoted(model()) + " --data " +
                                                    quoted(dir.path("t.h5")) + " --out " + quoted(dir.path("student")) +
                                                    " --steps 1 --batch 1 --seq 32 --json --threads 1")),
@@ -140,7 +144,7 @@ TEST_CASE("cli: export -o - streams the same GGUF to stdout", "[cli]") {
 }
 
 TEST_CASE("cli: exit codes for usage errors, bad input and --version", "[cli]") {
-  for (const char* tool : {"inspect", "eval", "generate", "tokenize", "quantize", "distill-train", "export"}) {
+  for (const char* tool : {"inspect", "eval", "generate", "tokenize", "quantize", "distill-train", "export", "prune"}) {
     INFO(tool);
     const auto unknown = mp::test::run_modelpress(std::string(tool) + " --no-such-option");
     CHECK(unknown.exit_code == 2);
@@ -155,7 +159,8 @@ TEST_CASE("cli: exit codes for usage errors, bad input and --version", "[cli]") 
        {"inspect " + missing, "eval -m " + missing + " -f " + missing, "eval -m " + quoted(model()) + " -f " + missing,
         "generate -m " + quoted(model()) + " --prompt-file " + missing,
         "tokenize --tokenizer " + quoted(model() + "/tokenizer.model") + " --out " + quoted(dir.path("t.h5")) + " " + missing,
-        "export -m " + missing + " -o " + quoted(dir.path("m.gguf"))}) {
+        "export -m " + missing + " -o " + quoted(dir.path("m.gguf")),
+        "prune -m " + missing + " --out " + quoted(dir.path("p"))}) {
     INFO(args);
     const auto r = mp::test::run_modelpress(args);
     CHECK(r.exit_code == 3);

@@ -76,6 +76,26 @@ void check_manifest(const std::string& output, const std::string& recipe_name, c
     CHECK(entry["sha256"] == mp::sha256_file(is_dir ? output + "/" + name : output));
 }
 
+// A shipped recipe that trains, run on stories260K (`model_var`) in `dir` for 3 steps on a few KB of
+// TinyStories (enough windows, quick to cache the teacher on); it must succeed.
+mp::test::CommandResult run_training_recipe(const mp::test::ScratchDir& dir, const std::string& name,
+                                            const std::string& model_var) {
+  {
+    std::ifstream calib(mp::test::shared_path("corpora/tinystories/calib.txt"));
+    std::string text(12000, '\0');
+    calib.read(text.data(), static_cast<std::streamsize>(text.size()));
+    std::ofstream(dir.path("data.txt")) << text;
+  }
+  auto r = run_in(dir.path(), "run '" + recipe(name) + "' --set " + model_var + "='" +
+                                  mp::test::shared_path("models/stories260K") +
+                                  "' --set data=data.txt --set steps=3 --set batch=2 --set seq=64 "
+                                  "--set warmup=1 --set nsamples=4" +
+                                  small_run_sets());
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("modelpress run --dry-run prints the resolved plan and runs nothing", "[recipe]") {
@@ -232,19 +252,7 @@ TEST_CASE("recipe gguf-q4km runs on stories260K", "[recipe][shipped]") {
 
 TEST_CASE("recipe distill-then-quantize runs on stories260K", "[recipe][shipped]") {
   mp::test::ScratchDir dir;
-  {  // a few KB of TinyStories: enough windows for a 3-step run, quick to cache the teacher on
-    std::ifstream calib(mp::test::shared_path("corpora/tinystories/calib.txt"));
-    std::string text(12000, '\0');
-    calib.read(text.data(), static_cast<std::streamsize>(text.size()));
-    std::ofstream(dir.path("data.txt")) << text;
-  }
-  const auto r = run_in(dir.path(), "run '" + recipe("distill-then-quantize.yaml") + "' --set teacher='" +
-                                        mp::test::shared_path("models/stories260K") +
-                                        "' --set data=data.txt --set steps=3 --set batch=2 --set seq=64 "
-                                        "--set warmup=1 --set nsamples=4" +
-                                        small_run_sets());
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  const auto r = run_training_recipe(dir, "distill-then-quantize.yaml", "teacher");
   CHECK(fs::exists(dir.path("out/distilled/teacher-topk.h5")));
   CHECK_THAT(check_loads(dir.path("out/distilled/student"), "model.layers.2."), !Catch::Contains("model.layers.3."));
   check_loads(dir.path("out/distilled/student-gptq-w4"), "qweight");
@@ -257,6 +265,26 @@ TEST_CASE("recipe distill-then-quantize runs on stories260K", "[recipe][shipped]
   const auto ppl = perplexities(r.out);
   REQUIRE(ppl.size() == 3);
   CHECK(ppl[0] < 100);  // the 3-layer student keeps most of the teacher (uniform guessing: 512)
+  CHECK(ppl[1] < 1.3 * ppl[0]);
+  CHECK(ppl[2] < 1.1 * ppl[1]);
+}
+
+TEST_CASE("recipe prune-distill-quantize runs on stories260K", "[recipe][shipped][prune]") {
+  mp::test::ScratchDir dir;
+  const auto r = run_training_recipe(dir, "prune-distill-quantize.yaml", "model");
+  // Half of stories260K's parameters, in widths that are multiples of 32 (GPTQ groups of 32 and
+  // Q4_0 blocks fit without padding or fallbacks).
+  const auto pruned = nlohmann::json::parse(mp::test::read_file(dir.path("out/pruned/pruned/prune_report.json")));
+  CHECK(pruned["after"]["parameters"].get<int64_t>() <= pruned["before"]["parameters"].get<int64_t>() / 2);
+  CHECK(pruned["after"]["hidden_size"].get<int64_t>() % 32 == 0);
+  CHECK(pruned["after"]["intermediate_size"].get<int64_t>() % 32 == 0);
+  check_manifest(dir.path("out/pruned/pruned"), "prune-distill-quantize.yaml", "prune");
+  check_manifest(dir.path("out/pruned/student"), "prune-distill-quantize.yaml", "distill");
+  check_loads(dir.path("out/pruned/student-gptq-w4"), "qweight");
+  check_loads(dir.path("out/pruned/student-gptq-w4-Q4_0.gguf"), "blk.4.");
+  const auto ppl = perplexities(r.out);
+  REQUIRE(ppl.size() == 3);  // student, its GPTQ, the GGUF
+  CHECK(ppl[0] < 512);       // better than uniform guessing over the 512 tokens
   CHECK(ppl[1] < 1.3 * ppl[0]);
   CHECK(ppl[2] < 1.1 * ppl[1]);
 }
