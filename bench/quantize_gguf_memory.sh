@@ -1,24 +1,15 @@
 #!/usr/bin/env bash
-# Peak RSS of `quantize --method gptq --to gguf --type Q4_K_M` (GPTQ solved on the ggml blocks) on
+# Peak RSS of `quantize --method gptq --to gguf --type $TYPE` (Q4_K_M by default; GPTQ solved on the ggml blocks) on
 # tinymix-10M, under /usr/bin/time, for each modelpress binary given (default: ./build/modelpress),
 # one after the other with the same calibration. Prints a markdown row per binary and keeps each
 # output as OUTDIR/<n>.gguf so that files of two builds can be compared (docs/gguf.md).
-# Usage: bench/quantize_gguf_memory.sh [--nsamples K] [--seqlen T] [--type T] [--out OUTDIR] [BINARY...]
+# Usage: bench/quantize_gguf_memory.sh [BINARY...]   (env: NSAMPLES, SEQLEN, TYPE, OUT: the OUTDIR)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${MODELPRESS_SHARED:-$root/../shared}"
 model="$shared/models/tinymix-10M" calib="$shared/corpora/tinymix/calib.txt"
-nsamples=32 seqlen=256 type=Q4_K_M out="$(mktemp -d)"
-binaries=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --nsamples) nsamples="$2"; shift 2 ;;
-    --seqlen) seqlen="$2"; shift 2 ;;
-    --type) type="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    *) binaries+=("$1"); shift ;;
-  esac
-done
+nsamples="${NSAMPLES:-32}" seqlen="${SEQLEN:-256}" type="${TYPE:-Q4_K_M}" out="${OUT:-$(mktemp -d)}"
+binaries=("$@")
 [ ${#binaries[@]} -gt 0 ] || binaries=("$root/build/modelpress")
 for f in "$model/model.safetensors" "$calib" "${binaries[@]}"; do
   [ -e "$f" ] || { echo "quantize_gguf_memory: $f is missing" >&2; exit 1; }

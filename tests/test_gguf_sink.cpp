@@ -12,18 +12,12 @@
 #include "lib/runtime/hf_model_source.h"
 #include "quant/quantize_model.h"
 #include "tests/test_support.h"
+#include "tests/tree_hash.h"
 
 using namespace mp;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::map<std::string, std::string> hash_tree(const std::string& dir) {
-  std::map<std::string, std::string> hashes;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) hashes[fs::relative(e.path(), dir).string()] = sha256_file(e.path().string());
-  return hashes;
-}
 
 // Every run writes the same output path: the command line is part of what the file records.
 struct GgufFixture {
@@ -91,7 +85,7 @@ TEST_CASE("quantize --to gguf --resume refuses another type, imatrix, method or 
   const std::string other_model = f.dir.path("other");
   f.write_model(other_model, 8);
   REQUIRE(f.quantize("--method gptq --type Q4_K_M --stop-after-layer 0").exit_code == 0);
-  const auto staged = hash_tree(f.staging);
+  const auto staged = test::hash_tree(f.staging);
   REQUIRE(staged.count("progress.json"));
   const std::pair<std::string, std::string> changes[] = {{"--method gptq --type Q5_K_M", ""},
                                                          {"--method gptq --type Q4_K_M --imatrix '" + imatrix + "'", ""},
@@ -104,7 +98,7 @@ TEST_CASE("quantize --to gguf --resume refuses another type, imatrix, method or 
     CHECK(r.err.find("progress.json: the interrupted run had ") != std::string::npos);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     CHECK_FALSE(fs::exists(f.out));
-    CHECK(hash_tree(f.staging) == staged);  // a refused resume leaves the finished layers alone
+    CHECK(test::hash_tree(f.staging) == staged);  // a refused resume leaves the finished layers alone
   }
 }
 
