@@ -8,6 +8,8 @@
 #
 # Usage: bench/bench_1b.sh [--dir DIR] [--layers N] [--nsamples K] [--seqlen T] [--chunks C]
 #                          [--threads N] [--dtype bf16|f32] [--stages "gptq awq export-bf16 export-gptq eval"]
+# Stage gptq-gguf (not in the default list): `quantize --method gptq --to gguf --type Q4_K_M`, GPTQ
+# solved on the ggml blocks, its layers staged on disk until the export (docs/gguf.md).
 # env: MODELPRESS_BUILD_DIR (modelpress and write_llama1b; default ./build), MODELPRESS_SHARED.
 # DIR defaults to /tmp/modelpress-bench-1b-L<layers>; the checkpoint there is reused when present.
 set -euo pipefail
@@ -94,6 +96,9 @@ for stage in $stages; do
   case "$stage" in
     gptq) run gptq "$dtype" "$(bound $gptq_layer $embeddings)" \
             "$mp" gptq -m "$model" -o "$out/gptq" -b 4 -g 128 "${calibration[@]}" ;;
+    gptq-gguf) run gptq-gguf "$dtype→Q4_K_M" "$(bound $gptq_layer $embeddings)" \
+                 "$mp" quantize --method gptq --to gguf --type Q4_K_M -m "$model" -o "$out/gptq-in-grid-Q4_K_M.gguf" \
+                 "${calibration[@]}" ;;
     awq) run awq "$dtype" "$(bound $awq_layer $embeddings)" \
            "$mp" awq -m "$model" -o "$out/awq" -b 4 -g 128 "${calibration[@]}" ;;
     export-bf16) run "export-bf16" "bf16→Q4_K_M" "$(bound $export_layer $embeddings)" \

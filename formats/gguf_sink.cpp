@@ -2,40 +2,67 @@
 
 #include "formats/gguf_block_grid.h"
 #include "lib/arch/architecture.h"
+#include "lib/base/sha256.h"
 
 namespace mp {
 
 namespace {
 
-// The source with the quantizer's layers in place of its own.
-class SolvedModel : public ModelSource {
+// The staged tensors of a solved linear, beside its module name.
+const char* const kStagedParts[] = {"codes", "scales", "zeros", "g_idx", "block_params"};
+
+// A linear staged under `module`, viewing the checkpoint's mapped bytes, its grid bound to the
+// blocks' stored parameters as the solve left them.
+QuantizedLinear read_staged_linear(const SafetensorsCheckpoint& staged, const std::string& module,
+                                   const std::shared_ptr<const Grid>& grid) {
+  const auto* block_grid = dynamic_cast<const GgufBlockGrid*>(grid.get());
+  if (!block_grid) fail_runtime(module + " was staged with codes but the requested type has no block grid for it");
+  QuantizedLinear q;
+  q.codes = staged.tensor(module + ".codes");
+  q.scales = staged.tensor(module + ".scales");
+  q.zeros = staged.tensor(module + ".zeros");
+  q.g_idx = staged.tensor(module + ".g_idx");
+  q.grid = block_grid->bind(staged.tensor(module + ".block_params"));
+  return q;
+}
+
+void release_staged_linear(const SafetensorsCheckpoint& staged, const std::string& module) {
+  for (const char* part : kStagedParts) staged.release(module + "." + part);
+}
+
+std::string module_of(const std::string& weight) { return weight.substr(0, weight.rfind('.')); }
+
+// The source with the staged layers in place of its own.
+class StagedModel : public ModelSource {
  public:
-  SolvedModel(const ModelSource& base, const std::map<std::string, QuantizedLinear>& solved,
-              const std::map<std::string, at::Tensor>& dense)
-      : base_(base), solved_(solved), dense_(dense) {}
+  StagedModel(const ModelSource& base, const SafetensorsCheckpoint& staged,
+              const std::function<std::shared_ptr<const Grid>(const std::string&)>& grids)
+      : base_(base), staged_(staged), grids_(grids) {}
 
   const ModelConfig& config() const override { return base_.config(); }
-  bool has(const std::string& name) const override {
-    return solved_.count(name) || dense_.count(name) || base_.has(name);
-  }
+  bool has(const std::string& name) const override { return solved(name) || staged_.has(name) || base_.has(name); }
   at::Tensor tensor(const std::string& name) const override {
-    if (const auto it = solved_.find(name); it != solved_.end()) return it->second.dequantize();
-    if (const auto it = dense_.find(name); it != dense_.end()) return it->second;
-    return base_.tensor(name);
+    if (solved(name)) return quantized_linear(name)->dequantize();
+    return staged_.has(name) ? staged_.tensor(name) : base_.tensor(name);
+  }
+  void release(const std::string& name) const override {
+    if (solved(name)) release_staged_linear(staged_, module_of(name));
+    else if (staged_.has(name)) staged_.release(name);
+    else base_.release(name);
   }
   std::optional<QuantizedLinear> quantized_linear(const std::string& name) const override {
-    const auto it = solved_.find(name);
-    if (it == solved_.end()) return std::nullopt;
-    return it->second;
+    if (!solved(name)) return std::nullopt;
+    return read_staged_linear(staged_, module_of(name), grids_(module_of(name)));
   }
   std::string quantization_method() const override { return "GPTQ"; }
   Tokenizer tokenizer() const override { return base_.tokenizer(); }
   const std::string& path() const override { return base_.path(); }
 
  private:
+  bool solved(const std::string& name) const { return staged_.has(module_of(name) + ".codes"); }
   const ModelSource& base_;
-  const std::map<std::string, QuantizedLinear>& solved_;
-  const std::map<std::string, at::Tensor>& dense_;
+  const SafetensorsCheckpoint& staged_;
+  const std::function<std::shared_ptr<const Grid>(const std::string&)>& grids_;
 };
 
 }  // namespace
@@ -49,8 +76,7 @@ std::function<std::shared_ptr<const Grid>(const std::string& module)> gguf_modul
                                              config.num_heads / config.num_kv_heads, config.tie_word_embeddings,
                                              !options.imatrix.empty())
                               .used;
-    if (has_block_grid(type))
-      grids[name.hf.substr(0, name.hf.size() - std::string(".weight").size())] = std::make_shared<GgufBlockGrid>(type);
+    if (has_block_grid(type)) grids[module_of(name.hf)] = std::make_shared<GgufBlockGrid>(type);
   }
   return [grids](const std::string& module) -> std::shared_ptr<const Grid> {
     const auto it = grids.find(module);
@@ -58,32 +84,36 @@ std::function<std::shared_ptr<const Grid>(const std::string& module)> gguf_modul
   };
 }
 
-GgufSink::GgufSink(std::string out_path, const ModelConfig& config, GgufExportOptions options)
-    : out_path_(std::move(out_path)), config_(config), options_(std::move(options)) {}
+// Staged as `.OUT.layers.resumable`: the exporter locks OUT itself while it writes the file.
+GgufSink::GgufSink(std::string out_path, const ModelConfig& config, const QuantizePlan& plan, GgufExportOptions options)
+    : GptqCheckpointSink(out_path + ".layers", config, plan),
+      out_path_(std::move(out_path)),
+      options_(std::move(options)),
+      grids_(gguf_module_grids(config, options_)),
+      staged_format_({{"quant_method", "gguf"},
+                      {"type", options_.type.name},
+                      {"imatrix_sha256", options_.imatrix.empty() ? nlohmann::json() : nlohmann::json(sha256_file(options_.imatrix))}}) {}
 
-std::vector<nlohmann::json> GgufSink::begin(const nlohmann::json&, bool resume) {
-  if (resume) fail_input(out_path_, "a GGUF output cannot be resumed (its layers are kept in memory until the end)");
-  return {};
+std::vector<std::pair<std::string, at::Tensor>> GgufSink::pack_linear(const std::string&, const QuantizedLinear& q) {
+  const auto* grid = dynamic_cast<const GgufBlockGrid*>(q.grid.get());
+  if (!grid || !grid->stored().defined()) fail_runtime("a GGUF output takes linears solved on a bound block grid");
+  return {{"codes", q.codes.to(at::kByte)},  // block levels fit a byte
+          {"scales", q.scales},
+          {"zeros", q.zeros},
+          {"g_idx", q.g_idx},
+          {"block_params", grid->stored()}};
 }
 
-void GgufSink::add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) {
-  QuantizedLinear kept = q;
-  kept.codes = q.codes.to(at::kByte);  // block levels fit a byte
-  solved_[hf_names::layer(index, suffix + ".weight")] = std::move(kept);
-}
-
-// Everything of the layer but its solved linears: norms and unsolved linears may have changed
-// (AWQ scales them).
-void GgufSink::write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json&) {
-  for (const LayerTensor& t : architecture_of(config_).layer_tensors(config_)) {
-    const std::string name = hf_names::layer(index, t.hf);
-    const at::Tensor& value = dense.tensor(t.slot());
-    if (value.defined() && !solved_.count(name)) dense_[name] = value.clone();
-  }
+at::Tensor GgufSink::unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module, int64_t,
+                                   int64_t) const {
+  at::Tensor weight = read_staged_linear(checkpoint, module, grids_(module)).dequantize();
+  release_staged_linear(checkpoint, module);
+  return weight;
 }
 
 void GgufSink::commit(const ModelSource& source, const nlohmann::json&) {
-  summary_ = export_gguf(SolvedModel(source, solved_, dense_), out_path_, options_);
+  const SafetensorsCheckpoint staged(staging_dir());
+  summary_ = export_gguf(StagedModel(source, staged, grids_), out_path_, options_);
 }
 
 }  // namespace mp

@@ -3,15 +3,18 @@
 // then written by the exporter, which keeps those blocks as solved. Tensors the quantizer does not
 // solve (embedding, output matrix, linears whose type has no block grid yet) are quantized by the
 // exporter from the model as the quantizer left it (AWQ-scaled, if AWQ ran), with the imatrix if
-// one is given. Layers are kept in memory until commit: no resume, and a model's codes must fit
-// (one byte per weight).
+// one is given.
+// Finished layers are staged on disk as the GPTQ checkpoint sink stages its own (a shard per layer
+// in `.OUT.layers.resumable` beside the output, progress.json, --resume), holding each solved
+// linear's block codes (one byte per weight), group parameters and the blocks' stored parameters
+// instead of packed words. commit() exports from the staged shards, memory-mapped a tensor at a
+// time, so a run holds about one layer, and the staging goes once the .gguf is in place.
 #pragma once
 #include <functional>
-#include <map>
 #include <memory>
 
 #include "formats/gguf_export.h"
-#include "formats/quantized_sink.h"
+#include "formats/gptq_checkpoint.h"
 
 namespace mp {
 
@@ -20,23 +23,28 @@ namespace mp {
 std::function<std::shared_ptr<const Grid>(const std::string& module)> gguf_module_grids(
     const ModelConfig& config, const GgufExportOptions& options);
 
-class GgufSink : public QuantizedModelSink {
+class GgufSink : public GptqCheckpointSink {
  public:
-  GgufSink(std::string out_path, const ModelConfig& config, GgufExportOptions options);
+  // `plan.module_grids` must be gguf_module_grids(config, options).
+  GgufSink(std::string out_path, const ModelConfig& config, const QuantizePlan& plan, GgufExportOptions options);
 
-  std::vector<nlohmann::json> begin(const nlohmann::json& request, bool resume) override;
-  void add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) override;
-  void write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) override;
   void commit(const ModelSource& source, const nlohmann::json& report) override;
 
   const GgufExportSummary& summary() const { return summary_; }
 
+ protected:
+  std::vector<std::pair<std::string, at::Tensor>> pack_linear(const std::string& module,
+                                                              const QuantizedLinear& q) override;
+  at::Tensor unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module, int64_t out_features,
+                           int64_t in_features) const override;
+  // What a resume must share beyond the quantizer's request: the file type and the imatrix.
+  nlohmann::json quantization_config() const override { return staged_format_; }
+
  private:
   std::string out_path_;
-  ModelConfig config_;
   GgufExportOptions options_;
-  std::map<std::string, QuantizedLinear> solved_;  // by HF weight name
-  std::map<std::string, at::Tensor> dense_;        // the layers' other tensors, by HF name
+  std::function<std::shared_ptr<const Grid>(const std::string& module)> grids_;
+  nlohmann::json staged_format_;
   GgufExportSummary summary_;
 };
 

@@ -111,11 +111,17 @@ DecoderLayerWeights GptqCheckpointSink::read_layer(int64_t index) const {
     resumed_->release(name);
     return t;
   };
+  // A linear's weight is either stored as it is or replaced by its packed tensors; a bias beside a
+  // packed weight is stored as it is.
+  const std::string weight_suffix = ".weight";
   return assemble_layer(config_, index, [&](const std::string& suffix) {
-    const std::string module = hf_names::layer(index, suffix.substr(0, suffix.rfind('.')));
-    if (!resumed_->has(module + ".qweight")) return read(hf_names::layer(index, suffix));
-    const auto [out, in] = config_.linear_shape(suffix.substr(0, suffix.rfind('.')));
-    return unpack_linear(*resumed_, module, out, in);
+    const std::string name = hf_names::layer(index, suffix);
+    const bool is_weight = suffix.size() > weight_suffix.size() &&
+                           suffix.compare(suffix.size() - weight_suffix.size(), weight_suffix.size(), weight_suffix) == 0;
+    if (resumed_->has(name) || !is_weight) return read(name);
+    const std::string linear = suffix.substr(0, suffix.rfind('.'));
+    const auto [out, in] = config_.linear_shape(linear);
+    return unpack_linear(*resumed_, hf_names::layer(index, linear), out, in);
   });
 }
 

@@ -35,6 +35,7 @@ class GptqCheckpointSink : public QuantizedModelSink {
                                    int64_t out_features, int64_t in_features) const;
   virtual nlohmann::json quantization_config() const;  // null: a dense float model
   const QuantizePlan& plan() const { return plan_; }
+  const std::string& staging_dir() const { return out_.staging(); }
   std::vector<std::string>& padded_modules() { return padded_; }
 
  private:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # kill -9 harness (docs/reliability.md, "Faults"): runs quantize, export, distill-train, tokenize and
-# imatrix on stories260K, kills each with SIGKILL after a random delay (seeded, spread over an
+# imatrix on stories260K and quantize-gguf (quantize --to gguf, GPTQ on the k-quant blocks) on
+# tinymix-10M, whose rows hold them, kills each with SIGKILL after a random delay (seeded, spread over an
 # uninterrupted run's duration) and checks that
 #   - the output path then holds nothing or a complete output (the previous version, placed there
 #     before every other kill, or the new one if the run had finished): never a partial file under
 #     the final name;
-#   - the next run (`--resume` where the tool has it: quantize, distill-train) exits 0 and writes
+#   - the next run (`--resume` where the tool has it: quantize, quantize-gguf, distill-train) exits 0 and writes
 #     files whose sha256 equal the uninterrupted run's.
 # Prints a table per tool; exit 1 on any violation.
 #   scripts/kill9.sh [--points N] [--seed S] [--modelpress PATH] [TOOL...]
@@ -24,11 +25,12 @@ while [ $# -gt 0 ]; do
     *) tools+=("$1"); shift ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(quantize export distill-train tokenize imatrix)
+[ ${#tools[@]} -gt 0 ] || tools=(quantize quantize-gguf export distill-train tokenize imatrix)
 
 shared="${MODELPRESS_SHARED:-$root/../shared}"
 model="$shared/models/stories260K"
-for needed in "$modelpress" "$model/model.safetensors" "$shared/corpora/tinystories/calib.txt"; do
+kquant_model="$shared/models/tinymix-10M"
+for needed in "$modelpress" "$model/model.safetensors" "$kquant_model/model.safetensors" "$shared/corpora/tinystories/calib.txt"; do
   [ -e "$needed" ] || { echo "kill9: missing $needed" >&2; exit 1; }
 done
 work="$(mktemp -d)"
@@ -42,6 +44,7 @@ head -c 20000 "$shared/corpora/tinystories/calib.txt" >"$work/text.txt"
 command_for() {
   case "$1" in
     quantize) echo "quantize -q -m $model -o $work/out --method gptq --nsamples 8 --seqlen 64 --calib $work/text.txt --group-size 32 -t 1" ;;
+    quantize-gguf) echo "quantize -q -m $kquant_model -o $work/out --method gptq --to gguf --type Q4_K_M --nsamples 4 --seqlen 64 --calib $work/text.txt -t 1" ;;
     export) echo "export -m $model --to gguf --type Q4_K_M -o $work/out -t 1 -q" ;;
     distill-train) echo "distill-train --student-config $model/config.json --data $work/tokens.h5 --seq 32 --steps 12 --batch 2 --warmup 2 --lr 3e-3 --checkpoint-every 2 --threads 1 --quiet --seed 3 --out $work/out" ;;
     tokenize) echo "tokenize --tokenizer $model --out $work/out -t 1 $work/text.txt" ;;
@@ -49,7 +52,7 @@ command_for() {
     *) echo "kill9: unknown tool $1" >&2; exit 2 ;;
   esac
 }
-resumes() { [ "$1" = quantize ] || [ "$1" = distill-train ]; }
+resumes() { [ "$1" = quantize ] || [ "$1" = quantize-gguf ] || [ "$1" = distill-train ]; }
 
 # sha256 of each file of the result at $work/out ("absent" when there is none).
 result_files() {

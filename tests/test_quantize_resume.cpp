@@ -6,29 +6,20 @@
 #include <filesystem>
 #include <map>
 
-#include "lib/base/sha256.h"
 #include "tests/test_support.h"
+#include "tests/tree_hash.h"
 
 using namespace mp;
 namespace fs = std::filesystem;
 
 namespace {
 
-// sha256 of every file under `dir`, by relative path.
-// Every file but manifest.json, whose run section holds wall-clock times.
-std::map<std::string, std::string> hash_tree(const std::string& dir) {
-  std::map<std::string, std::string> hashes;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().filename() != "manifest.json") hashes[fs::relative(e.path(), dir).string()] = sha256_file(e.path().string());
-  return hashes;
-}
-
 struct ResumeFixture {
   test::ScratchDir dir;
   std::string model, out, resumable;
-  ResumeFixture() {
+  explicit ResumeFixture(const std::string& model_type = "llama") {
     model = dir.path("model");
-    auto config = test::tiny_config("llama");
+    auto config = test::tiny_config(model_type);
     config["num_hidden_layers"] = 3;
     test::write_random_model(model, config, 7);
     fs::copy_file(test::shared_path("models/stories260K/tokenizer.model"), model + "/tokenizer.model");
@@ -45,7 +36,7 @@ struct ResumeFixture {
     INFO(options << "\n" << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK_FALSE(fs::exists(resumable));
-    auto hashes = hash_tree(out);
+    auto hashes = test::hash_tree(out);
     fs::remove_all(out);
     return hashes;
   }
@@ -74,11 +65,22 @@ TEST_CASE("quantize --resume after --stop-after-layer writes the bytes of an uni
         REQUIRE(r.exit_code == 0);
         CHECK(r.err.find(std::to_string(stop + 1) + " of 3 layers were finished") != std::string::npos);
         CHECK_FALSE(fs::exists(f.resumable));
-        CHECK(hash_tree(f.out) == uninterrupted);
+        CHECK(test::hash_tree(f.out) == uninterrupted);
         fs::remove_all(f.out);
       }
     }
   }
+}
+
+// A resumed layer's biases are read as stored, not taken for the packed weight beside them.
+TEST_CASE("quantize --resume of a model with biases writes the bytes of an uninterrupted run", "[quantize][resume]") {
+  ResumeFixture f("qwen2");
+  const auto uninterrupted = f.complete("--method gptq");
+  REQUIRE(f.quantize("--method gptq --stop-after-layer 0").exit_code == 0);
+  auto r = f.quantize("--method gptq --resume");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(test::hash_tree(f.out) == uninterrupted);
 }
 
 TEST_CASE("quantize: the same command twice writes the same bytes", "[quantize][resume]") {

@@ -36,7 +36,7 @@ std::unique_ptr<QuantizedModelSink> make_sink(QuantizeArgs& a, const ModelConfig
     a.gguf.type = parse_gguf_export_type(a.gguf_type, false);
     a.plan.module_grids = gguf_module_grids(config, a.gguf);
     a.plan.gptq.hessian_importance = true;
-    return std::make_unique<GgufSink>(a.out, config, a.gguf);
+    return std::make_unique<GgufSink>(a.out, config, a.plan, a.gguf);
   }
   if (a.export_scaled) return std::make_unique<FloatCheckpointSink>(a.out, config, a.plan);
   if (a.plan.awq && a.plan.grid.bits == 4 && a.overrides.empty())
