@@ -1,6 +1,7 @@
 #include "quant/awq_clip.h"
 
 #include "lib/base/error.h"
+#include "quant/span_grid.h"
 
 namespace mp {
 
@@ -11,7 +12,10 @@ bool awq_clips(const std::string& suffix) {
 at::Tensor clip_weights(const at::Tensor& w, const at::Tensor& inputs, const Grid& grid, const AwqClipOptions& options) {
   if (options.steps < 1 || options.max_shrink <= 0 || options.max_shrink >= 1 || options.sample_tokens < 1)
     fail_input("--clip", "clipping needs steps >= 1, a max shrink in (0, 1) and a positive token sample");
-  const int64_t in = w.size(1), size = grid.group_size() == -1 ? in : grid.group_size();
+  const int64_t in = w.size(1);
+  // The columns whose parameters one choose() sets: a k-quant super-block, not one of its sub-blocks.
+  const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid);
+  const int64_t size = span_grid ? span_grid->choose_span() : grid.group_size() == -1 ? in : grid.group_size();
   const at::Tensor weight = w.to(at::kFloat);
   at::Tensor x = inputs.reshape({-1, in}).to(at::kFloat);
   const int64_t step = std::max<int64_t>(1, x.size(0) / options.sample_tokens);
@@ -30,7 +34,7 @@ at::Tensor clip_weights(const at::Tensor& w, const at::Tensor& inputs, const Gri
     for (int i = 0; i < shrink_steps; ++i) {
       const at::Tensor limit = max_abs * (1.0 - static_cast<double>(i) / options.steps);
       const at::Tensor candidate = at::maximum(at::minimum(wg, limit), -limit);
-      const GridParams params = grid.choose(candidate);
+      const GridParams params = grid.choose(candidate).for_columns(grid.sequential_groups(len));
       const at::Tensor dequantized = grid.dequantize(grid.quantize(candidate, params), params);
       const at::Tensor error = (at::matmul(xg, dequantized.t()) - reference).square().mean(0).unsqueeze(1);
       const at::Tensor better = error < best_error;

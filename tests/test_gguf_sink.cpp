@@ -49,7 +49,7 @@ struct GgufFixture {
 TEST_CASE("quantize --to gguf --resume after --stop-after-layer writes the bytes of an uninterrupted run",
           "[gguf_sink][resume]") {
   GgufFixture f;
-  for (const char* method : {"--method gptq --type Q4_K_M", "--method awq --then gptq --no-clip --grid 4 --type Q3_K_M"}) {
+  for (const char* method : {"--method gptq --type Q4_K_M", "--method awq --then gptq --grid 4 --type Q3_K_M"}) {
     DYNAMIC_SECTION(method) {
       auto r = f.quantize(method);
       INFO(r.err);
