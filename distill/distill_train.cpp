@@ -2,8 +2,10 @@
 
 #include <exception>
 #include <filesystem>
+#include <optional>
 
 #include "distill/cache_teacher.h"
+#include "distill/quantized_export.h"
 #include "distill/tokenize_corpus.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
@@ -136,6 +138,10 @@ class OutputRemovedOnFailure {
 }  // namespace
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
+  // Checked before anything is read or written: an unknown type leaves no output behind.
+  const std::optional<QuantizeTarget> target =
+      r.quantize.empty() ? std::nullopt : std::optional<QuantizeTarget>(parse_quantize_target(r.quantize));
+  if (!r.init_weights.empty() && !target) fail_input("--init-weights", "only applies with --quantize");
   RuntimeOptions runtime = apply_runtime_settings(r.runtime);
   const WorldInfo world_info = world_from_environment();
   runtime.device = device_for_process(world_info, runtime.device);
@@ -145,6 +151,13 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   const OutputRemovedOnFailure output_guard(r.train.out, world.is_writer());
 
   StudentModel student = build_student(r);
+  if (!r.init_weights.empty()) student.load_values(*open_model(r.init_weights));
+  std::shared_ptr<const FakeQuantizer> quantizer;
+  if (target) {
+    quantizer = std::make_shared<FakeQuantizer>(*target, student.config());
+    student.set_weight_view(
+        [quantizer](const std::string& name, const at::Tensor& master) { return quantizer->apply(name, master); });
+  }
   student.to(runtime.device);
   const std::string tokenizer_dir = !r.teacher.empty() ? r.teacher : !r.student.empty() ? r.student
                                                                     : student_tokenizer_dir(r);
@@ -179,7 +192,14 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   report.signal = signal->describe();
   TrainOptions train = r.train;
   train.dtype = runtime.dtype;
+  train.quantize = r.quantize;
   report.train = mp::train(student, *signal, data, eval_data.get(), world, train);
+  if (quantizer) {
+    for (const auto& [name, grid] : quantizer->grids()) ++report.quantized_grids[grid];
+    report.quantize_fallbacks = quantizer->fallbacks();
+    if (world.is_writer() && !report.train.stopped_early)
+      report.quantized_out = export_quantized_student(*target, r.train.out);
+  }
   return report;
 }
 

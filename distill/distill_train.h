@@ -1,9 +1,11 @@
 // `modelpress distill-train` end to end: resolve the student, the data and the teacher signal
 // (building the teacher cache on the way when asked), then train (distill/trainer.h).
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
+#include "distill/fake_quantizer.h"
 #include "distill/losses.h"
 #include "distill/trainer.h"
 #include "lib/runtime/runtime.h"
@@ -24,6 +26,11 @@ struct DistillTrainRequest {
   std::string cache_logprobs = "f16";    // f16 or f32
   bool cache_only = false;               // stop once the cache exists
 
+  // Quantization-aware training (docs/qad.md): the target grid ("gguf:Q2_K", "gptq:w4g128"), and
+  // the model whose weights start the masters (a GPTQ GGUF of that type, say); empty: none.
+  std::string quantize;
+  std::string init_weights;
+
   std::string data, eval_data;           // .h5 token datasets, or text files tokenized into --out
   DistillOptions distill;
   TrainOptions train;
@@ -39,6 +46,11 @@ struct DistillTrainReport {
   int64_t cache_tokens = 0;
   int rank = 0, world_size = 1;
   std::string backend;                   // "gloo", "nccl", or "none" for one process
+  // With --quantize: the quantized file written from the final masters, how many tensors it
+  // rounds per grid, and the tensors stored on another grid than the target asks for.
+  std::string quantized_out;
+  std::map<std::string, int64_t> quantized_grids;
+  std::vector<QuantizeFallback> quantize_fallbacks;
 };
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& request);

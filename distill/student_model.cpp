@@ -128,7 +128,10 @@ StudentModel StudentModel::from_teacher_layers(const std::string& teacher_path, 
 }
 
 at::Tensor StudentModel::forward(const at::Tensor& tokens, at::ScalarType dtype) {
-  auto w = [&](const std::string& name) { return parameter(name).to(dtype); };
+  auto w = [&](const std::string& name) {
+    const at::Tensor& master = parameter(name);
+    return (weight_view_ ? weight_view_(name, master) : master).to(dtype);
+  };
   at::Tensor embed = w(hf_names::embed);
   at::Tensor h = embed_tokens(config_, embed, tokens);
   for (int64_t i = 0; i < config_.num_layers; ++i) {
@@ -159,12 +162,23 @@ void StudentModel::save(const std::string& dir) const {
 
 void StudentModel::load_values(const std::string& safetensors_path) {
   const SafetensorsFile file(safetensors_path);
+  assign_values(safetensors_path, [&](const std::string& name) {
+    const TensorInfo* info = file.find(name);
+    return info ? file.tensor(*info) : at::Tensor();
+  });
+}
+
+void StudentModel::load_values(const ModelSource& source) {
+  assign_values(source.path(), [&](const std::string& name) { return source.has(name) ? source.tensor(name) : at::Tensor(); });
+}
+
+void StudentModel::assign_values(const std::string& origin,
+                                 const std::function<at::Tensor(const std::string&)>& stored_tensor) {
   at::NoGradGuard no_grad;
   for (auto& [name, value] : params_) {
-    const TensorInfo* info = file.find(name);
-    if (!info) fail_input(safetensors_path, "no tensor " + name);
-    const at::Tensor stored = file.tensor(*info);
-    if (!stored.sizes().equals(value.sizes())) fail_input(safetensors_path, name + " has the wrong shape");
+    const at::Tensor stored = stored_tensor(name);
+    if (!stored.defined()) fail_input(origin, "no tensor " + name);
+    if (!stored.sizes().equals(value.sizes())) fail_input(origin, name + " has the wrong shape");
     value.copy_(stored);
   }
 }

@@ -4,11 +4,13 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "formats/hf_config.h"
+#include "lib/runtime/model_source.h"
 #include "lib/runtime/rope.h"
 
 namespace mp {
@@ -37,20 +39,29 @@ class StudentModel {
   // weights are cast on the fly so gradients still land on the f32 masters.
   at::Tensor forward(const at::Tensor& tokens, at::ScalarType dtype);
 
+  // What the forward pass uses of each parameter, given its name and master value (identity when
+  // unset): quantization-aware training rounds the weights here (distill/fake_quantizer.h).
+  using WeightView = std::function<at::Tensor(const std::string& name, const at::Tensor& master)>;
+  void set_weight_view(WeightView view) { weight_view_ = std::move(view); }
+
   // An HF directory eval reads: config.json (num_hidden_layers updated), model.safetensors and the
   // tokenizer files. Each file is written atomically; `dir` must exist.
   void save(const std::string& dir) const;
   // Replaces every parameter's values by the tensors of the same name in `file` (a checkpoint).
   void load_values(const std::string& safetensors_path);
+  // The same from any model (--init-weights: a GPTQ GGUF's dequantized weights, for instance).
+  void load_values(const ModelSource& source);
 
  private:
   StudentModel(ModelConfig config, std::string tokenizer_dir);
   void add(const std::string& name, at::Tensor value);
+  void assign_values(const std::string& origin, const std::function<at::Tensor(const std::string&)>& stored);
   ModelConfig config_;
   std::string tokenizer_dir_;
   std::vector<std::pair<std::string, at::Tensor>> params_;
   std::map<std::string, size_t> index_;
   RotaryEmbedding rope_;
+  WeightView weight_view_;
 };
 
 // The HF tensor names of a model with this config (biases included), in checkpoint order.

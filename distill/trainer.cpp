@@ -22,17 +22,20 @@ namespace {
 // What a resumed run must share with the checkpoint for the continuation to be exact.
 nlohmann::json run_settings(const TrainOptions& o, const TokenDataset& data, int world_size,
                             const TeacherSignal& signal) {
-  return {{"steps", o.steps},
-          {"global_batch", o.batch * o.grad_accum * world_size},
-          {"seq", o.seq},
-          {"lr", o.lr},
-          {"min_lr", o.min_lr},
-          {"warmup", o.warmup},
-          {"clip", o.clip},
-          {"seed", o.seed},
-          {"dtype", std::string(at::toString(o.dtype))},
-          {"data_sha256", data.tokens_sha256()},
-          {"teacher", signal.describe()}};
+  nlohmann::json settings = {{"steps", o.steps},
+                             {"global_batch", o.batch * o.grad_accum * world_size},
+                             {"seq", o.seq},
+                             {"lr", o.lr},
+                             {"min_lr", o.min_lr},
+                             {"warmup", o.warmup},
+                             {"clip", o.clip},
+                             {"seed", o.seed},
+                             {"dtype", std::string(at::toString(o.dtype))},
+                             {"data_sha256", data.tokens_sha256()},
+                             {"teacher", signal.describe()}};
+  // Only quantization-aware runs name their target, so earlier checkpoints still resume.
+  if (!o.quantize.empty()) settings["quantize"] = o.quantize;
+  return settings;
 }
 
 // metrics.jsonl continues after a resume: lines past the checkpoint's step are dropped first, so

@@ -33,6 +33,15 @@ void print_report(const DistillTrainRequest& r, const DistillTrainReport& report
                               {"tokens_per_s", t.tokens_per_s},
                               {"final_train_loss", t.final_loss}};
   if (t.eval_loss >= 0) j["eval_loss"] = t.eval_loss;
+  if (!report.quantized_grids.empty()) {
+    j["quantize"] = r.quantize;
+    j["quantized_grids"] = report.quantized_grids;
+    nlohmann::json fallbacks = nlohmann::json::array();
+    for (const QuantizeFallback& f : report.quantize_fallbacks)
+      fallbacks.push_back({{"tensor", f.tensor}, {"wanted", f.wanted}, {"used", f.used}, {"why", f.why}});
+    j["quantize_fallbacks"] = fallbacks;
+    if (!report.quantized_out.empty()) j["quantized_out"] = report.quantized_out;
+  }
   if (report.cache_tokens > 0) {
     j["cache_tokens"] = report.cache_tokens;
     j["cache_bytes_per_token"] = report.cache_bytes_per_token;
@@ -51,6 +60,14 @@ void print_report(const DistillTrainRequest& r, const DistillTrainReport& report
             << report.world_size << " process(es); last train loss " << t.final_loss << "\n";
   if (t.eval_loss >= 0) std::cout << "held-out loss " << t.eval_loss << " nats/token\n";
   if (!t.stopped_early) std::cout << "wrote " << r.train.out << "\n";
+  if (!report.quantized_grids.empty()) {
+    std::cout << "fake-quantized on " << r.quantize << ":";
+    for (const auto& [grid, n] : report.quantized_grids) std::cout << " " << grid << " x" << n;
+    std::cout << "\n";
+    for (const QuantizeFallback& f : report.quantize_fallbacks)
+      std::cout << "  fallback " << f.tensor << ": wanted " << f.wanted << ", used " << f.used << " (" << f.why << ")\n";
+  }
+  if (!report.quantized_out.empty()) std::cout << "wrote " << report.quantized_out << "\n";
 }
 
 }  // namespace
@@ -72,6 +89,11 @@ void add_distill_train(CLI::App& app) {
   cmd->add_option("--cache-k", r->cache_k, "tokens per position in the cache")->capture_default_str();
   cmd->add_option("--cache-logprobs", r->cache_logprobs, "cache log-probabilities as f16 or f32")->capture_default_str();
   cmd->add_flag("--cache-only", r->cache_only, "build the teacher cache and stop");
+  cmd->add_option("--quantize", r->quantize,
+                  "train on this grid (gguf:TYPE as export --type, or gptq:wBITSgGROUP) with straight-through "
+                  "gradients, then write OUT/model-TYPE.gguf or OUT/gptq-wBgG from the final masters");
+  cmd->add_option("--init-weights", r->init_weights,
+                  "with --quantize: start the masters at this model's (dequantized) weights, e.g. a GPTQ GGUF");
   cmd->add_option("--data", r->data, "training tokens: .h5 token dataset or text file")->required();
   cmd->add_option("--eval-data", r->eval_data, "held-out tokens (.h5 or text)");
   cmd->add_option("--out", t.out, "output HF directory (checkpoint/ and metrics.jsonl inside)")->required();
@@ -103,6 +125,7 @@ void add_distill_train(CLI::App& app) {
   cmd->callback([r, divergence, json] {
     r->distill.divergence = parse_divergence(*divergence);
     record_inputs({{"teacher", r->teacher}, {"student", r->student}, {"student_config", r->student_config},
+                   {"init_weights", r->init_weights},
                    {"data", r->data}, {"eval_data", r->eval_data}},
                   r->train.seed);
     print_report(*r, run_distill_train(*r), *json);

@@ -1,0 +1,17 @@
+// The file a quantization-aware run ends with (docs/qad.md): its final masters, read back from the
+// HF directory the trainer saved, quantized by the same code that rounded them in training, so
+// the file holds exactly the codes of their last fake quantization. A GGUF target goes through
+// `export --type` (no importance matrix, the codecs' own search), a GPTQ target through RTN on the
+// affine grid into an HF GPTQ checkpoint.
+#pragma once
+#include <string>
+
+#include "distill/fake_quantizer.h"
+
+namespace mp {
+
+// Writes OUT/model-TYPE.gguf or the directory OUT/gptq-wBgG from the HF model in `model_dir`
+// (= OUT); returns the path written.
+std::string export_quantized_student(const QuantizeTarget& target, const std::string& model_dir);
+
+}  // namespace mp

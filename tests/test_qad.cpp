@@ -1,0 +1,186 @@
+// Quantization-aware distillation (distill-train --quantize, docs/qad.md): the straight-through
+// linear has the plain linear's gradient at the rounded point; the rounding is the exporter's
+// (every tensor of an exported GGUF, and the ggml block grid's own choose/quantize/dequantize);
+// the file a run writes decodes to the student's fake-quantized forward; a few steps lower the KL
+// divergence to the teacher; fallbacks are reported and bad targets refused.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "distill/fake_quantizer.h"
+#include "distill/student_model.h"
+#include "distill/token_dataset.h"
+#include "formats/gguf_block_grid.h"
+#include "formats/gguf_export.h"
+#include "formats/safetensors.h"
+#include "lib/runtime/llama_model.h"
+#include "quant/rtn.h"
+#include "tests/test_support.h"
+
+namespace {
+
+const char* kQProj = "model.layers.0.self_attn.q_proj.weight";
+
+// A random k-quant-shaped teacher with stories260K's tokenizer (same vocabulary size), and tokens.
+struct QadSetup {
+  mp::test::ScratchDir dir;
+  std::string teacher, common;
+  explicit QadSetup(const nlohmann::json& config = mp::test::kquant_config()) {
+    teacher = dir.path("teacher");
+    // The random head is shrunk tenfold: logits of a trained model's spread, not one-hot ones
+    // whose KL divergence any rounding makes huge.
+    std::map<std::string, at::Tensor> tensors = mp::test::write_random_model(teacher, config, 5);
+    if (tensors.count("lm_head.weight")) tensors["lm_head.weight"] = tensors["lm_head.weight"] * 0.1;
+    mp::save_safetensors(teacher + "/model.safetensors", {tensors.begin(), tensors.end()});
+    std::filesystem::copy_file(mp::test::shared_path("models/stories260K/tokenizer.model"), teacher + "/tokenizer.model");
+    mp::TokenDatasetWriter writer(dir.path("tokens.h5"), "tok");
+    for (int d = 0; d < 8; ++d) {
+      std::vector<int32_t> doc(160);
+      for (size_t i = 0; i < doc.size(); ++i) doc[i] = static_cast<int32_t>((i * 13 + d * 5) % 251 + 3);
+      writer.add_document(doc);
+    }
+    writer.commit();
+    common = "distill-train --student '" + teacher + "' --teacher '" + teacher + "' --data '" + dir.path("tokens.h5") +
+             "' --seq 32 --batch 2 --warmup 0 --threads 1 --quiet --json --seed 1";
+  }
+};
+
+at::Tensor sample_tokens() { return at::arange(3, 3 + 48, at::kLong).remainder(251).unsqueeze(0); }
+
+// Mean KL(teacher ‖ model) per position over the sample tokens.
+double mean_kld(mp::LlamaModel& teacher, mp::LlamaModel& model) {
+  at::NoGradGuard no_grad;
+  const at::Tensor p = at::log_softmax(teacher.forward(sample_tokens()), -1);
+  const at::Tensor q = at::log_softmax(model.forward(sample_tokens()), -1);
+  return (p.exp() * (p - q)).sum(-1).mean().item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("qad: a fake-quantized linear has the plain linear's gradient at the rounded point", "[qad]") {
+  at::manual_seed(3);
+  const mp::ModelConfig config = mp::ModelConfig::from_json(mp::test::kquant_config(), "test");
+  for (const char* spec : {"gguf:Q2_K", "gptq:w4g128"}) {
+    INFO(spec);
+    const mp::FakeQuantizer quantizer(mp::parse_quantize_target(spec), config);
+    const at::Tensor master = (at::randn({256, 256}) * 0.05).set_requires_grad(true);
+    const at::Tensor x = at::randn({5, 256}), upstream = at::randn({5, 256});
+    const at::Tensor y = at::matmul(x, quantizer.apply(kQProj, master).t());
+    (y * upstream).sum().backward();
+
+    const at::Tensor rounded = quantizer.round(kQProj, master).set_requires_grad(true);
+    const at::Tensor y_plain = at::matmul(x, rounded.t());
+    (y_plain * upstream).sum().backward();
+    CHECK(y.equal(y_plain));                                   // the forward value is exactly round(w)
+    CHECK(master.grad().allclose(rounded.grad(), 1e-6, 1e-6));  // the gradient goes straight through
+    CHECK((rounded - master).abs().max().item<double>() > 1e-3);  // and the rounding did something
+  }
+}
+
+TEST_CASE("qad: the rounding is the ggml block grid's and every tensor is what export writes", "[qad]") {
+  QadSetup s;
+  const auto source = mp::open_model(s.teacher);
+  for (const char* type : {"Q2_K", "Q3_K_M"}) {
+    INFO(type);
+    const mp::FakeQuantizer quantizer(mp::parse_quantize_target(std::string("gguf:") + type), source->config());
+    // The block grid's choose + quantize + dequantize, a path independent of the row codecs.
+    const at::Tensor w = source->tensor(kQProj);
+    const mp::GgmlType q_type = quantizer.grids().at(kQProj) == "q2_K" ? mp::GgmlType::Q2_K : mp::GgmlType::Q3_K;
+    const at::Tensor by_grid = mp::quantize_rtn(w, std::make_shared<mp::GgufBlockGrid>(q_type)).dequantize();
+    CHECK(quantizer.round(kQProj, w).allclose(by_grid, 0, 1e-6));
+
+    mp::GgufExportOptions options;
+    options.type = mp::parse_gguf_export_type(type, false);
+    const std::string gguf = s.dir.path(std::string(type) + ".gguf");
+    mp::export_gguf(*source, gguf, options);
+    const auto exported = mp::open_model(gguf);
+    int64_t rounded = 0;
+    for (const std::string& name : mp::llama_parameter_names(source->config())) {
+      INFO(name);
+      const at::Tensor mine = quantizer.round(name, source->tensor(name));
+      CHECK(mine.equal(exported->tensor(name)));
+      rounded += quantizer.grids().count(name);
+    }
+    CHECK(rounded == 1 + 7 * source->config().num_layers + 1);  // embedding, 7 linears per layer, output matrix
+  }
+}
+
+TEST_CASE("qad: the exported file's forward equals the student's fake-quantized forward", "[qad]") {
+  QadSetup s;
+  for (const char* spec : {"gguf:Q3_K_M", "gptq:w4g128"}) {
+    INFO(spec);
+    const std::string out = s.dir.path(std::string("out-") + (spec[1] == 'g' ? "gguf" : "gptq"));
+    const auto run = mp::test::run_modelpress(s.common + " --steps 3 --lr 1e-3 --quantize " + spec + " --out '" + out + "'");
+    REQUIRE(run.exit_code == 0);
+    const auto report = nlohmann::json::parse(run.out);
+    const std::string file = report["quantized_out"];
+    REQUIRE(std::filesystem::exists(file));
+
+    mp::StudentModel student = mp::StudentModel::from_pretrained(out);
+    const mp::FakeQuantizer quantizer(mp::parse_quantize_target(spec), student.config());
+    CHECK((student.parameter(kQProj) - mp::open_model(s.teacher)->tensor(kQProj)).abs().max().item<double>() > 0);
+    student.set_weight_view([&](const std::string& name, const at::Tensor& w) { return quantizer.apply(name, w); });
+    at::NoGradGuard no_grad;
+    const at::Tensor mine = student.forward(sample_tokens(), at::kFloat);
+    mp::LlamaModel decoded(mp::open_model(file), mp::RuntimeOptions{});
+    const at::Tensor theirs = decoded.forward(sample_tokens());
+    CHECK((mine - theirs).abs().max().item<double>() < 1e-4);
+    mp::LlamaModel masters(mp::open_model(out), mp::RuntimeOptions{});  // the rounding is not a no-op
+    CHECK((masters.forward(sample_tokens()) - theirs).abs().max().item<double>() > 1e-3);
+  }
+}
+
+TEST_CASE("qad: a few steps at Q2_K lower the KL divergence of the exported file to the teacher", "[qad]") {
+  QadSetup s;
+  const std::string run = s.common + " --quantize gguf:Q2_K --lr 1e-3 --min-lr 1e-3";
+  const auto init = mp::test::run_modelpress(run + " --steps 0 --out '" + s.dir.path("init") + "'");
+  REQUIRE(init.exit_code == 0);
+  const auto trained = mp::test::run_modelpress(run + " --steps 30 --out '" + s.dir.path("trained") + "'");
+  REQUIRE(trained.exit_code == 0);
+  mp::LlamaModel teacher(mp::open_model(s.teacher), mp::RuntimeOptions{});
+  mp::LlamaModel before(mp::open_model(nlohmann::json::parse(init.out)["quantized_out"]), mp::RuntimeOptions{});
+  mp::LlamaModel after(mp::open_model(nlohmann::json::parse(trained.out)["quantized_out"]), mp::RuntimeOptions{});
+  const double kld_before = mean_kld(teacher, before), kld_after = mean_kld(teacher, after);
+  INFO("KLD " << kld_before << " -> " << kld_after);
+  CHECK(kld_before > 1e-3);
+  CHECK(kld_after < 0.85 * kld_before);
+}
+
+TEST_CASE("qad: a killed quantization-aware run resumes to the same file", "[qad]") {
+  QadSetup s;
+  const std::string run = s.common + " --quantize gguf:Q2_K --lr 1e-3 --steps 4 --checkpoint-every 2";
+  const auto full = mp::test::run_modelpress(run + " --out '" + s.dir.path("full") + "'");
+  REQUIRE(full.exit_code == 0);
+  REQUIRE(mp::test::run_modelpress(run + " --out '" + s.dir.path("resumed") + "' --stop-after-step 3").exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(s.dir.path("resumed/model-Q2_K.gguf")));
+  const auto resumed = mp::test::run_modelpress(run + " --out '" + s.dir.path("resumed") + "' --resume");
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(nlohmann::json::parse(resumed.out)["resumed_from_step"] == 2);
+  const auto a = mp::open_model(s.dir.path("full/model-Q2_K.gguf")), b = mp::open_model(s.dir.path("resumed/model-Q2_K.gguf"));
+  for (const std::string& name : mp::llama_parameter_names(a->config())) CHECK(a->tensor(name).equal(b->tensor(name)));
+  // Resuming with another target is refused.
+  const auto other = mp::test::run_modelpress(s.common + " --quantize gguf:Q3_K_M --lr 1e-3 --steps 4 --checkpoint-every 2 --out '" +
+                                              s.dir.path("resumed") + "' --resume");
+  CHECK(other.exit_code == 3);
+  CHECK_THAT(other.err, Catch::Contains("quantize"));
+}
+
+TEST_CASE("qad: shapes a type cannot hold fall back as export does; unknown targets are refused", "[qad]") {
+  QadSetup s(mp::test::tiny_config());  // rows of 32 and 48 values: no 256-wide k-quant block fits
+  const auto run = mp::test::run_modelpress(s.common + " --steps 1 --quantize gguf:Q2_K --out '" + s.dir.path("tiny") + "'");
+  REQUIRE(run.exit_code == 0);
+  const auto report = nlohmann::json::parse(run.out);
+  CHECK_FALSE(report["quantize_fallbacks"].empty());
+  CHECK(report["quantized_grids"].count("q2_K") == 0);
+  CHECK(std::filesystem::exists(report["quantized_out"].get<std::string>()));
+
+  for (const char* bad : {"gguf:Q9_X", "gptq:w4", "awq:w4g128", "Q4_K_M"}) {
+    INFO(bad);
+    const auto refused = mp::test::run_modelpress(s.common + " --steps 1 --quantize " + bad + " --out '" + s.dir.path("bad") + "'");
+    CHECK(refused.exit_code == 3);
+    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+    CHECK_THAT(refused.err, Catch::StartsWith("modelpress: error: --quantize: "));
+    CHECK_FALSE(std::filesystem::exists(s.dir.path("bad")));
+  }
+}
