@@ -88,7 +88,13 @@ at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t start_pos, bool s
 }
 
 at::Tensor RotaryEmbedding::apply(const at::Tensor& x, const at::Tensor& positions, bool sliding) {
-  return table(sliding, positions.max().item<int64_t>() + 1).apply(x, positions);
+  if (!long_ || (sliding && local_)) return table(sliding, positions.max().item<int64_t>() + 1).apply(x, positions);
+  // Under longrope each sequence takes the factors its own length selects, as it would alone.
+  std::vector<at::Tensor> rows;
+  for (int64_t b = 0; b < x.size(0); ++b)
+    rows.push_back(table(sliding, positions[b].max().item<int64_t>() + 1)
+                       .apply(x.narrow(0, b, 1), positions.narrow(0, b, 1)));
+  return at::cat(rows, 0);
 }
 
 void RotaryTable::extend_to(int64_t positions, const at::Device& device) {
