@@ -4,7 +4,7 @@
 # data with cross-entropy only is compared with the same student trained, for the same steps, on
 # about the same number of TinyStories tokens, and (optionally) on the teacher data with the online
 # teacher's logit loss mixed in. Perplexity on held-out TinyStories (eval.txt) for each.
-# Usage: bench/teacher_data_kd.sh [WORK_DIR] (env: PROMPTS=600 N_PREDICT=160 STEPS=300 BATCH=8 SEQ=128 MIXED=1)
+# Usage: bench/teacher_data_kd.sh [WORK_DIR] (env: PROMPTS=600 N_PREDICT=160 STEPS=300 BATCH=8 SEQ=128 MIXED=1 CHUNKS=200)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mp="${MODELPRESS:-${MODELPRESS_BUILD_DIR:-$root/build}/modelpress}"
@@ -20,7 +20,8 @@ awk -v max="$prompts" 'BEGIN { start = 1 } /^[[:space:]]*$/ { start = 1; next }
      start { n = split($0, w, " "); line = w[1]; for (i = 2; i <= 6 && i <= n; ++i) line = line " " w[i]; print line; start = 0
              if (++count >= max) exit }' \
   "$shared/corpora/tinystories/calib.txt" >prompts.txt
-"$mp" generate -q -m "$teacher" --prompts prompts.txt --out teacher.jsonl -n "$n_predict" --temp 0.8 --seed 1 -b 32
+# A finished teacher.jsonl in WORK_DIR is reused (an interrupted one is resumed by generate itself).
+[ -f teacher.jsonl ] || "$mp" generate -q -m "$teacher" --prompts prompts.txt --out teacher.jsonl -n "$n_predict" --temp 0.8 --seed 1 -b 32
 "$mp" tokenize --tokenizer "$teacher" --out teacher.h5 teacher.jsonl | tee tokens.txt
 want=$(sed -E 's/.*documents, ([0-9]+) tokens/\1/' tokens.txt)
 
@@ -40,6 +41,7 @@ cat >student.json <<'JSON'
 JSON
 common=(--student-config student.json --tokenizer "$teacher" --steps "$steps" --batch "$batch" --seq "$seq"
         --lr 3e-3 --warmup 20 --seed 5 -q)
+rm -rf student-*
 "$mp" distill-train "${common[@]}" --data teacher.h5 --alpha 0 --out student-teacher-ce
 "$mp" distill-train "${common[@]}" --data stories.h5 --alpha 0 --out student-stories-ce
 students=(student-teacher-ce student-stories-ce)
@@ -57,7 +59,7 @@ for m in "$teacher" "${students[@]}"; do
     *teacher-*) data="teacher data ($want)" ;;
     *) data="(the teacher)" ;;
   esac
-  json=$("$mp" eval -q -m "$m" -f "$shared/corpora/tinystories/eval.txt" --ctx 256 --chunks 200 --json)
+  json=$("$mp" eval -q -m "$m" -f "$shared/corpora/tinystories/eval.txt" --ctx 256 --chunks "${CHUNKS:-200}" --json)
   ppl=$(sed -nE 's/^  "ppl": ([0-9.]+),?/\1/p' <<<"$json")
   err=$(sed -nE 's/^  "ppl_error": ([0-9.]+),?/\1/p' <<<"$json")
   echo "| $(basename "$m") | $data | $ppl ± $err |"
