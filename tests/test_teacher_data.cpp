@@ -7,6 +7,7 @@
 #include "lib/runtime/batch_generate.h"
 #include "lib/runtime/runtime.h"
 #include "lib/runtime/teacher_data.h"
+#include "tests/architecture_cases.h"
 #include "tests/test_support.h"
 
 using namespace mp;
@@ -52,30 +53,10 @@ TEST_CASE("generate_batch: greedy tokens equal generate() of each prompt alone",
 TEST_CASE("generate_batch: greedy equals one at a time with sliding windows, q/k norms and longrope", "[teacher_data]") {
   // Windows of 4 and phi3's switch to its long factors past 16 tokens, both crossed by prompts of
   // 2 to 21 tokens and by decoding; random weights, so no family's quirks hide behind a trained model.
-  auto qwen3 = test::tiny_config("qwen3");
-  qwen3["head_dim"] = 16;
-  qwen3["use_sliding_window"] = true;
-  qwen3["sliding_window"] = 4;
-  qwen3["max_window_layers"] = 1;
-  auto gemma3 = test::tiny_config("gemma3_text");
-  gemma3["num_hidden_layers"] = 6;  // layers 0-4 slide, layer 5 is global
-  gemma3["head_dim"] = 16;
-  gemma3["query_pre_attn_scalar"] = 16;
-  gemma3["sliding_window"] = 4;
-  gemma3["tie_word_embeddings"] = true;
-  auto phi3 = test::tiny_config("phi3");
-  phi3["head_dim"] = 16;
-  phi3["partial_rotary_factor"] = 0.75;
-  phi3["original_max_position_embeddings"] = 16;
-  phi3["rope_scaling"] = {{"type", "longrope"},
-                          {"short_factor", {1.0, 1.5, 2.0, 3.0, 5.0, 8.0}},
-                          {"long_factor", {1.0, 2.0, 4.0, 8.0, 16.0, 32.0}}};
-  for (const auto& config : {qwen3, gemma3, phi3}) {
-    INFO(config["model_type"]);
+  for (const test::ArchitectureCase& c : test::architecture_cases()) {
+    INFO(c.name);
     test::ScratchDir dir;
-    test::write_random_model(dir.path("m"), config, 5);
-    std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path("m") + "/tokenizer.model");
-    LlamaModel model(open_model(dir.path("m")), RuntimeOptions{});
+    LlamaModel model(open_model(test::write_architecture_model(dir, c)), RuntimeOptions{});
     std::vector<std::vector<int32_t>> prompts;
     for (int length : {2, 9, 14, 21}) {
       std::vector<int32_t> p = {1};
