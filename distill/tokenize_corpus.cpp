@@ -2,16 +2,21 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "distill/token_dataset.h"
+#include "formats/generation_record.h"
+#include "formats/jsonl_file.h"
 #include "lib/base/error.h"
 #include "lib/runtime/runtime.h"
 #include "lib/base/sha256.h"
 #include "lib/tokenizer/parallel_encode.h"
 
 namespace mp {
+
+namespace fs = std::filesystem;
 
 namespace {
 bool is_blank(const std::string& line) {
@@ -52,15 +57,25 @@ TokenizeSummary tokenize_corpus(const std::string& tokenizer_path, const std::ve
     batch.clear();
     batch_bytes = 0;
   };
+  auto add_document = [&](const std::string& text) {
+    batch.push_back(text);
+    batch_bytes += text.size();
+    if (batch_bytes >= (16 << 20)) flush();
+  };
   auto add_documents = [&](std::istream& in) {
-    for_each_document(in, [&](const std::string& text) {
-      batch.push_back(text);
-      batch_bytes += text.size();
-      if (batch_bytes >= (16 << 20)) flush();
-    });
+    for_each_document(in, add_document);
     flush();
   };
   for (const auto& input : inputs) {
+    if (fs::path(input).extension() == ".jsonl") {  // teacher data: one prompt + completion per line
+      writer.add_source({input, sha256_file(input)});
+      for_each_jsonl_object(input, [&](const nlohmann::json& object, const std::string& where) {
+        const GenerationRecord record = parse_generation_record(object, where);
+        add_document(record.prompt + record.completion);
+      });
+      flush();
+      continue;
+    }
     if (input == "-") {  // a pipe can be read once: hash what was read, then tokenize it
       std::istringstream in(read_text_file("-"));
       writer.add_source({input, sha256_hex(in.str())});

@@ -4,6 +4,8 @@
 // documents. A document's lines are joined with "\n" (no trailing newline, "\r" dropped) and
 // tokenized with the special tokens the tokenizer adds (BOS for Llama's SentencePiece models, as
 // llama2.c tokenizes TinyStories and llama.cpp starts every evaluation chunk; nothing for Qwen).
+// A ".jsonl" input is teacher data (formats/generation_record.h): each line is one document, its
+// prompt followed by its completion, the text the teacher continued and not only its own part.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -12,53 +12,12 @@
 #include "formats/gguf_export.h"
 #include "lib/runtime/llama_model.h"
 #include "quant/awq.h"
+#include "tests/architecture_cases.h"
 #include "tests/test_support.h"
 
 using namespace mp;
 
 namespace {
-
-struct Case {
-  std::string name;
-  nlohmann::json config;
-};
-
-// Each family at the tiny size, with windows (4) shorter than the inputs below.
-std::vector<Case> cases() {
-  auto qwen3 = test::tiny_config("qwen3");
-  qwen3["head_dim"] = 16;
-  qwen3["use_sliding_window"] = true;
-  qwen3["sliding_window"] = 4;
-  qwen3["max_window_layers"] = 1;
-  auto gemma2 = test::tiny_config("gemma2");
-  gemma2["head_dim"] = 16;
-  gemma2["query_pre_attn_scalar"] = 16;
-  gemma2["sliding_window"] = 4;
-  gemma2["tie_word_embeddings"] = true;
-  auto gemma3 = test::tiny_config("gemma3_text");
-  gemma3["num_hidden_layers"] = 6;  // layers 0-4 slide, layer 5 is global (HF's and llama.cpp's pattern)
-  gemma3["head_dim"] = 16;
-  gemma3["query_pre_attn_scalar"] = 16;
-  gemma3["sliding_window"] = 4;
-  gemma3["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
-  gemma3["tie_word_embeddings"] = true;
-  auto phi3 = test::tiny_config("phi3");  // fused linears, 3/4 of each head rotating, longrope past 16 tokens
-  phi3["head_dim"] = 16;
-  phi3["partial_rotary_factor"] = 0.75;
-  phi3["sliding_window"] = 4;
-  phi3["original_max_position_embeddings"] = 16;
-  phi3["rope_scaling"] = {{"type", "longrope"},
-                          {"short_factor", {1.0, 1.5, 2.0, 3.0, 5.0, 8.0}},
-                          {"long_factor", {1.0, 2.0, 4.0, 8.0, 16.0, 32.0}}};
-  return {{"qwen3", qwen3}, {"gemma2", gemma2}, {"gemma3", gemma3}, {"phi3", phi3}};
-}
-
-std::string write_model(const test::ScratchDir& dir, const Case& c) {
-  const std::string path = dir.path(c.name);
-  test::write_random_model(path, c.config, 11);
-  std::filesystem::copy_file(test::shared_path("models/stories260K/tokenizer.model"), path + "/tokenizer.model");
-  return path;
-}
 
 double relative_difference(const at::Tensor& a, const at::Tensor& b) { return ((a - b).norm() / b.norm()).item<double>(); }
 
@@ -70,10 +29,10 @@ at::Tensor some_tokens(int64_t n) {
 }  // namespace
 
 TEST_CASE("architectures: AWQ folding keeps every layer's function", "[arch][awq]") {
-  for (const Case& c : cases()) {
+  for (const test::ArchitectureCase& c : test::architecture_cases()) {
     INFO(c.name);
     test::ScratchDir dir;
-    LlamaModel model(open_model(write_model(dir, c)), RuntimeOptions{});
+    LlamaModel model(open_model(test::write_architecture_model(dir, c)), RuntimeOptions{});
     const ModelConfig& config = model.config();
     at::manual_seed(3);
     const at::Tensor hidden = at::randn({2, 12, config.hidden_size});
@@ -96,10 +55,10 @@ TEST_CASE("architectures: AWQ folding keeps every layer's function", "[arch][awq
 
 TEST_CASE("architectures: GPTQ and AWQ checkpoints load and stay close to the float model", "[arch][quantize]") {
   const std::string calib = test::shared_path("corpora/tinystories/calib.txt");
-  for (const Case& c : cases()) {
+  for (const test::ArchitectureCase& c : test::architecture_cases()) {
     INFO(c.name);
     test::ScratchDir dir;
-    const std::string model = write_model(dir, c);
+    const std::string model = test::write_architecture_model(dir, c);
     LlamaModel reference(open_model(model), RuntimeOptions{});
     const at::Tensor tokens = some_tokens(24);
     const at::Tensor expected = reference.forward(tokens);
@@ -120,12 +79,12 @@ TEST_CASE("architectures: GPTQ and AWQ checkpoints load and stay close to the fl
 }
 
 TEST_CASE("architectures: GGUF export reads back with the logits of the checkpoint", "[arch][gguf_export]") {
-  for (Case c : cases()) {
+  for (test::ArchitectureCase c : test::architecture_cases()) {
     INFO(c.name);
     // llama.cpp's qwen3 has no window, so its export refuses one (tests/test_gguf_export_arch.cpp).
     if (c.name == "qwen3") c.config["use_sliding_window"] = false;
     test::ScratchDir dir;
-    const std::string model = write_model(dir, c);
+    const std::string model = test::write_architecture_model(dir, c);
     GgufExportOptions options;
     options.type = parse_gguf_export_type("F32", false);
     export_gguf(*open_model(model), dir.path("m.gguf"), options);
@@ -138,7 +97,7 @@ TEST_CASE("architectures: GGUF export reads back with the logits of the checkpoi
 }
 
 TEST_CASE("architectures: distill-train trains a student of each and the runtime reads it back", "[arch][distill]") {
-  for (const Case& c : cases()) {
+  for (const test::ArchitectureCase& c : test::architecture_cases()) {
     INFO(c.name);
     test::ScratchDir dir;
     {

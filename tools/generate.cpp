@@ -1,10 +1,12 @@
-// modelpress generate: continue a prompt, greedily or sampled, with a KV cache.
+// modelpress generate: continue a prompt, greedily or sampled, with a KV cache; with --prompts,
+// continue every prompt of a file in batches into teacher data (lib/runtime/teacher_data.h).
 #include <cstdio>
 #include <iostream>
 
 #include "lib/base/terminal_text.h"
 #include "lib/runtime/generate.h"
 #include "lib/runtime/model_tokenizer.h"
+#include "lib/runtime/teacher_data.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -17,6 +19,7 @@ struct GenerateArgs {
   RuntimeSettings runtime;
   int top_logits = 0;
   bool ids = false, json = false;
+  TeacherDataRequest teacher_data;
 };
 
 // A prompt file loses one trailing newline, the one `echo` and editors add.
@@ -27,12 +30,22 @@ std::string read_prompt_file(const std::string& path) {
   return text;
 }
 
+void run_teacher_data(GenerateArgs& a, LlamaModel& model, const Tokenizer& tokenizer) {
+  if (a.teacher_data.out.empty()) throw CLI::RequiredError("--out (with --prompts)");
+  a.teacher_data.sampling = a.sampling;
+  const TeacherDataSummary s = generate_teacher_data(model, tokenizer, a.teacher_data);
+  std::printf("%s: %lld prompts (%lld resumed), %lld tokens generated at %.1f tokens/s\n", a.teacher_data.out.c_str(),
+              static_cast<long long>(s.prompts), static_cast<long long>(s.resumed),
+              static_cast<long long>(s.completion_tokens), s.seconds > 0 ? s.completion_tokens / s.seconds : 0.0);
+}
+
 void run_generate(GenerateArgs& a) {
   if (!a.prompt_file.empty()) a.prompt = read_prompt_file(a.prompt_file);
   const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
   LlamaModel model(open_model(a.model), runtime);
   a.sampling.end_tokens = end_tokens(model.config(), a.model);
   const Tokenizer tokenizer = model_tokenizer(model.source(), a.tokenizer);
+  if (!a.teacher_data.prompts.empty()) return run_teacher_data(a, model, tokenizer);
   const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special=*/true);
   const bool stream = !a.json && !a.ids;
   if (stream) std::cout << terminal_safe(a.prompt, Newlines::keep) << std::flush;
@@ -86,6 +99,12 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--top-logits", a->top_logits, "print the N largest logits at the last prompt position");
   cmd->add_flag("--ids", a->ids, "print the generated token ids instead of streaming text");
   cmd->add_flag("--json", a->json, "print tokens, text and timings as JSON");
+  cmd->add_option("--prompts", a->teacher_data.prompts,
+                  "generate for every prompt of this file (.jsonl: {\"prompt\": ...} per line; else one per line)")
+      ->excludes(prompt);
+  cmd->add_option("--out,-o", a->teacher_data.out, "with --prompts: the JSON Lines output (resumes a killed run's)");
+  cmd->add_option("--batch-size,-b", a->teacher_data.batch_size, "with --prompts: sequences decoded together")
+      ->capture_default_str();
   add_runtime_options(cmd, a->runtime);
   cmd->callback([a] { run_generate(*a); });
 }

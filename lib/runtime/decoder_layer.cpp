@@ -128,6 +128,19 @@ at::Tensor attention_mask(int64_t t, int64_t total, int64_t start_pos, int64_t w
       .masked_fill(blocked, -std::numeric_limits<float>::infinity());
 }
 
+// The mask of each query row of the stacked grouped heads, [b·kv_heads, group·t, total]; with
+// left padding, each sequence also blocks its padding slots.
+at::Tensor grouped_mask(const at::Tensor& mask, const LayerKVCache* cache, int64_t b, int64_t kv_heads,
+                        int64_t group) {
+  const int64_t t = mask.size(0), total = mask.size(1);
+  if (!cache || !cache->left_pad.defined()) return mask.repeat({group, 1}).expand({b * kv_heads, group * t, total});
+  const at::Tensor slots = at::arange(total, at::TensorOptions(at::kLong).device(mask.device()));
+  const at::Tensor padding = slots.view({1, 1, total}) < cache->left_pad.to(mask.device()).view({b, 1, 1});
+  return mask.unsqueeze(0).masked_fill(padding, -std::numeric_limits<float>::infinity())
+      .repeat({1, group, 1}).unsqueeze(1).expand({b, kv_heads, group * t, total})
+      .reshape({b * kv_heads, group * t, total});
+}
+
 at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                           const at::Tensor& x, int64_t start_pos, LayerKVCache* cache,
                           const CaptureFn& capture) {
@@ -148,8 +161,15 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
     k = rms_norm(c, k, w.k_norm);
   }
   const bool sliding = w.attention_window > 0;
-  q = rope.apply(q, start_pos, sliding);
-  k = rope.apply(k, start_pos, sliding);
+  if (cache && cache->left_pad.defined()) {
+    const at::Tensor positions = at::arange(start_pos, start_pos + t, at::kLong).unsqueeze(0) -
+                                 cache->left_pad.cpu().unsqueeze(1);
+    q = rope.apply(q, positions, sliding);
+    k = rope.apply(k, positions, sliding);
+  } else {
+    q = rope.apply(q, start_pos, sliding);
+    k = rope.apply(k, start_pos, sliding);
+  }
   if (cache) {
     if (cache->k.defined()) {
       k = at::cat({cache->k, k}, 2);
@@ -165,7 +185,7 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
   at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
   at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
   at::Tensor mask = attention_mask(t, total, start_pos, w.attention_window, x.device()).to(q.scalar_type());
-  const at::Tensor group_mask = mask.repeat({group, 1}).expand({b * kv_heads, group * t, total});
+  const at::Tensor group_mask = grouped_mask(mask, cache, b, kv_heads, group);
   const double scale = c.query_scale > 0 ? c.query_scale : 1.0 / std::sqrt(static_cast<double>(d));
   // A soft cap goes between scaling and masking, so it cannot be fused.
   at::Tensor scores = c.attn_softcap > 0 ? soft_cap(at::bmm(qg, kt) * scale, c.attn_softcap) + group_mask

@@ -49,8 +49,11 @@ const std::vector<LinearGroup>& decoder_linear_groups(const ModelConfig& config)
 using CaptureFn = std::function<void(const char* input, const at::Tensor& x)>;
 
 // Cached keys/values of one layer for incremental decoding: [B, kv_heads, T, head_dim].
+// Sequences of different lengths decode together left-padded: sequence b's first left_pad[b] slots
+// hold no token (no query sees them) and its positions start after them. Undefined: no padding.
 struct LayerKVCache {
   at::Tensor k, v;
+  at::Tensor left_pad;  // [B] int64
 };
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool adds_one = false);

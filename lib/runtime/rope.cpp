@@ -87,6 +87,16 @@ at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t start_pos, bool s
   return table(sliding, start_pos + x.size(2)).apply(x, start_pos);
 }
 
+at::Tensor RotaryEmbedding::apply(const at::Tensor& x, const at::Tensor& positions, bool sliding) {
+  if (!long_ || (sliding && local_)) return table(sliding, positions.max().item<int64_t>() + 1).apply(x, positions);
+  // Under longrope each sequence takes the factors its own length selects, as it would alone.
+  std::vector<at::Tensor> rows;
+  for (int64_t b = 0; b < x.size(0); ++b)
+    rows.push_back(table(sliding, positions[b].max().item<int64_t>() + 1)
+                       .apply(x.narrow(0, b, 1), positions.narrow(0, b, 1)));
+  return at::cat(rows, 0);
+}
+
 void RotaryTable::extend_to(int64_t positions, const at::Device& device) {
   if (cos_.defined() && cos_.size(0) >= positions && cos_.device() == device) return;
   const int64_t n = std::max<int64_t>(positions, cos_.defined() ? 2 * cos_.size(0) : 256);
@@ -99,9 +109,20 @@ void RotaryTable::extend_to(int64_t positions, const at::Device& device) {
 at::Tensor RotaryTable::apply(const at::Tensor& x, int64_t start_pos) {
   const int64_t t = x.size(2);
   extend_to(start_pos + t, x.device());
-  at::Tensor cos = cos_.narrow(0, start_pos, t), sin = sin_.narrow(0, start_pos, t);
+  return rotate(x, cos_.narrow(0, start_pos, t), sin_.narrow(0, start_pos, t));
+}
+
+at::Tensor RotaryTable::apply(const at::Tensor& x, const at::Tensor& positions) {
+  extend_to(positions.max().item<int64_t>() + 1, x.device());
+  const at::Tensor rows = positions.flatten().to(x.device());
+  const std::vector<int64_t> shape = {positions.size(0), 1, positions.size(1), cos_.size(1)};
+  return rotate(x, cos_.index_select(0, rows).view(shape), sin_.index_select(0, rows).view(shape));
+}
+
+// cos and sin broadcast against x's [B, heads, T, rotated dims].
+at::Tensor RotaryTable::rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const {
   at::Tensor xf = x.to(at::kFloat);
-  const int64_t rotated = cos.size(1);
+  const int64_t rotated = cos.size(-1);
   if (rotated == x.size(-1)) return (xf * cos + rotate_half(xf) * sin).to(x.scalar_type());
   const at::Tensor head = xf.narrow(-1, 0, rotated);
   return at::cat({head * cos + rotate_half(head) * sin, xf.narrow(-1, rotated, x.size(-1) - rotated)}, -1)

@@ -19,10 +19,12 @@ class RotaryTable {
  public:
   explicit RotaryTable(at::Tensor inv_freq, double scale = 1) : inv_freq_(std::move(inv_freq)), scale_(scale) {}
   at::Tensor apply(const at::Tensor& x, int64_t start_pos);
+  at::Tensor apply(const at::Tensor& x, const at::Tensor& positions);  // positions [B, T] int64
   const at::Tensor& inverse_frequencies() const { return inv_freq_; }
 
  private:
   void extend_to(int64_t positions, const at::Device& device);
+  at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const;
   at::Tensor inv_freq_;   // [rotated dims / 2], f32
   double scale_;
   at::Tensor cos_, sin_;  // [positions, head_dim], f32, grown on demand
@@ -36,6 +38,9 @@ class RotaryEmbedding {
   // longrope a sequence reaching beyond original_max_position_embeddings takes the long factors, as
   // transformers decides per forward call.
   at::Tensor apply(const at::Tensor& x, int64_t start_pos, bool sliding = false);
+  // The same with a position per sequence and step, positions [B, T] int64 (batched decoding of
+  // sequences of different lengths).
+  at::Tensor apply(const at::Tensor& x, const at::Tensor& positions, bool sliding = false);
   const at::Tensor& inverse_frequencies(bool sliding = false) const { return table(sliding, 0).inverse_frequencies(); }
 
  private:

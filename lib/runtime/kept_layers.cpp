@@ -1,0 +1,34 @@
+#include "lib/runtime/kept_layers.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "lib/arch/architecture.h"
+
+namespace mp {
+
+KeptLayers::KeptLayers(LlamaModel& model) : model_(model) {
+  const int64_t budget = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4;
+  // Decoder layers share one shape, so the first one's size says how many fit.
+  DecoderLayerWeights first = model.load_layer(0);
+  int64_t layer_bytes = 0;
+  for (const LayerTensor& t : architecture_of(model.config()).layer_tensors(model.config()))
+    layer_bytes += first.tensor(t.slot()).nbytes();
+  const int64_t kept = std::min(model.config().num_layers, budget / std::max<int64_t>(layer_bytes, 1));
+  if (kept > 0) layers_.push_back(std::move(first));
+  for (int64_t i = 1; i < kept; ++i) layers_.push_back(model.load_layer(i));
+}
+
+at::Tensor KeptLayers::forward(const at::Tensor& tokens, int64_t start_pos, KVCache& cache) {
+  const ModelConfig& c = model_.config();
+  cache.resize(c.num_layers);
+  at::Tensor h = model_.embed(tokens);
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    h = i < static_cast<int64_t>(layers_.size())
+            ? decoder_layer_forward(c, layers_[i], model_.rope(), h, start_pos, &cache[i])
+            : model_.run_layer(i, h, start_pos, &cache);
+  return model_.logits(h);
+}
+
+}  // namespace mp
