@@ -18,6 +18,7 @@ void add_export(CLI::App& app);
 void add_imatrix(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
 void add_compare(CLI::App& app);
+void add_speculate(CLI::App& app);
 void add_run(CLI::App& app);
 
 // A fresh `modelpress` app with every tool: `run` builds one per recipe step, to check the step's

@@ -1,7 +1,5 @@
 #include "lib/runtime/generate.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -9,75 +7,21 @@
 #include "formats/generation_config.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
+#include "lib/runtime/kept_layers.h"
 
 namespace mp {
 
-namespace {
-
-int32_t sample(const at::Tensor& logits, const SamplingOptions& o, std::mt19937_64& rng) {
-  if (o.temperature <= 0) return static_cast<int32_t>(logits.argmax().item<int64_t>());
-  at::Tensor scaled = logits.to(at::kDouble).cpu() / o.temperature;
-  at::Tensor values, indices;
-  const int64_t k = o.top_k > 0 ? std::min<int64_t>(o.top_k, scaled.size(0)) : scaled.size(0);
-  std::tie(values, indices) = scaled.topk(k);  // sorted, largest first
-  at::Tensor probs = at::softmax(values, 0);
-  if (o.top_p < 1) {
-    // Keep the smallest prefix whose mass reaches top_p (always at least one token).
-    at::Tensor before = probs.cumsum(0) - probs;
-    probs = probs.masked_fill(before >= o.top_p, 0);
-    probs = probs / probs.sum();
-  }
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  double u = uniform(rng), cumulative = 0;
-  auto p = probs.accessor<double, 1>();
-  for (int64_t i = 0; i < probs.size(0); ++i) {
-    cumulative += p[i];
-    if (u < cumulative) return static_cast<int32_t>(indices[i].item<int64_t>());
-  }
-  return static_cast<int32_t>(indices[0].item<int64_t>());
-}
-
-// Decoding runs every layer once per token, where converting a quantized layer again each step
-// costs more than the step (tinymix-10M Q4_K_M decoded at 6 instead of 63 tokens/s). So the layers
-// converted for the prompt are kept for the whole generation, as many as fit in a quarter of the
-// machine's memory; layers past that are converted on each step, as eval does, so a model whose
-// f32 form does not fit still runs (docs/performance.md, "Memory of eval").
-class KeptLayers {
- public:
-  explicit KeptLayers(LlamaModel& model) : model_(model) {
-    const int64_t budget = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4;
-    int64_t used = 0;
-    for (int64_t i = 0; i < model.config().num_layers; ++i) {
-      DecoderLayerWeights w = model.load_layer(i);
-      for (const LayerTensor& t : architecture_of(model.config()).layer_tensors(model.config()))
-        used += w.tensor(t.slot()).nbytes();
-      if (used > budget) break;
-      layers_.push_back(std::move(w));
-    }
-  }
-
-  at::Tensor forward(const at::Tensor& tokens, int64_t start_pos, KVCache& cache) {
-    const ModelConfig& c = model_.config();
-    cache.resize(c.num_layers);
-    at::Tensor h = model_.embed(tokens);
-    for (int64_t i = 0; i < c.num_layers; ++i)
-      h = i < static_cast<int64_t>(layers_.size())
-              ? decoder_layer_forward(c, layers_[i], model_.rope(), h, start_pos, &cache[i])
-              : model_.run_layer(i, h, start_pos, &cache);
-    return model_.logits(h);
-  }
-
- private:
-  LlamaModel& model_;
-  std::vector<DecoderLayerWeights> layers_;
-};
-
-bool is_end(const ModelConfig& config, const SamplingOptions& o, int32_t token) {
+bool is_end_token(const ModelConfig& config, const SamplingOptions& o, int32_t token) {
   if (o.end_tokens.empty()) return token == config.eos_token_id;
   return std::find(o.end_tokens.begin(), o.end_tokens.end(), token) != o.end_tokens.end();
 }
 
-}  // namespace
+void check_prompt(const ModelConfig& config, const std::vector<int32_t>& prompt) {
+  if (prompt.empty()) fail_input("prompt", "is empty");
+  const int64_t limit = config.max_position_embeddings;
+  if (static_cast<int64_t>(prompt.size()) >= limit)
+    fail_input("prompt", "is longer than the model's context (" + std::to_string(limit) + " tokens)");
+}
 
 std::vector<int64_t> end_tokens(const ModelConfig& config, const std::string& model_path) {
   std::vector<int64_t> ids = eos_token_ids(config.raw, "config.json");
@@ -89,10 +33,8 @@ std::vector<int64_t> end_tokens(const ModelConfig& config, const std::string& mo
 
 Generation generate(LlamaModel& model, const std::vector<int32_t>& prompt, const SamplingOptions& options,
                     const std::function<void(int32_t)>& on_token) {
-  if (prompt.empty()) fail_input("prompt", "is empty");
+  check_prompt(model.config(), prompt);
   const int64_t limit = model.config().max_position_embeddings;
-  if (static_cast<int64_t>(prompt.size()) >= limit)
-    fail_input("prompt", "is longer than the model's context (" + std::to_string(limit) + " tokens)");
   Generation g;
   std::mt19937_64 rng(options.seed);
   KVCache cache;
@@ -105,8 +47,8 @@ Generation generate(LlamaModel& model, const std::vector<int32_t>& prompt, const
   auto t1 = std::chrono::steady_clock::now();
   int64_t position = static_cast<int64_t>(ids.size());
   for (int64_t n = 0; n < options.max_new_tokens && position < limit; ++n, ++position) {
-    int32_t next = sample(last, options, rng);
-    if (options.stop_at_eos && is_end(model.config(), options, next)) break;
+    const int32_t next = draw_token(sampling_distribution(last, options), rng);
+    if (options.stop_at_eos && is_end_token(model.config(), options, next)) break;
     g.new_tokens.push_back(next);
     if (on_token) on_token(next);
     if (n + 1 == options.max_new_tokens) break;
