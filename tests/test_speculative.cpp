@@ -16,17 +16,18 @@ using namespace mp;
 
 namespace {
 
-// A 2-layer target with tied embeddings; the good draft shares its embeddings and first layer (same
-// seed, one layer), the bad draft is unrelated random weights.
+// A 2-layer target; the good draft shares its embeddings and first layer (same seed, one layer; with
+// tied embeddings also its LM head), the bad draft is unrelated random weights. Untied, the LM head's
+// smaller weights give flatter next-token distributions.
 struct Models {
   test::ScratchDir dir;
   std::unique_ptr<LlamaModel> target, good_draft, bad_draft;
 
-  explicit Models(int64_t vocab) {
+  Models(int64_t vocab, bool tied) {
     apply_runtime_settings(RuntimeSettings{1, "cpu", "f32", true});
     nlohmann::json config = test::tiny_config();
     config["vocab_size"] = vocab;
-    config["tie_word_embeddings"] = true;
+    config["tie_word_embeddings"] = tied;
     test::write_random_model(dir.path("target"), config, 21);
     nlohmann::json one_layer = config;
     one_layer["num_hidden_layers"] = 1;
@@ -97,7 +98,7 @@ ChiSquare chi_square(const std::map<std::pair<int32_t, int32_t>, int64_t>& obser
 }  // namespace
 
 TEST_CASE("speculative: greedy output equals the target's own greedy output, for any draft and k", "[speculative]") {
-  Models m(512);
+  Models m(512, true);
   SamplingOptions greedy;
   greedy.max_new_tokens = 24;
   greedy.stop_at_eos = false;
@@ -128,7 +129,7 @@ TEST_CASE("speculative: greedy output equals the target's own greedy output, for
 }
 
 TEST_CASE("speculative: the output ends at an end token and at the context, as plain generation does", "[speculative]") {
-  Models m(512);
+  Models m(512, true);
   SamplingOptions greedy;
   greedy.max_new_tokens = 200;
   greedy.stop_at_eos = false;
@@ -145,7 +146,7 @@ TEST_CASE("speculative: the output ends at an end token and at the context, as p
 }
 
 TEST_CASE("speculative: sampled tokens have the target's distribution", "[speculative]") {
-  Models m(12);
+  Models m(12, false);
   const std::vector<int32_t> prompt = {1, 7, 3};
   SamplingOptions full;
   full.temperature = 1, full.top_k = 0, full.top_p = 1;
@@ -167,7 +168,7 @@ TEST_CASE("speculative: sampled tokens have the target's distribution", "[specul
     }
     const ChiSquare fit = chi_square(speculative, exact, samples);
     CAPTURE(fit.statistic, fit.critical, fit.cells);
-    CHECK(fit.cells > 10);
+    CHECK(fit.cells >= 8);  // top-k 6, top-p 0.9 at T = 0.7 leave about 9
     CHECK(fit.outside == 0);
     CHECK(fit.statistic < fit.critical);
     // The test has power: the draft's own samples, the distribution speculation starts from, fail it.
