@@ -30,6 +30,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_tokenizer_train(*app);
   add_compare(*app);
   add_prune(*app);
+  add_speculate(*app);
   add_run(*app);
   return app;
 }

@@ -6,6 +6,7 @@
 #include "lib/base/terminal_text.h"
 #include "lib/runtime/generate.h"
 #include "lib/runtime/model_tokenizer.h"
+#include "lib/runtime/speculative.h"
 #include "lib/runtime/teacher_data.h"
 #include "tools/common.h"
 #include "tools/tools.h"
@@ -14,7 +15,8 @@ namespace mp::tools {
 
 namespace {
 struct GenerateArgs {
-  std::string model, prompt = "Once upon a time", prompt_file, tokenizer;
+  std::string model, prompt = "Once upon a time", prompt_file, tokenizer, draft;
+  int64_t draft_tokens = 4;
   SamplingOptions sampling;
   RuntimeSettings runtime;
   int top_logits = 0;
@@ -43,15 +45,25 @@ void run_generate(GenerateArgs& a) {
   if (!a.prompt_file.empty()) a.prompt = read_prompt_file(a.prompt_file);
   const RuntimeOptions runtime = apply_runtime_settings(a.runtime);
   LlamaModel model(open_model(a.model), runtime);
+  std::unique_ptr<LlamaModel> draft;
+  if (!a.draft.empty()) {
+    if (!a.teacher_data.prompts.empty()) fail_input("--draft", "is not used with --prompts (batched generation has no draft)");
+    draft = std::make_unique<LlamaModel>(open_model(a.draft), runtime);
+    check_draft_vocabulary(a.draft, model.config(), draft->config());
+  }
   a.sampling.end_tokens = end_tokens(model.config(), a.model);
   const Tokenizer tokenizer = model_tokenizer(model.source(), a.tokenizer);
   if (!a.teacher_data.prompts.empty()) return run_teacher_data(a, model, tokenizer);
+  if (draft) check_draft_vocabulary(a.draft, model.config(), draft->config(), tokenizer, model_tokenizer(draft->source(), a.tokenizer));
   const std::vector<int32_t> prompt = tokenizer.encode(a.prompt, /*add_special=*/true);
   const bool stream = !a.json && !a.ids;
   if (stream) std::cout << terminal_safe(a.prompt, Newlines::keep) << std::flush;
-  Generation g = generate(model, prompt, a.sampling, [&](int32_t id) {
+  const auto print = [&](int32_t id) {
     if (stream) std::cout << terminal_safe(tokenizer.token_text(id, false), Newlines::keep) << std::flush;
-  });
+  };
+  SpeculativeGeneration speculative;
+  if (draft) speculative = generate_speculative(model, *draft, prompt, a.sampling, a.draft_tokens, print);
+  const Generation g = draft ? speculative.generation : generate(model, prompt, a.sampling, print);
   const double tokens_per_s = g.decode_seconds > 0 ? g.new_tokens.size() / g.decode_seconds : 0;
   at::Tensor top_values, top_ids;
   if (a.top_logits > 0) std::tie(top_values, top_ids) = g.prompt_logits.topk(a.top_logits);
@@ -67,6 +79,8 @@ void run_generate(GenerateArgs& a) {
     }
     j["prefill_seconds"] = g.prefill_seconds;
     j["decode_tokens_per_s"] = tokens_per_s;
+    if (draft) j["speculative"] = {{"draft_k", a.draft_tokens}, {"target_passes", speculative.target_passes},
+                                   {"drafted", speculative.drafted}, {"accepted", speculative.accepted}};
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -79,6 +93,10 @@ void run_generate(GenerateArgs& a) {
     std::printf("top logit %d: id %lld = %.4f\n", i + 1, static_cast<long long>(top_ids[i].item<int64_t>()),
                 top_values[i].item<float>());
   if (!a.runtime.quiet) std::fprintf(stderr, "generate: %zu tokens, %.1f tokens/s\n", g.new_tokens.size(), tokens_per_s);
+  if (draft && !a.runtime.quiet)
+    std::fprintf(stderr, "generate: %lld target passes, %lld of %lld drafted tokens accepted\n",
+                 static_cast<long long>(speculative.target_passes), static_cast<long long>(speculative.accepted),
+                 static_cast<long long>(speculative.drafted));
 }
 }  // namespace
 
@@ -96,6 +114,8 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--top-p", a->sampling.top_p, "nucleus sampling mass (1: off)")->capture_default_str();
   cmd->add_option("--seed", a->sampling.seed, "sampling seed")->capture_default_str();
   cmd->add_flag("--ignore-eos", [a](int64_t) { a->sampling.stop_at_eos = false; }, "keep going past end-of-sequence");
+  cmd->add_option("--draft", a->draft, "draft model for speculative decoding (the model's vocabulary)");
+  cmd->add_option("--draft-k", a->draft_tokens, "tokens the draft proposes per target pass")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--top-logits", a->top_logits, "print the N largest logits at the last prompt position");
   cmd->add_flag("--ids", a->ids, "print the generated token ids instead of streaming text");
   cmd->add_flag("--json", a->json, "print tokens, text and timings as JSON");

@@ -19,6 +19,7 @@ void add_imatrix(CLI::App& app);
 void add_tokenizer_train(CLI::App& app);
 void add_compare(CLI::App& app);
 void add_prune(CLI::App& app);
+void add_speculate(CLI::App& app);
 void add_run(CLI::App& app);
 
 // A fresh `modelpress` app with every tool: `run` builds one per recipe step, to check the step's

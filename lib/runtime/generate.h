@@ -2,23 +2,13 @@
 // seeded generator (same seed, same tokens).
 #pragma once
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "lib/runtime/llama_model.h"
+#include "lib/runtime/sampling.h"
 
 namespace mp {
-
-struct SamplingOptions {
-  int64_t max_new_tokens = 64;
-  double temperature = 0;  // 0: greedy
-  int64_t top_k = 40;      // 0: off
-  double top_p = 0.95;     // 1: off
-  uint64_t seed = 0;
-  bool stop_at_eos = true;
-  std::vector<int64_t> end_tokens;  // what stop_at_eos stops at; empty: the config's eos_token_id
-};
 
 struct Generation {
   std::vector<int32_t> new_tokens;
@@ -30,11 +20,10 @@ struct Generation {
 // those its generation_config.json adds (a chat model's end of turn, e.g. Llama 3's <|eot_id|>).
 std::vector<int64_t> end_tokens(const ModelConfig& config, const std::string& model_path);
 
-// The next token from the logits at one position ([vocab]): the argmax at temperature 0, else a
-// draw from rng after temperature, top-k and top-p.
-int32_t sample_token(const at::Tensor& logits, const SamplingOptions& options, std::mt19937_64& rng);
-// Whether generating `token` ends the text (options.end_tokens, else the config's eos_token_id).
+// Whether `token` ends a generation with these options (their end_tokens, else the config's eos).
 bool is_end_token(const ModelConfig& config, const SamplingOptions& options, int32_t token);
+// Fails (bad input) on an empty prompt or one that leaves no room in the model's context.
+void check_prompt(const ModelConfig& config, const std::vector<int32_t>& prompt);
 
 Generation generate(LlamaModel& model, const std::vector<int32_t>& prompt, const SamplingOptions& options,
                     const std::function<void(int32_t)>& on_token = {});

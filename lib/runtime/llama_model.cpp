@@ -80,4 +80,16 @@ at::Tensor LlamaModel::forward(const at::Tensor& tokens, int64_t start_pos, KVCa
   return logits(h);
 }
 
+int64_t cache_length(const KVCache& cache) {
+  return cache.empty() || !cache[0].k.defined() ? 0 : cache[0].k.size(2);
+}
+
+void truncate_cache(KVCache& cache, int64_t length) {
+  for (LayerKVCache& layer : cache)
+    if (layer.k.defined() && layer.k.size(2) > length) {
+      layer.k = layer.k.narrow(2, 0, length);
+      layer.v = layer.v.narrow(2, 0, length);
+    }
+}
+
 }  // namespace mp

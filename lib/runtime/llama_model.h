@@ -25,6 +25,11 @@ struct RuntimeOptions {
 RuntimeOptions parse_runtime_options(const std::string& device, const std::string& dtype);
 
 using KVCache = std::vector<LayerKVCache>;
+// Positions the cache holds (0 when empty).
+int64_t cache_length(const KVCache& cache);
+// Forgets every position from `length` on, in every layer: speculative decoding's rollback of
+// rejected draft tokens.
+void truncate_cache(KVCache& cache, int64_t length);
 
 class LlamaModel {
  public:
