@@ -40,7 +40,8 @@ head -c 20000 "$shared/corpora/tinystories/calib.txt" >"$work/text.txt"
 "$modelpress" tokenize --tokenizer "$model" --out "$work/tokens.h5" -t 1 "$work/text.txt" >/dev/null
 
 # Per tool: the output path, the command, whether it resumes, and which files make its result
-# (manifest.json and metrics.jsonl hold wall-clock times; distill-train's checkpoint/ is resume state).
+# (manifest.json and metrics.jsonl hold wall-clock times, and so do the manifest's temporaries and lock a
+# kill leaves; distill-train's checkpoint/ is resume state).
 command_for() {
   case "$1" in
     quantize) echo "quantize -q -m $model -o $work/out --method gptq --nsamples 8 --seqlen 64 --calib $work/text.txt --group-size 32 -t 1" ;;
@@ -59,7 +60,7 @@ result_files() {
   local out="$work/out"
   if [ ! -e "$out" ]; then echo absent; return; fi
   if [ -f "$out" ]; then sha256sum <"$out"; return; fi
-  (cd "$out" && find . -type f ! -name manifest.json ! -name metrics.jsonl ! -path './checkpoint/*' -print0 |
+  (cd "$out" && find . -type f ! -name manifest.json ! -name '.manifest.json.*' ! -name metrics.jsonl ! -path './checkpoint/*' -print0 |
     sort -z | xargs -0 -r sha256sum)
 }
 result_hash() { result_files | sha256sum; }
