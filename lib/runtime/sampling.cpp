@@ -41,6 +41,9 @@ int32_t draw_token(const at::Tensor& probs, std::mt19937_64& rng) {
 }
 
 int32_t sample_token(const at::Tensor& logits, const SamplingOptions& options, std::mt19937_64& rng) {
+  // Greedy decoding is the common case: the argmax, without a distribution over the whole vocabulary
+  // built, searched and sorted for every token (a greedy draw's number from rng decides nothing).
+  if (options.temperature <= 0) return static_cast<int32_t>(logits.argmax().item<int64_t>());
   return draw_token(sampling_distribution(logits, options), rng);
 }
 
