@@ -20,16 +20,28 @@ void AdamW::step(double lr) {
   const double b1 = options_.beta1, b2 = options_.beta2;
   const double correction1 = 1.0 - std::pow(b1, static_cast<double>(step_));
   const double correction2 = 1.0 - std::pow(b2, static_cast<double>(step_));
+  // The parameters the loss reaches, each update one multi-tensor op over all of them. The ops and
+  // their order are those of the per-parameter update, so the results are bit-identical to it.
+  std::vector<at::Tensor> params, grads, exp_avg, exp_avg_sq, decayed;
   for (size_t i = 0; i < params_.size(); ++i) {
-    at::Tensor& p = params_[i].second;
-    const at::Tensor grad = p.grad();
-    if (!grad.defined()) continue;  // a parameter the loss does not reach
-    if (p.dim() > 1 && options_.weight_decay > 0) p.mul_(1.0 - lr * options_.weight_decay);
-    exp_avg_[i].mul_(b1).add_(grad, 1.0 - b1);
-    exp_avg_sq_[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);
-    const at::Tensor denom = (exp_avg_sq_[i] / correction2).sqrt_().add_(options_.eps);
-    p.addcdiv_(exp_avg_[i], denom, -lr / correction1);
+    const at::Tensor& p = params_[i].second;
+    if (!p.grad().defined()) continue;
+    params.push_back(p);
+    grads.push_back(p.grad());
+    exp_avg.push_back(exp_avg_[i]);
+    exp_avg_sq.push_back(exp_avg_sq_[i]);
+    if (p.dim() > 1) decayed.push_back(p);
   }
+  if (params.empty()) return;
+  if (options_.weight_decay > 0 && !decayed.empty()) at::_foreach_mul_(decayed, 1.0 - lr * options_.weight_decay);
+  at::_foreach_mul_(exp_avg, b1);
+  at::_foreach_add_(exp_avg, grads, 1.0 - b1);
+  at::_foreach_mul_(exp_avg_sq, b2);
+  at::_foreach_addcmul_(exp_avg_sq, grads, grads, 1.0 - b2);
+  std::vector<at::Tensor> denom = at::_foreach_div(exp_avg_sq, correction2);
+  at::_foreach_sqrt_(denom);
+  at::_foreach_add_(denom, options_.eps);
+  at::_foreach_addcdiv_(params, exp_avg, denom, -lr / correction1);
 }
 
 void AdamW::zero_grad() {
@@ -61,15 +73,14 @@ void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& st
 
 double clip_grad_norm(const std::vector<std::pair<std::string, at::Tensor>>& parameters, double max_norm) {
   at::NoGradGuard no_grad;
-  double sum_sq = 0;
+  std::vector<at::Tensor> grads;
   for (const auto& p : parameters)
-    if (p.second.grad().defined()) sum_sq += p.second.grad().to(at::kDouble).pow(2).sum().item<double>();
-  const double norm = std::sqrt(sum_sq);
-  if (max_norm > 0 && norm > max_norm) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (const auto& p : parameters)
-      if (p.second.grad().defined()) p.second.mutable_grad().mul_(scale);
-  }
+    if (p.second.grad().defined()) grads.push_back(p.second.grad());
+  if (grads.empty()) return 0;
+  // Each gradient's norm in its own precision (one pass, no double copy of 100M values), then
+  // the norm of those norms in double: PyTorch's clip_grad_norm_.
+  const double norm = at::stack(at::_foreach_norm(grads, 2)).to(at::kDouble).norm().item<double>();
+  if (max_norm > 0 && norm > max_norm) at::_foreach_mul_(grads, max_norm / (norm + 1e-6));
   return norm;
 }
 

@@ -1,6 +1,8 @@
 // AdamW (Loshchilov & Hutter 2019): Adam with bias correction and weight decay decoupled from the
-// gradient. Written with plain ATen ops so its state is a handful of named tensors that a
-// checkpoint saves and restores exactly.
+// gradient. Written with LibTorch's multi-tensor (_foreach_) ops, one call per stage of the update
+// for all parameters, as torch.optim.AdamW(foreach=True) does; its state stays a handful of named
+// tensors that a checkpoint saves and restores exactly (the same names and layout as before the
+// ops were batched, so earlier checkpoints resume).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -36,7 +38,7 @@ class AdamW {
 };
 
 // Scales all gradients so that their global L2 norm is at most max_norm (no-op when max_norm <= 0).
-// Returns the norm before clipping.
+// Returns the norm before clipping: the norm of the per-tensor f32 norms, as torch's clip_grad_norm_.
 double clip_grad_norm(const std::vector<std::pair<std::string, at::Tensor>>& parameters, double max_norm);
 
 // Linear warmup from 0 to peak over `warmup` steps, then cosine decay to min_lr at `total` steps.
