@@ -15,6 +15,7 @@
 #include "distill/tokenize_corpus.h"
 #include "lib/runtime/llama_model.h"
 #include "lib/runtime/runtime.h"
+#include "lib/base/heap_reuse.h"
 #include "lib/base/version.h"
 
 namespace {
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   mp::RuntimeSettings runtime;
   runtime.threads = threads;
   mp::apply_runtime_settings(runtime);
+  mp::keep_freed_memory_for_reuse();  // as distill-train's loop does
   at::manual_seed(0);
   const std::string shared = std::string(mp::source_dir()) + "/../shared";
   const std::string teacher = shared + "/models/stories260K";

@@ -10,6 +10,7 @@
 #include "distill/training_windows.h"
 #include "formats/json_file.h"
 #include "lib/base/error.h"
+#include "lib/base/heap_reuse.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
 
@@ -81,6 +82,8 @@ double held_out_loss(StudentModel& student, const TokenDataset& data, int64_t se
 TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenDataset& data,
                    const TokenDataset* eval_data, DataParallel& world, const TrainOptions& o) {
   if (o.batch < 1 || o.grad_accum < 1 || o.steps < 0) fail_input("--batch/--grad-accum/--steps", "must be positive");
+  // Every step allocates and frees the same activations, gradients and optimizer temporaries.
+  keep_freed_memory_for_reuse();
   TrainingWindows windows(data, o.seq, o.seed);
   // Held-out data too short for one window is refused now, not at the first evaluation mid-run.
   if (eval_data) TrainingWindows(*eval_data, o.seq, /*seed=*/0);
