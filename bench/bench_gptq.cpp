@@ -4,8 +4,8 @@
 //
 //   bench_gptq [--threads N] [--quick] [--act-order]
 //
-// --quick uses 8 × 2048 tokens instead of 128 × 2048. Inputs are synthetic: independent features
-// plus a shared low-rank part, so H is correlated like real activations and positive definite.
+// --quick uses 8 × 2048 tokens instead of 128 × 2048. Inputs are synthetic
+// (bench/synthetic_calibration.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -15,43 +15,19 @@
 #include <string>
 
 #include "bench/bench_support.h"
+#include "bench/synthetic_calibration.h"
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
-#include "quant/hessian.h"
 #include "quant/rtn.h"
 
 namespace {
 
-constexpr int64_t kHidden = 4096, kIntermediate = 11008, kSequence = 2048, kSharedRank = 64;
+constexpr int64_t kHidden = 4096, kIntermediate = 11008, kSequence = 2048;
 
 using mp::bench::peak_rss_mb;
 using mp::bench::seconds_since;
 
-struct HessianTiming {
-  at::Tensor h;
-  at::Tensor last_batch;  // kept to compare output errors
-  double accumulate_s = 0, generate_s = 0;
-};
-
-// One sequence of inputs at a time: only the current batch and H are ever held.
-HessianTiming accumulate_hessian(int64_t sequences) {
-  const at::Tensor feature_scale = at::rand({kHidden}) * 2 + 0.05;
-  const at::Tensor shared_basis = at::randn({kSharedRank, kHidden}) * 0.5;
-  mp::HessianAccumulator accumulator(kHidden);
-  HessianTiming timing;
-  for (int64_t s = 0; s < sequences; ++s) {
-    auto start = std::chrono::steady_clock::now();
-    at::Tensor x = at::randn({kSequence, kHidden}).mul_(feature_scale);
-    x.addmm_(at::randn({kSequence, kSharedRank}), shared_basis);
-    timing.generate_s += seconds_since(start);
-    start = std::chrono::steady_clock::now();
-    accumulator.add(x);
-    timing.accumulate_s += seconds_since(start);
-    timing.last_batch = x;
-  }
-  timing.h = accumulator.matrix();
-  return timing;
-}
+using HessianTiming = mp::bench::SyntheticHessian;
 
 // ‖(W − Ŵ)xᵀ‖² / ‖Wxᵀ‖² on a batch of calibration inputs.
 double relative_output_error(const at::Tensor& w, const mp::QuantizedLinear& layer,
@@ -119,7 +95,7 @@ int main(int argc, char** argv) {
   std::printf("sgemm 2048^3: %.1f GFLOP/s, %.1f GFLOP per CPU second\n", sgemm.per_wall_second, sgemm.per_cpu_second);
 
   const int64_t sequences = quick ? 8 : 128;
-  const HessianTiming hessian = accumulate_hessian(sequences);
+  const HessianTiming hessian = mp::bench::accumulate_synthetic_hessian(kHidden, sequences, kSequence);
   const double tokens = static_cast<double>(sequences * kSequence);
   std::printf(
       "hessian %lld features, %lld x %lld tokens: accumulate %.2f s (%.1f GFLOP/s), "

@@ -19,13 +19,17 @@ inline double peak_rss_mib() { return static_cast<double>(peak_resident_bytes())
 inline void reset_peak_rss() { reset_peak_resident(); }
 
 // Llama-7B shapes (hidden 4096, MLP 11008, 32 heads, vocab 32000) with `layers` decoder layers.
+inline nlohmann::json llama7b_config(int layers) {
+  return {{"model_type", "llama"}, {"hidden_size", 4096}, {"intermediate_size", 11008},
+          {"num_hidden_layers", layers}, {"num_attention_heads", 32}, {"num_key_value_heads", 32},
+          {"vocab_size", 32000}, {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5},
+          {"tie_word_embeddings", false}};
+}
+
 inline std::string write_synthetic_llama7b(const fs::path& dir, int layers) {
   fs::create_directories(dir);
-  const int64_t h = 4096, f = 11008, v = 32000;
-  nlohmann::json config = {{"model_type", "llama"}, {"hidden_size", h}, {"intermediate_size", f},
-                           {"num_hidden_layers", layers}, {"num_attention_heads", 32},
-                           {"num_key_value_heads", 32}, {"vocab_size", v}, {"max_position_embeddings", 4096},
-                           {"rms_norm_eps", 1e-5}, {"tie_word_embeddings", false}};
+  const nlohmann::json config = llama7b_config(layers);
+  const int64_t h = config["hidden_size"], f = config["intermediate_size"], v = config["vocab_size"];
   write_file_atomically((dir / "config.json").string(), config.dump(2));
   std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {{"model.embed_tokens.weight", {v, h}}};
   for (int i = 0; i < layers; ++i) {

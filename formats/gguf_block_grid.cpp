@@ -13,13 +13,31 @@ using gguf_blocks::BlockGridCodec;
 
 const BlockGridCodec* find_grid_codec(GgmlType type) {
   static const std::vector<BlockGridCodec> codecs = [] {
-    std::vector<BlockGridCodec> all = gguf_blocks::kquant_2_3bit_grids();
-    for (const BlockGridCodec& codec : gguf_blocks::kquant_4_6bit_grids()) all.push_back(codec);
+    std::vector<BlockGridCodec> all;
+    for (auto list : {gguf_blocks::legacy_quant_grids, gguf_blocks::kquant_2_3bit_grids,
+                      gguf_blocks::kquant_4_6bit_grids, gguf_blocks::iq4_grids})
+      for (const BlockGridCodec& codec : list()) all.push_back(codec);
     return all;
   }();
   for (const BlockGridCodec& codec : codecs)
     if (codec.type == type) return &codec;
   return nullptr;
+}
+
+// The code of x on a sub-block's grid: the level whose decoded value is nearest (ggml's rounding,
+// ties to even, clamped; a non-uniform table's nearest entry). With scale 0 every level decodes to
+// −zero and the grid writes the level of 0.
+int level_of(const BlockGridCodec& codec, float x, float scale, float zero) {
+  if (codec.levels)
+    return gguf_blocks::nearest_table_index(codec.levels, codec.max_level + 1, scale ? (x + zero) / scale : 0.0f);
+  if (!scale) return codec.offset;
+  const int level = gguf_blocks::nearest_int((x + zero) / scale) + codec.offset;
+  return level < 0 ? 0 : level > codec.max_level ? codec.max_level : level;
+}
+
+// The decoder's arithmetic: scale·(L − offset) − zero, or scale·levels[L] − zero.
+float value_of(const BlockGridCodec& codec, int level, float scale, float zero) {
+  return scale * static_cast<float>(codec.levels ? codec.levels[level] : level - codec.offset) - zero;
 }
 
 }  // namespace
@@ -35,7 +53,7 @@ GgmlType GgufBlockGrid::type() const { return codec_->type; }
 int GgufBlockGrid::bits() const { return static_cast<int>(std::ceil(std::log2(codec_->max_level + 1))); }
 int64_t GgufBlockGrid::group_size() const { return codec_->sub_values; }
 int64_t GgufBlockGrid::choose_span() const { return block_values_; }
-bool GgufBlockGrid::symmetric() const { return codec_->offset != 0; }
+bool GgufBlockGrid::symmetric() const { return codec_->offset != 0 || codec_->levels; }
 
 GridParams GgufBlockGrid::choose(const at::Tensor& w, const at::Tensor& importance) const {
   at::Tensor stored;
@@ -65,22 +83,15 @@ GridParams GgufBlockGrid::choose_stored(const at::Tensor& w, const at::Tensor& i
   return params;
 }
 
-// Elementwise with ggml's rounding (ties to even) and float arithmetic, so the codes are the ones
-// the type's encoder picks for the same parameters.
+// Elementwise, in float arithmetic as ggml's decoders compute, so the codes are the nearest levels
+// to w on the grid the decoder will read.
 at::Tensor GgufBlockGrid::quantize(const at::Tensor& w, const GridParams& params) const {
   const at::Tensor x = w.to(at::kFloat).contiguous();
   const at::Tensor scale = params.scale.expand_as(x).contiguous(), zero = params.zero.expand_as(x).contiguous();
   at::Tensor codes = at::empty(x.sizes(), at::kInt);
   const float *xs = x.data_ptr<float>(), *s = scale.data_ptr<float>(), *z = zero.data_ptr<float>();
   int32_t* c = codes.data_ptr<int32_t>();
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    if (!s[i]) {
-      c[i] = codec_->offset;  // every level decodes to −zero
-      continue;
-    }
-    const int level = gguf_blocks::nearest_int((xs[i] + z[i]) / s[i]) + codec_->offset;
-    c[i] = level < 0 ? 0 : level > codec_->max_level ? codec_->max_level : level;
-  }
+  for (int64_t i = 0; i < x.numel(); ++i) c[i] = level_of(*codec_, xs[i], s[i], z[i]);
   return codes;
 }
 
@@ -92,8 +103,22 @@ at::Tensor GgufBlockGrid::dequantize(const at::Tensor& codes, const GridParams& 
   const int32_t* cs = c.data_ptr<int32_t>();
   const float *s = scale.data_ptr<float>(), *z = zero.data_ptr<float>();
   float* v = values.data_ptr<float>();
-  for (int64_t i = 0; i < c.numel(); ++i) v[i] = s[i] * static_cast<float>(cs[i] - codec_->offset) - z[i];
+  for (int64_t i = 0; i < c.numel(); ++i) v[i] = value_of(*codec_, cs[i], s[i], z[i]);
   return values;
+}
+
+// One loop over raw floats: GPTQ calls this once per column.
+void GgufBlockGrid::quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
+                                    at::Tensor& values) const {
+  const int64_t rows = w.size(0);
+  const at::Tensor scale = params.scale.reshape({rows}).contiguous(), zero = params.zero.reshape({rows}).contiguous();
+  const float *x = w.data_ptr<float>(), *s = scale.data_ptr<float>(), *z = zero.data_ptr<float>();
+  int32_t* c = codes.data_ptr<int32_t>();
+  float* v = values.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    c[r] = level_of(*codec_, x[r], s[r], z[r]);
+    v[r] = value_of(*codec_, c[r], s[r], z[r]);
+  }
 }
 
 std::vector<uint8_t> pack_block_grid_tensor(const QuantizedLinear& layer) {

@@ -3,8 +3,11 @@
 // search on a super-block of error-updated weights and keeps only the stored parameters (fp16
 // scales, packed sub-block scales and minimums); the codes are then that type's levels, and
 // pack_block_grid_tensor() writes blocks that decode exactly to what the solve measured.
-// Grouping: one group per sub-block (32 values for q4_K/q5_K, 16 for q2_K/q3_K/q6_K), one choose() per
-// 256-value super-block. Codes c decode as scale·(c − offset) − zero, zero being ggml's minimum.
+// Grouping: one group per sub-block (32 values for q4_K/q5_K and iq4_xs, 16 for q2_K/q3_K/q6_K), one
+// choose() per 256-value super-block; the legacy types (q4_0 … q8_0) and iq4_nl are one group and one
+// choose() per 32-value block. Codes c decode as scale·(c − offset) − zero, zero being ggml's
+// minimum, or for iq4 as scale·kvalues[c], whose levels are not evenly spaced: quantize() picks the
+// nearest of them.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -19,7 +22,7 @@ namespace gguf_blocks {
 struct BlockGridCodec;
 }
 
-// True for the types GgufBlockGrid supports: q2_K, q3_K, q4_K, q5_K, q6_K.
+// True for the types GgufBlockGrid supports: q4_0, q4_1, q5_0, q5_1, q8_0, q2_K … q6_K, iq4_nl, iq4_xs.
 bool has_block_grid(GgmlType type);
 
 class GgufBlockGrid : public SpanGrid {
@@ -39,6 +42,8 @@ class GgufBlockGrid : public SpanGrid {
   GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
   at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;
   at::Tensor dequantize(const at::Tensor& codes, const GridParams& params) const override;
+  void quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
+                       at::Tensor& values) const override;
   // stored: uint8 [rows, blocks, bytes], each block's parameters as its type stores them.
   GridParams choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const override;
   std::shared_ptr<const Grid> bind(const at::Tensor& stored) const override;

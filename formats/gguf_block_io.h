@@ -93,16 +93,33 @@ inline void level_block(const float* x, const float* scale, const float* min, in
   }
 }
 
+// The index of the level nearest to x in an ascending table of `count` levels (a power of two); a
+// tie goes to the upper one. Comparing 2x with the sum of two neighbouring levels decides exactly,
+// with no rounding. iq4's non-uniform levels are picked this way (ggml's best_index_int8).
+inline int nearest_table_index(const int8_t* values, int count, float x) {
+  const float x2 = x + x;
+  int index = 0;
+  for (int step = count / 2; step > 0; step /= 2) {
+    const int j = index + step;
+    if (x2 >= static_cast<float>(values[j - 1] + values[j])) index = j;
+  }
+  return index;
+}
+
 // A block type seen as a quantization grid (formats/gguf_block_grid.h). choose() fixes a block's
 // stored parameters (`header_bytes` of them: fp16 scales, packed sub-block scales) from its values
-// and importance exactly as the type's encoder does, and reports each sub-block's decode
-// value = scale·(L − offset) − min as the decoder computes it; pack() writes the block from those
-// parameters and levels 0..max_level. The encoder is choose, level_block, pack.
+// and importance with the type's own search, and reports each sub-block's decode as the decoder
+// computes it: value = scale·(L − offset) − min for the uniform types, value = scale·levels[L] − min
+// (min 0) for a type with a table of non-uniform levels (iq4). pack() writes the block from those
+// parameters and levels 0..max_level. For the k-quants the encoder is choose, level_block, pack;
+// the legacy and iq4 encoders pick their levels with the search's unrounded scale, the grid with
+// the stored (fp16) one, the nearest level to what the decoder will compute.
 struct BlockGridCodec {
   GgmlType type;
   int sub_values;
   int max_level;
   int offset;
+  const int8_t* levels;  // max_level + 1 non-uniform levels, or nullptr for L − offset
   int header_bytes;
   void (*choose)(const float* x, const float* importance, uint8_t* header, float* scale, float* min);
   void (*pack)(const uint8_t* header, const uint8_t* levels, uint8_t* block);
@@ -115,6 +132,8 @@ std::vector<RowCodec> kquant_4_6bit_codecs();  // q4_K q5_K q6_K
 std::vector<RowCodec> iq4_codecs();            // iq4_nl iq4_xs
 std::vector<BlockGridCodec> kquant_2_3bit_grids();  // q2_K q3_K
 std::vector<BlockGridCodec> kquant_4_6bit_grids();  // q4_K q5_K q6_K
+std::vector<BlockGridCodec> legacy_quant_grids();   // q4_0 q4_1 q5_0 q5_1 q8_0
+std::vector<BlockGridCodec> iq4_grids();            // iq4_nl iq4_xs
 void pack_legacy_levels(GgmlType type, const float* d, const float* m, const uint8_t* levels, uint8_t* out,
                         int64_t n);  // gguf_codecs.h: pack_row_levels
 

@@ -31,17 +31,7 @@ struct BlockIQ4XS {
 };
 static_assert(sizeof(BlockIQ4NL) == 18 && sizeof(BlockIQ4XS) == 136, "ggml block layouts");
 
-// The nearest level to x; a tie goes to the upper one. Comparing 2x with the sum of two neighbouring
-// levels decides exactly, with no rounding.
-int best_index(float x) {
-  const float x2 = x + x;
-  int index = 0;
-  for (int step = kLevels / 2; step > 0; step /= 2) {
-    const int j = index + step;
-    if (x2 >= static_cast<float>(kValues[j - 1] + kValues[j])) index = j;
-  }
-  return index;
-}
+int best_index(float x) { return nearest_table_index(kValues, kLevels, x); }
 
 // The best scale for one block of 32: start from the scale that maps the largest magnitude to the
 // outermost level, then keep whichever candidate maximizes (Σ w·q·x)² / Σ w·q², all levels chosen by
@@ -111,28 +101,53 @@ void decode_iq4_nl(const BlockIQ4NL& block, float* out) {
 }
 
 // The weights' sigma² is taken over the block itself.
-void encode_iq4_nl(const float* x, const float* importance, BlockIQ4NL* block) {
+float iq4_nl_scale(const float* x, const float* importance) {
   float weights[kBlock];
   value_weights(x, importance, 2 * mean_square(x, kBlock), weights);
-  uint8_t L[kBlock];
-  const float d = block_scale(x, weights, L);
+  uint8_t unused[kBlock];
+  return block_scale(x, weights, unused);
+}
+
+void encode_iq4_nl(const float* x, const float* importance, BlockIQ4NL* block) {
+  const float d = iq4_nl_scale(x, importance);
   block->d = fp32_to_fp16(d);
+  uint8_t L[kBlock];
   levels_for_scale(x, d, L);
   pack_nibbles(L, block->qs);
 }
 
+// As a grid (BlockGridCodec): the stored fp16 d, each value decoding as d·kValues[L].
+void choose_iq4_nl(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
+  const uint16_t d = fp32_to_fp16(iq4_nl_scale(x, importance));
+  std::memcpy(header, &d, 2);
+  *scale = fp16_to_fp32(d);
+  *min = 0;
+}
+
+void pack_iq4_nl(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockIQ4NL block;
+  std::memcpy(&block.d, header, 2);
+  pack_nibbles(L, block.qs);
+  std::memcpy(out, &block, sizeof block);
+}
+
 constexpr int kXsBlocks = sizeof(BlockIQ4XS::scales_l) * 2, kXsSuper = kBlock * kXsBlocks;
+// iq4_xs stored parameters: d, scales_h and scales_l, which open the block struct.
+constexpr int kXsHeader = 8;
+
+int xs_multiplier(const BlockIQ4XS& block, int ib) {
+  return (((block.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((block.scales_h >> (2 * ib)) & 3) << 4)) - 32;
+}
 
 void decode_iq4_xs(const BlockIQ4XS& block, float* out) {
   const float d = fp16_to_fp32(block.d);
-  for (int ib = 0; ib < kXsBlocks; ++ib) {
-    const int ls =
-        ((block.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((block.scales_h >> (2 * ib)) & 3) << 4);
-    dequantize_block(block.qs + 16 * ib, d * (ls - 32), out + kBlock * ib);
-  }
+  for (int ib = 0; ib < kXsBlocks; ++ib)
+    dequantize_block(block.qs + 16 * ib, d * xs_multiplier(block, ib), out + kBlock * ib);
 }
 
-void encode_iq4_xs(const float* xs, const float* importance, BlockIQ4XS* block) {
+// The super-block scale d (unrounded) and the block multipliers l in -32..31: the block scale of
+// largest magnitude maps to -32. The header (d as fp16 and the packed multipliers) goes to `block`.
+float choose_iq4_xs_scales(const float* xs, const float* importance, BlockIQ4XS* block, int* multipliers) {
   const float sigma2 = 2 * mean_square(xs, kXsSuper);
   float scales[kXsBlocks];
   float max_scale = 0, amax_scale = 0;
@@ -146,21 +161,48 @@ void encode_iq4_xs(const float* xs, const float* importance, BlockIQ4XS* block) 
       max_scale = scales[ib];
     }
   }
-  // The block scale of largest magnitude maps to multiplier -32; levels are then re-picked against
-  // each block's rounded scale d·l.
   *block = {};
   const float d = -max_scale / 32;
   block->d = fp32_to_fp16(d);
   const float id = d ? 1 / d : 0.f;
   for (int ib = 0; ib < kXsBlocks; ++ib) {
-    const int l = std::max(-32, std::min(31, nearest_int(id * scales[ib])));
-    uint8_t L[kBlock];
-    levels_for_scale(xs + kBlock * ib, d * l, L);
-    pack_nibbles(L, block->qs + 16 * ib);
-    const int biased = l + 32;
+    multipliers[ib] = std::max(-32, std::min(31, nearest_int(id * scales[ib])));
+    const int biased = multipliers[ib] + 32;
     block->scales_l[ib / 2] |= static_cast<uint8_t>((biased & 0xf) << (4 * (ib % 2)));
     block->scales_h |= static_cast<uint16_t>((biased >> 4) << (2 * ib));
   }
+  return d;
+}
+
+// Levels are re-picked against each block's rounded scale d·l, d still unrounded as in ggml.
+void encode_iq4_xs(const float* xs, const float* importance, BlockIQ4XS* block) {
+  int multipliers[kXsBlocks];
+  const float d = choose_iq4_xs_scales(xs, importance, block, multipliers);
+  for (int ib = 0; ib < kXsBlocks; ++ib) {
+    uint8_t L[kBlock];
+    levels_for_scale(xs + kBlock * ib, d * multipliers[ib], L);
+    pack_nibbles(L, block->qs + 16 * ib);
+  }
+}
+
+// As a grid: block ib decodes as fp16(d)·l·kValues[L], as the decoder computes it.
+void choose_iq4_xs(const float* xs, const float* importance, uint8_t* header, float* scale, float* min) {
+  BlockIQ4XS block;
+  int multipliers[kXsBlocks];
+  choose_iq4_xs_scales(xs, importance, &block, multipliers);
+  std::memcpy(header, &block, kXsHeader);
+  const float d = fp16_to_fp32(block.d);
+  for (int ib = 0; ib < kXsBlocks; ++ib) {
+    scale[ib] = d * xs_multiplier(block, ib);
+    min[ib] = 0;
+  }
+}
+
+void pack_iq4_xs(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockIQ4XS block;
+  std::memcpy(&block, header, kXsHeader);
+  for (int ib = 0; ib < kXsBlocks; ++ib) pack_nibbles(L + kBlock * ib, block.qs + 16 * ib);
+  std::memcpy(out, &block, sizeof block);
 }
 
 }  // namespace
@@ -168,6 +210,11 @@ void encode_iq4_xs(const float* xs, const float* importance, BlockIQ4XS* block) 
 std::vector<RowCodec> iq4_codecs() {
   return {block_codec<BlockIQ4NL, kBlock, decode_iq4_nl, encode_iq4_nl>(GgmlType::IQ4_NL),
           block_codec<BlockIQ4XS, kXsSuper, decode_iq4_xs, encode_iq4_xs>(GgmlType::IQ4_XS)};
+}
+
+std::vector<BlockGridCodec> iq4_grids() {
+  return {{GgmlType::IQ4_NL, kBlock, kLevels - 1, 0, kValues, 2, choose_iq4_nl, pack_iq4_nl},
+          {GgmlType::IQ4_XS, kBlock, kLevels - 1, 0, kValues, kXsHeader, choose_iq4_xs, pack_iq4_xs}};
 }
 
 }  // namespace mp::gguf_blocks

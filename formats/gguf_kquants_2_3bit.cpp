@@ -264,8 +264,8 @@ std::vector<RowCodec> kquant_2_3bit_codecs() {
 }
 
 std::vector<BlockGridCodec> kquant_2_3bit_grids() {
-  return {{GgmlType::Q2_K, kSub, 3, 0, sizeof(BlockQ2K), choose_grid<choose_q2_K, q2_K_sub_blocks>, pack_q2_K},
-          {GgmlType::Q3_K, kSub, 7, 4, sizeof(BlockQ3K), choose_grid<choose_q3_K, q3_K_sub_blocks>, pack_q3_K}};
+  return {{GgmlType::Q2_K, kSub, 3, 0, nullptr, sizeof(BlockQ2K), choose_grid<choose_q2_K, q2_K_sub_blocks>, pack_q2_K},
+          {GgmlType::Q3_K, kSub, 7, 4, nullptr, sizeof(BlockQ3K), choose_grid<choose_q3_K, q3_K_sub_blocks>, pack_q3_K}};
 }
 
 }  // namespace mp::gguf_blocks

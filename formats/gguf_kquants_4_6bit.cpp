@@ -308,9 +308,9 @@ std::vector<RowCodec> kquant_4_6bit_codecs() {
 }
 
 std::vector<BlockGridCodec> kquant_4_6bit_grids() {
-  return {{GgmlType::Q4_K, kSub, 15, 0, kK4Header, choose_k4_grid<15>, pack_q4_K},
-          {GgmlType::Q5_K, kSub, 31, 0, kK4Header, choose_k4_grid<31>, pack_q5_K},
-          {GgmlType::Q6_K, kSub16, 63, 32, kQ6Header, choose_q6_grid, pack_q6_K}};
+  return {{GgmlType::Q4_K, kSub, 15, 0, nullptr, kK4Header, choose_k4_grid<15>, pack_q4_K},
+          {GgmlType::Q5_K, kSub, 31, 0, nullptr, kK4Header, choose_k4_grid<31>, pack_q5_K},
+          {GgmlType::Q6_K, kSub16, 63, 32, nullptr, kQ6Header, choose_q6_grid, pack_q6_K}};
 }
 
 }  // namespace mp::gguf_blocks

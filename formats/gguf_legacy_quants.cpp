@@ -124,30 +124,68 @@ BlockLevels asymmetric_levels(const float* x, const float* weights, int bits) {
 }
 
 // q4_0, q4_1, q5_0 and q5_1 differ only in the bits per level and in storing a minimum.
+template <class Block, int kBits>
+void put_levels(const uint8_t* L, Block& block) {
+  if constexpr (kBits == 5) {
+    const uint32_t qh = fifth_bits(L);
+    std::memcpy(block.qh, &qh, 4);
+  }
+  pack_nibbles(L, block.qs);
+}
+
 template <class Block, int kBits, bool kAsymmetric>
 void store_levels(const BlockLevels& levels, uint8_t* out, int64_t index) {
   Block block;
   block.d = fp32_to_fp16(levels.d);
   if constexpr (kAsymmetric) block.m = fp32_to_fp16(levels.min);
-  if constexpr (kBits == 5) {
-    const uint32_t qh = fifth_bits(levels.L);
-    std::memcpy(block.qh, &qh, 4);
-  }
-  pack_nibbles(levels.L, block.qs);
+  put_levels<Block, kBits>(levels.L, block);
   store_block(out, index, block);
 }
 
+// The type's search on one block: the reference one without importance, the weighted one with it.
+template <int kBits, bool kAsymmetric>
+BlockLevels search_block(const float* x, const float* importance, float sigma2) {
+  float weights[kBlock];
+  if (importance) importance_weights(x, importance, sigma2, kBlock, weights);
+  const float* w = importance ? weights : nullptr;
+  return kAsymmetric ? asymmetric_levels(x, w, kBits) : symmetric_levels(x, w, kBits);
+}
+
+// ggml weighs the values by the mean square of the whole row.
 template <class Block, int kBits, bool kAsymmetric>
 void quantize_legacy(const float* in, uint8_t* out, int64_t n, const float* importance) {
   const float sigma2 = importance ? mean_square(in, n) : 0;
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const float* x = in + b * kBlock;
-    float weights[kBlock];
-    if (importance) importance_weights(x, importance + b * kBlock, sigma2, kBlock, weights);
-    const float* w = importance ? weights : nullptr;
+  for (int64_t b = 0; b < n / kBlock; ++b)
     store_levels<Block, kBits, kAsymmetric>(
-        kAsymmetric ? asymmetric_levels(x, w, kBits) : symmetric_levels(x, w, kBits), out, b);
+        search_block<kBits, kAsymmetric>(in + b * kBlock, importance ? importance + b * kBlock : nullptr, sigma2),
+        out, b);
+}
+
+// As a grid (BlockGridCodec): the stored fp16 d (and m) of the block's search, and the decode
+// value = d·(L − 2^(bits−1)) or d·L + m. GPTQ hands the grid one block at a time, so the importance
+// weights take the mean square of the block rather than of the row.
+template <int kBits, bool kAsymmetric>
+void choose_legacy(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
+  const BlockLevels levels =
+      search_block<kBits, kAsymmetric>(x, importance, importance ? mean_square(x, kBlock) : 0.0f);
+  const uint16_t d = fp32_to_fp16(levels.d);
+  std::memcpy(header, &d, 2);
+  *scale = fp16_to_fp32(d);
+  *min = 0;
+  if constexpr (kAsymmetric) {
+    const uint16_t m = fp32_to_fp16(levels.min);
+    std::memcpy(header + 2, &m, 2);
+    *min = -fp16_to_fp32(m);
   }
+}
+
+// The stored d (and m) open every legacy block struct.
+template <class Block, int kBits, bool kAsymmetric>
+void pack_legacy(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  Block block;
+  std::memcpy(&block, header, kAsymmetric ? 4 : 2);
+  put_levels<Block, kBits>(L, block);
+  std::memcpy(out, &block, sizeof block);
 }
 
 template <class Block, int kBits, bool kAsymmetric>
@@ -178,14 +216,35 @@ void decode_q8_0(const BlockQ8_0& block, float* out) {
   for (int j = 0; j < kBlock; ++j) out[j] = block.qs[j] * d;
 }
 
-// q8_0 has no importance-weighted variant in ggml.
-void encode_q8_0(const float* x, const float*, BlockQ8_0* block) {
+// q8_0 has no importance-weighted variant in ggml: the largest magnitude maps to ±127.
+float q8_0_scale(const float* x) {
   float amax = 0;
   for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
-  const float d = amax / 127;
+  return amax / 127;
+}
+
+void encode_q8_0(const float* x, const float*, BlockQ8_0* block) {
+  const float d = q8_0_scale(x);
   const float id = d ? 1.0f / d : 0.0f;
   block->d = fp32_to_fp16(d);
   for (int j = 0; j < kBlock; ++j) block->qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+}
+
+// As a grid: levels L = q + 127 in 0..254, so that the codes stay within the encoder's ±127.
+constexpr int kQ8Offset = 127;
+
+void choose_q8_0(const float* x, const float*, uint8_t* header, float* scale, float* min) {
+  const uint16_t d = fp32_to_fp16(q8_0_scale(x));
+  std::memcpy(header, &d, 2);
+  *scale = fp16_to_fp32(d);
+  *min = 0;
+}
+
+void pack_q8_0(const uint8_t* header, const uint8_t* L, uint8_t* out) {
+  BlockQ8_0 block;
+  std::memcpy(&block.d, header, 2);
+  for (int j = 0; j < kBlock; ++j) block.qs[j] = static_cast<int8_t>(L[j] - kQ8Offset);
+  std::memcpy(out, &block, sizeof block);
 }
 
 }  // namespace
@@ -213,6 +272,14 @@ std::vector<RowCodec> legacy_quant_codecs() {
        quantize_legacy<BlockQ5_1, 5, true>},
       block_codec<BlockQ8_0, kBlock, decode_q8_0, encode_q8_0>(GgmlType::Q8_0),
   };
+}
+
+std::vector<BlockGridCodec> legacy_quant_grids() {
+  return {{GgmlType::Q4_0, kBlock, 15, 8, nullptr, 2, choose_legacy<4, false>, pack_legacy<BlockQ4_0, 4, false>},
+          {GgmlType::Q4_1, kBlock, 15, 0, nullptr, 4, choose_legacy<4, true>, pack_legacy<BlockQ4_1, 4, true>},
+          {GgmlType::Q5_0, kBlock, 31, 16, nullptr, 2, choose_legacy<5, false>, pack_legacy<BlockQ5_0, 5, false>},
+          {GgmlType::Q5_1, kBlock, 31, 0, nullptr, 4, choose_legacy<5, true>, pack_legacy<BlockQ5_1, 5, true>},
+          {GgmlType::Q8_0, kBlock, 2 * kQ8Offset, kQ8Offset, nullptr, 2, choose_q8_0, pack_q8_0}};
 }
 
 }  // namespace mp::gguf_blocks

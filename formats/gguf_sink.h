@@ -1,7 +1,7 @@
 // The quantizer writing a GGUF file directly (quantize --to gguf): GPTQ solves each linear on the
 // ggml block grid of the type the export mix gives it (formats/gguf_block_grid.h), and the file is
 // then written by the exporter, which keeps those blocks as solved. Tensors the quantizer does not
-// solve (embedding, output matrix, linears whose type has no block grid yet) are quantized by the
+// solve (embedding, output matrix, linears of a float type: F16, BF16, F32) are quantized by the
 // exporter from the model as the quantizer left it (AWQ-scaled, if AWQ ran), with the imatrix if
 // one is given.
 // Finished layers are staged on disk as the GPTQ checkpoint sink stages its own (a shard per layer

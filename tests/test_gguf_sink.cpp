@@ -117,35 +117,41 @@ class RecordingGgufSink : public GgufSink {
 
 }  // namespace
 
-TEST_CASE("quantize --to gguf: the staged layers reach the file as solved, bit for bit", "[gguf_sink]") {
-  GgufFixture f;
-  const HfModelSource source(f.model);
-  GgufExportOptions options;
-  options.type = parse_gguf_export_type("Q4_K_M", false);
-  QuantizePlan plan;
-  plan.calibration.file = f.calib;
-  plan.calibration.samples = 4;
-  plan.calibration.seqlen = 32;
-  plan.module_grids = gguf_module_grids(source.config(), options);
-  plan.gptq.hessian_importance = true;
-  GgufExportSummary summary;
-  std::map<std::string, at::Tensor> measured;
-  {
-    RecordingGgufSink sink(f.out, source.config(), plan, options);
-    quantize_model(source, plan, {}, sink);
-    summary = sink.summary();
-    measured = sink.measured;
-  }
-  CHECK(f.leftovers().empty());
-  REQUIRE(measured.size() == 3 * 7);  // every linear of the 256-wide model has a k-quant block grid
-  REQUIRE(summary.code_origins.size() == measured.size());
-  for (const auto& origin : summary.code_origins) {
-    INFO(origin.tensor << ": " << origin.why_not);
-    CHECK(origin.kept_codes);
-  }
-  const GgufModelSource file(f.out);
-  for (const auto& [name, weight] : measured) {
-    INFO(name);
-    CHECK(at::equal(file.tensor(name), weight));
+// Q4_K_M, and the legacy and iq4 mixes, whose every linear is now solved on its block type too.
+TEST_CASE("quantize --to gguf: the staged layers reach the file as solved, bit for bit",
+          "[gguf_sink][gguf_block_grid]") {
+  for (const char* type : {"Q4_K_M", "Q4_0", "Q5_1", "Q8_0", "IQ4_NL", "IQ4_XS"}) {
+    DYNAMIC_SECTION(type) {
+      GgufFixture f;
+      const HfModelSource source(f.model);
+      GgufExportOptions options;
+      options.type = parse_gguf_export_type(type, false);
+      QuantizePlan plan;
+      plan.calibration.file = f.calib;
+      plan.calibration.samples = 4;
+      plan.calibration.seqlen = 32;
+      plan.module_grids = gguf_module_grids(source.config(), options);
+      plan.gptq.hessian_importance = true;
+      GgufExportSummary summary;
+      std::map<std::string, at::Tensor> measured;
+      {
+        RecordingGgufSink sink(f.out, source.config(), plan, options);
+        quantize_model(source, plan, {}, sink);
+        summary = sink.summary();
+        measured = sink.measured;
+      }
+      CHECK(f.leftovers().empty());
+      REQUIRE(measured.size() == 3 * 7);  // every linear of the 256-wide model has a block grid
+      REQUIRE(summary.code_origins.size() == measured.size());
+      for (const auto& origin : summary.code_origins) {
+        INFO(origin.tensor << ": " << origin.why_not);
+        CHECK(origin.kept_codes);
+      }
+      const GgufModelSource file(f.out);  // modelpress reads the file back
+      for (const auto& [name, weight] : measured) {
+        INFO(name);
+        CHECK(at::equal(file.tensor(name), weight));
+      }
+    }
   }
 }
