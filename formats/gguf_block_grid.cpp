@@ -1,5 +1,6 @@
 #include "formats/gguf_block_grid.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "formats/gguf_block_io.h"
@@ -76,7 +77,11 @@ GridParams GgufBlockGrid::choose_stored(const at::Tensor& w, const at::Tensor& i
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t at_value = r * span + b * block_values_, at_sub = r * blocks * subs + b * subs;
-      codec_->choose(x.data_ptr<float>() + at_value, imp.defined() ? imp.data_ptr<float>() + at_value : nullptr,
+      const float* block_importance = imp.defined() ? imp.data_ptr<float>() + at_value : nullptr;
+      if (block_importance &&
+          std::all_of(block_importance, block_importance + block_values_, [](float v) { return v == 0; }))
+        block_importance = nullptr;
+      codec_->choose(x.data_ptr<float>() + at_value, block_importance,
                      stored.data_ptr<uint8_t>() + (r * blocks + b) * codec_->header_bytes,
                      params.scale.data_ptr<float>() + at_sub, params.zero.data_ptr<float>() + at_sub);
     }

@@ -38,7 +38,9 @@ class GgufBlockGrid : public SpanGrid {
   bool symmetric() const override;
 
   // w [rows, span], span whole blocks; importance [span], [rows, span] or undefined (then the
-  // encoder's search without an importance matrix, as llama-quantize without --imatrix).
+  // encoder's search without an importance matrix, as llama-quantize without --imatrix). A block
+  // whose importance is all zero (a token never seen, for row-weighted embeddings) also gets the
+  // search without one: zero weights would leave ggml's weighted search nothing to fit.
   GridParams choose(const at::Tensor& w, const at::Tensor& importance = {}) const override;
   at::Tensor quantize(const at::Tensor& w, const GridParams& params) const override;
   at::Tensor dequantize(const at::Tensor& codes, const GridParams& params) const override;
@@ -47,7 +49,7 @@ class GgufBlockGrid : public SpanGrid {
   // stored: uint8 [rows, blocks, bytes], each block's parameters as its type stores them.
   GridParams choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const override;
   std::shared_ptr<const Grid> bind(const at::Tensor& stored) const override;
-  const at::Tensor& stored() const { return stored_; }
+  const at::Tensor& stored() const override { return stored_; }
 
  private:
   const gguf_blocks::BlockGridCodec* codec_;

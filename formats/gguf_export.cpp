@@ -108,6 +108,8 @@ std::map<std::string, std::vector<float>> generated_tensors(const ModelConfig& c
 GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
                               const GgufExportOptions& options) {
   check_supported(source);
+  if (!options.provenance_keys && out_path == "-")
+    fail_input("--provenance", "'manifest' needs a file output: a GGUF streamed to stdout has no manifest beside it");
   const ModelConfig& c = source.config();
   const LoadedImatrix imatrix = options.imatrix.empty() ? LoadedImatrix{} : load_imatrix(options.imatrix);
   std::vector<PlannedTensor> plan;
@@ -141,8 +143,9 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
                                                 parameters, options.type.file_type, options.pre))
     writer.add_metadata(key, std::move(value));
   for (const auto& [key, value] : imatrix.metadata) writer.add_metadata(key, value);
-  for (const auto& [key, value] : Provenance::current().stamp())
-    writer.add_metadata("general.modelpress." + key, GgufValue::string(value));
+  if (options.provenance_keys)
+    for (const auto& [key, value] : Provenance::current().stamp())
+      writer.add_metadata("general.modelpress." + key, GgufValue::string(value));
   std::map<std::string, int64_t> per_type;
   for (const PlannedTensor& t : plan) {
     writer.add_tensor(t.name.gguf, t.shape, t.type.used);

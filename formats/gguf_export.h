@@ -50,6 +50,10 @@ struct GgufExportOptions {
   // An importance matrix (legacy .dat or GGUF) used as llama-quantize --imatrix uses it: each weight
   // quantized with its entry's importance, weights without one (token_embd) without.
   std::string imatrix;
+  // false (--provenance manifest): the file holds no general.modelpress.* keys, so its header is
+  // llama.cpp's own; the record is only in FILE.manifest.json, which pins the file by its sha256
+  // (docs/provenance.md). Needs a file output: a stream has no manifest.
+  bool provenance_keys = true;
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes

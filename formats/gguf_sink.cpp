@@ -71,7 +71,9 @@ std::function<std::shared_ptr<const Grid>(const std::string& module)> gguf_modul
     const ModelConfig& config, const GgufExportOptions& options) {
   std::map<std::string, std::shared_ptr<const Grid>> grids;  // by module (HF name without ".weight")
   for (const LlamaTensorName& name : llama_tensor_names(config)) {
-    if (name.layer < 0 || name.shape.size() != 2) continue;
+    // The decoder linears, and the model's ends for the quantizer's output stage.
+    const bool end = name.hf == hf_names::embed || name.hf == hf_names::lm_head;
+    if ((name.layer < 0 && !end) || name.shape.size() != 2) continue;
     const GgmlType type = choose_tensor_type(options.type, name, name.shape, config.num_layers,
                                              config.num_heads / config.num_kv_heads, config.tie_word_embeddings,
                                              !options.imatrix.empty())
@@ -92,7 +94,8 @@ GgufSink::GgufSink(std::string out_path, const ModelConfig& config, const Quanti
       grids_(gguf_module_grids(config, options_)),
       staged_format_({{"quant_method", "gguf"},
                       {"type", options_.type.name},
-                      {"imatrix_sha256", options_.imatrix.empty() ? nlohmann::json() : nlohmann::json(sha256_file(options_.imatrix))}}) {}
+                      {"imatrix_sha256", options_.imatrix.empty() ? nlohmann::json() : nlohmann::json(sha256_file(options_.imatrix))},
+                      {"provenance", options_.provenance_keys ? "file" : "manifest"}}) {}
 
 std::vector<std::pair<std::string, at::Tensor>> GgufSink::pack_linear(const std::string&, const QuantizedLinear& q) {
   const auto* grid = dynamic_cast<const GgufBlockGrid*>(q.grid.get());

@@ -96,8 +96,12 @@ std::vector<nlohmann::json> GptqCheckpointSink::begin(const nlohmann::json& requ
       padded_.push_back(module.get<std::string>());
   out_.start(true);
   if (!records.empty()) resumed_ = std::make_unique<SafetensorsCheckpoint>(out_.staging());
-  std::fprintf(stderr, "quantize: resuming: %zu of %lld layers were finished\n", records.size(),
-               static_cast<long long>(config_.num_layers));
+  if (static_cast<int64_t>(records.size()) > config_.num_layers)
+    std::fprintf(stderr, "quantize: resuming: all %lld layers and the output stage were finished\n",
+                 static_cast<long long>(config_.num_layers));
+  else
+    std::fprintf(stderr, "quantize: resuming: %zu of %lld layers were finished\n", records.size(),
+                 static_cast<long long>(config_.num_layers));
   return records;
 }
 
@@ -143,16 +147,30 @@ void GptqCheckpointSink::write_layer(int64_t index, const DecoderLayerWeights& d
     }
   }
   packed_.clear();
-  const std::string shard = shard_name(index);
-  save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));
-  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
-  write_index();
-  // The layer counts as finished once its record is in: a kill before that redoes it.
   nlohmann::json committed = record;
   committed["padded"] = nlohmann::json::array();
   for (const auto& module : padded_)
     if (module.rfind(hf_names::layer(index, ""), 0) == 0) committed["padded"].push_back(module);
-  progress_["layers"].push_back(committed);
+  commit_stage(index, tensors, committed);
+}
+
+void GptqCheckpointSink::stage_output_linear(const std::string& module, const QuantizedLinear& q) {
+  for (auto& [name, packed] : pack_linear(module, q)) output_stage_.emplace_back(module + "." + name, packed.contiguous().cpu());
+}
+
+void GptqCheckpointSink::commit_output_stage(const nlohmann::json& record) {
+  commit_stage(config_.num_layers, output_stage_, record);
+  output_stage_.clear();
+}
+
+void GptqCheckpointSink::commit_stage(int64_t index, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                                      const nlohmann::json& record) {
+  const std::string shard = shard_name(index);
+  save_safetensors(out_.file(shard), tensors, with_provenance({{"format", "pt"}}));
+  for (const auto& kv : tensors) weight_map_[kv.first] = shard;
+  write_index();
+  // The stage counts as finished once its record is in: a kill before that redoes it.
+  progress_["layers"].push_back(record);
   write_file_atomically(out_.file(kProgressFile), progress_.dump(1));
 }
 

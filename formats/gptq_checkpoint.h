@@ -34,6 +34,10 @@ class GptqCheckpointSink : public QuantizedModelSink {
   virtual at::Tensor unpack_linear(const SafetensorsCheckpoint& checkpoint, const std::string& module,
                                    int64_t out_features, int64_t in_features) const;
   virtual nlohmann::json quantization_config() const;  // null: a dense float model
+  // The output stage for a sink that takes one (GgufSink): staged and resumed as a layer is, as
+  // stage num_layers. The HF layout writes the model's ends from the source at commit() instead.
+  void stage_output_linear(const std::string& module, const QuantizedLinear& q);
+  void commit_output_stage(const nlohmann::json& record);
   const QuantizePlan& plan() const { return plan_; }
   const std::string& staging_dir() const { return out_.staging(); }
   std::vector<std::string>& padded_modules() { return padded_; }
@@ -42,6 +46,9 @@ class GptqCheckpointSink : public QuantizedModelSink {
   std::string shard_name(int64_t shard) const;
   GptqCheckpointFormat format() const;
   void write_index() const;
+  // Saves stage `index` (a layer, or num_layers: the output stage) as its shard and records it.
+  void commit_stage(int64_t index, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                    const nlohmann::json& record);
   AtomicDirectory out_;
   ModelConfig config_;
   QuantizePlan plan_;
@@ -49,6 +56,7 @@ class GptqCheckpointSink : public QuantizedModelSink {
   std::vector<std::string> padded_;
   // The layer being written: packed tensors of its quantized linears, by suffix.
   std::map<std::string, std::vector<std::pair<std::string, at::Tensor>>> packed_;
+  std::vector<std::pair<std::string, at::Tensor>> output_stage_;  // packed tensors of the output stage
   // Committed layers: what a resume checks and restores (progress.json in the staging directory).
   nlohmann::json progress_;
   std::unique_ptr<SafetensorsCheckpoint> resumed_;  // the layers an interrupted run committed

@@ -35,7 +35,15 @@ class QuantizedModelSink {
   // Writes layer `index`, its linears as added and everything else (norms, biases, linears kept in
   // full precision) from `dense`, and commits it together with `record` (the layer's report).
   virtual void write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) = 0;
-  // The run stops after the layers written so far, as if killed: they stay for a resume.
+  // The output stage (QuantizePlan::calibrate_output), after the last layer: each solved matrix of
+  // the model's ends under its HF module name ("lm_head", "model.embed_tokens"), then the stage is
+  // committed with its record as stage num_layers, so that a resume after it goes to commit().
+  virtual void add_output_linear(const std::string& module, const QuantizedLinear& q) {
+    (void)q;
+    fail_runtime("this output format takes no calibrated " + module);
+  }
+  virtual void write_output_stage(const nlohmann::json& record) { (void)record; }
+  // The run stops after the stages written so far, as if killed: they stay for a resume.
   virtual void keep_partial() {}
   // Embeddings, final norm and head come from the source; `report` is kept beside the output.
   virtual void commit(const ModelSource& source, const nlohmann::json& report) = 0;

@@ -24,4 +24,18 @@ class HessianAccumulator {
   int64_t tokens_ = 0;
 };
 
+// Σ over tokens of ‖(W − Ŵ)x‖² and of ‖Wx‖², computed from the inputs' Hessian H as tr(ΔW H ΔWᵀ)
+// and tr(W H Wᵀ), in f64, a block of H's columns and of W's rows at a time (an f64 copy of
+// down_proj's whole H would be 1 GB for a 7B model). Terms of disjoint row ranges add up.
+struct WeightedError {
+  double error = 0, reference = 0;
+  double relative() const { return reference > 0 ? error / reference : 0; }
+  WeightedError& operator+=(const WeightedError& other) {
+    error += other.error;
+    reference += other.reference;
+    return *this;
+  }
+};
+WeightedError hessian_weighted_error(const at::Tensor& w, const at::Tensor& w_hat, const at::Tensor& h);
+
 }  // namespace mp

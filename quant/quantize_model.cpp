@@ -9,6 +9,7 @@
 #include "lib/base/progress.h"
 #include "lib/runtime/model_tokenizer.h"
 #include "quant/hessian.h"
+#include "quant/quantize_output.h"
 #include "quant/quantize_request.h"
 #include "quant/rtn.h"
 
@@ -55,27 +56,6 @@ std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, cons
   std::map<std::string, at::Tensor> inputs;
   for (auto& [name, batches] : parts) inputs[name] = at::cat(batches, 0);
   return inputs;
-}
-
-// Σ over tokens of ‖ΔW x‖² / ‖W x‖², computed from the Hessian of the inputs:
-// tr(ΔW H ΔWᵀ) / tr(W H Wᵀ), in f64, a block of H's columns and of W's rows at a time (an f64 copy of down_proj's whole H
-// would be 1 GB for a 7B model).
-double relative_output_error(const at::Tensor& w, const at::Tensor& w_hat, const at::Tensor& h) {
-  constexpr int64_t kBlock = 1024;
-  const int64_t in = h.size(0), out = w.size(0);
-  double num = 0, den = 0;
-  for (int64_t j = 0; j < in; j += kBlock) {
-    const int64_t columns = std::min(kBlock, in - j);
-    const at::Tensor h_block = h.narrow(1, j, columns).to(at::kDouble);
-    for (int64_t r = 0; r < out; r += kBlock) {
-      const int64_t rows = std::min(kBlock, out - r);
-      const at::Tensor wd = w.narrow(0, r, rows).to(at::kDouble);
-      const at::Tensor delta = (w.narrow(0, r, rows) - w_hat.narrow(0, r, rows)).to(at::kDouble);
-      num += (at::matmul(delta, h_block) * delta.narrow(1, j, columns)).sum().item<double>();
-      den += (at::matmul(wd, h_block) * wd.narrow(1, j, columns)).sum().item<double>();
-    }
-  }
-  return den > 0 ? num / den : 0;
 }
 
 // ‖ΔW‖² / ‖W‖²: what data-free RTN reports, having no inputs to weight the error by.
@@ -192,7 +172,7 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
           q = quantize_rtn(weight, grid);
         }
         at::Tensor dequantized = q.dequantize().to(weight.device());
-        lr.relative_error = states.size(0) > 0 ? relative_output_error(weight, dequantized, h)
+        lr.relative_error = states.size(0) > 0 ? hessian_weighted_error(weight, dequantized, h).relative()
                                                : relative_weight_error(weight, dequantized);
         lr.seconds = seconds_since(t0);
         report.linears.push_back(lr);
@@ -201,6 +181,41 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
         source.release(module + ".weight");
       }
     }
+  }
+}
+
+// The output stage: the output matrix solved on the final norm's outputs of the quantized model
+// (`states`: the last layer's outputs), an untied embedding encoded with token-frequency row
+// weights (quant/quantize_output.h). Each goes to the sink as soon as it is done.
+void quantize_output_stage(const ModelSource& source, const QuantizePlan& plan, const at::Tensor& states,
+                           const at::Tensor& tokens, QuantizedModelSink& sink, QuantizeReport& report) {
+  const ModelConfig& config = source.config();
+  const std::string head = output_module(config), lookup = lookup_module(config);
+  if (const auto grid = plan.grid_for(head)) {
+    const auto t0 = Clock::now();
+    const at::Tensor h = output_hessian(config, source.tensor(hf_names::final_norm), states, plan.batch);
+    const at::Tensor weight = source.tensor(head + ".weight");
+    check_finite(weight, source.path(), head + ".weight");
+    RowChunkedGptq solved = quantize_gptq_by_rows(weight, h, grid, plan.gptq);
+    if (solved.damp_raises > 0)
+      std::fprintf(stderr, "quantize: %s: Cholesky failed, dampening raised %d time(s) to %.4g\n", head.c_str(),
+                   solved.damp_raises, solved.damp_used);
+    sink.add_output_linear(head, solved.layer);
+    source.release(head + ".weight");
+    report.linears.push_back({head, grid->bits(), grid->group_size(), solved.error.relative(), solved.damp_used,
+                              seconds_since(t0)});
+  }
+  if (lookup.empty()) return;
+  if (const auto grid = plan.grid_for(lookup)) {
+    const auto t0 = Clock::now();
+    const at::Tensor weight = source.tensor(lookup + ".weight");
+    check_finite(weight, source.path(), lookup + ".weight");
+    const QuantizedLinear q = quantize_lookup_rows(weight, tokens, grid);
+    // A lookup has no inputs to weight its error by: the weight-space error, as data-free RTN reports.
+    const double error = relative_weight_error(weight.to(at::kFloat), q.dequantize());
+    sink.add_output_linear(lookup, q);
+    source.release(lookup + ".weight");
+    report.linears.push_back({lookup, grid->bits(), grid->group_size(), error, 0, seconds_since(t0)});
   }
 }
 
@@ -258,9 +273,12 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   nlohmann::json request = quantize_request(source, plan, tokens);
   if (runtime.dtype != at::kFloat) request["calibration_dtype"] = std::string(c10::toString(runtime.dtype));
   const std::vector<nlohmann::json> finished = sink.begin(request, resume.resume);
-  if (static_cast<int64_t>(finished.size()) > config.num_layers)
+  // Stages: the layers, then the output stage when the plan calibrates the model's ends.
+  const int64_t stages = config.num_layers + (plan.calibrate_output ? 1 : 0);
+  if (static_cast<int64_t>(finished.size()) > stages)
     fail_input("--resume", "the interrupted run finished more layers than the model has");
-  report.resumed_layers = static_cast<int64_t>(finished.size());
+  report.resumed_layers = std::min<int64_t>(static_cast<int64_t>(finished.size()), config.num_layers);
+  const bool output_resumed = static_cast<int64_t>(finished.size()) > config.num_layers;
   at::Tensor states = model.embed(tokens).to(runtime.dtype);
   // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
   source.release(hf_names::embed);
@@ -271,6 +289,10 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     if (i < report.resumed_layers) {
       // Not solved again: the committed layer is read back to compute the next layer's inputs.
       restore_layer_record(i, finished[i], report);
+      if (output_resumed) {  // nothing left that needs the layers' outputs
+        progress.advance(1, "resumed");
+        continue;
+      }
       w = sink.read_layer(i);
     } else {
       w = model.load_layer(i);
@@ -278,7 +300,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
       quantize_layer(i, w, states, source, plan, model.rope(), sink, report);
       sink.write_layer(i, w, layer_record(report, before));
     }
-    if (i == resume.stop_after_layer && i + 1 < config.num_layers) {
+    if (i == resume.stop_after_layer && i + 1 < stages) {
       sink.keep_partial();
       report.stopped_after_layer = i;
       break;
@@ -294,6 +316,19 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     progress.advance(1, status);
   }
   progress.finish();
+  if (plan.calibrate_output && report.stopped_after_layer < 0) {
+    if (output_resumed) {
+      restore_layer_record(config.num_layers, finished[config.num_layers], report);
+    } else {
+      const ReportSizes before = sizes_of(report);
+      quantize_output_stage(source, plan, states, tokens, sink, report);
+      sink.write_output_stage(layer_record(report, before));
+    }
+    if (resume.stop_after_layer == config.num_layers) {
+      sink.keep_partial();
+      report.stopped_after_layer = config.num_layers;
+    }
+  }
   report.seconds = seconds_since(start);
   if (report.stopped_after_layer < 0) sink.commit(source, report.to_json(/*with_timings=*/false));
   return report;

@@ -38,6 +38,11 @@ struct QuantizePlan {
   // gives each linear the ggml block grid of its type (formats/gguf_sink.h); null keeps a module
   // in full precision.
   std::function<std::shared_ptr<const Grid>(const std::string& module)> module_grids;
+  // After the last layer, one more stage (quant/quantize_output.h): the output matrix solved by
+  // GPTQ on the final norm's outputs, and an untied token embedding encoded with its rows weighted
+  // by token frequency, each when grid_for() gives its module a grid. The sink must take them
+  // (QuantizedModelSink::add_output_linear); set for GGUF outputs.
+  bool calibrate_output = false;
 
   // The grid for a module, or null when the module is skipped.
   std::shared_ptr<const Grid> grid_for(const std::string& module) const;

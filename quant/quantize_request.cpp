@@ -65,7 +65,7 @@ nlohmann::json quantize_request(const ModelSource& source, const QuantizePlan& p
     overrides.push_back({{"pattern", o.pattern},
                          {"bits", o.bits ? nlohmann::json(*o.bits) : nlohmann::json()},
                          {"group_size", o.group_size ? nlohmann::json(*o.group_size) : nlohmann::json()}});
-  return {{"method", method_name(plan.method)},
+  nlohmann::json request = {{"method", method_name(plan.method)},
           {"awq", plan.awq ? awq_request(*plan.awq) : nlohmann::json()},
           {"round", plan.round},
           {"grid", grid_request(plan.grid)},
@@ -81,6 +81,9 @@ nlohmann::json quantize_request(const ModelSource& source, const QuantizePlan& p
           {"calibration_batch", plan.batch},
           {"calibration_tokens", {{"shape", tokens.sizes().vec()}, {"sha256", tensor_sha256(tokens)}}},
           {"model_files", model_files(source.path())}};
+  // Only when set, so that requests staged before the output stage existed still match.
+  if (plan.calibrate_output) request["calibrate_output"] = true;
+  return request;
 }
 
 }  // namespace mp

@@ -16,6 +16,9 @@ class SpanGrid : public Grid {
   virtual GridParams choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const = 0;
   // This grid with the stored forms of every span of a layer, in column order (joined along dim 1).
   virtual std::shared_ptr<const Grid> bind(const at::Tensor& stored) const = 0;
+  // The stored forms this grid is bound to [rows, ...], undefined for a grid yet to be used. Rows
+  // are independent: the stored forms of a layer solved a range of rows at a time join along dim 0.
+  virtual const at::Tensor& stored() const = 0;
 };
 
 }  // namespace mp

@@ -25,9 +25,10 @@ struct GgufFixture {
   std::string model = dir.path("model"), out = dir.path("out.gguf"), staging = dir.path(".out.gguf.layers.resumable");
   std::string calib = test::shared_path("corpora/tinystories/calib.txt");
   GgufFixture() { write_model(model, 7); }
-  void write_model(const std::string& path, uint64_t seed) const {
+  void write_model(const std::string& path, uint64_t seed, bool tied = false) const {
     auto config = test::kquant_config();
     config["num_hidden_layers"] = 3;
+    config["tie_word_embeddings"] = tied;
     test::write_random_model(path, config, seed);
     fs::copy_file(test::shared_path("models/stories260K/tokenizer.model"), path + "/tokenizer.model");
   }
@@ -57,7 +58,7 @@ TEST_CASE("quantize --to gguf --resume after --stop-after-layer writes the bytes
       CHECK(f.leftovers().empty());
       const std::string uninterrupted = sha256_file(f.out);
       fs::remove(f.out);
-      for (int stop : {0, 1}) {
+      for (int stop : {0, 1, 3}) {  // 3: after the output stage, before the file is written
         r = f.quantize(std::string(method) + " --stop-after-layer " + std::to_string(stop));
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
@@ -67,7 +68,8 @@ TEST_CASE("quantize --to gguf --resume after --stop-after-layer writes the bytes
         r = f.quantize(std::string(method) + " --resume");
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
-        CHECK(r.err.find(std::to_string(stop + 1) + " of 3 layers were finished") != std::string::npos);
+        CHECK(r.err.find(stop == 3 ? std::string("all 3 layers and the output stage were finished")
+                                   : std::to_string(stop + 1) + " of 3 layers were finished") != std::string::npos);
         CHECK(f.leftovers().empty());
         CHECK(sha256_file(f.out) == uninterrupted);
         fs::remove(f.out);
@@ -112,17 +114,27 @@ class RecordingGgufSink : public GgufSink {
     measured[hf_names::layer(index, suffix) + ".weight"] = q.dequantize();
     GgufSink::add_linear(index, suffix, q);
   }
+  void add_output_linear(const std::string& module, const QuantizedLinear& q) override {
+    measured[module + ".weight"] = q.dequantize();
+    GgufSink::add_output_linear(module, q);
+  }
   std::map<std::string, at::Tensor> measured;
 };
 
 }  // namespace
 
-// Q4_K_M, and the legacy and iq4 mixes, whose every linear is now solved on its block type too.
-TEST_CASE("quantize --to gguf: the staged layers reach the file as solved, bit for bit",
-          "[gguf_sink][gguf_block_grid]") {
+// Q4_K_M, and the legacy and iq4 mixes, whose every linear and both ends are now solved on their
+// block types, with tied and untied embeddings.
+TEST_CASE("quantize --to gguf: the staged layers and the output stage reach the file as solved, bit for bit",
+          "[gguf_sink][gguf_block_grid][output]") {
+  const bool tied = GENERATE(false, true);
   for (const char* type : {"Q4_K_M", "Q4_0", "Q5_1", "Q8_0", "IQ4_NL", "IQ4_XS"}) {
-    DYNAMIC_SECTION(type) {
+    DYNAMIC_SECTION(type << (tied ? ", tied" : ", untied") << " embeddings") {
       GgufFixture f;
+      if (tied) {
+        fs::remove_all(f.model);
+        f.write_model(f.model, 7, /*tied=*/true);
+      }
       const HfModelSource source(f.model);
       GgufExportOptions options;
       options.type = parse_gguf_export_type(type, false);
@@ -132,6 +144,7 @@ TEST_CASE("quantize --to gguf: the staged layers reach the file as solved, bit f
       plan.calibration.seqlen = 32;
       plan.module_grids = gguf_module_grids(source.config(), options);
       plan.gptq.hessian_importance = true;
+      plan.calibrate_output = true;
       GgufExportSummary summary;
       std::map<std::string, at::Tensor> measured;
       {
@@ -141,7 +154,10 @@ TEST_CASE("quantize --to gguf: the staged layers reach the file as solved, bit f
         measured = sink.measured;
       }
       CHECK(f.leftovers().empty());
-      REQUIRE(measured.size() == 3 * 7);  // every linear of the 256-wide model has a block grid
+      // Every linear of the 256-wide model has a block grid, and so have its ends: the output
+      // matrix (the tied embedding is it) and an untied token_embd.
+      REQUIRE(measured.size() == 3 * 7 + (tied ? 1 : 2));
+      REQUIRE(measured.count(tied ? "model.embed_tokens.weight" : "lm_head.weight"));
       REQUIRE(summary.code_origins.size() == measured.size());
       for (const auto& origin : summary.code_origins) {
         INFO(origin.tensor << ": " << origin.why_not);

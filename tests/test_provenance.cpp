@@ -117,6 +117,32 @@ TEST_CASE("export records provenance in GGUF general.modelpress.* keys and a man
   check_manifest_lists(read_json(out + ".manifest.json"), {{"model.gguf", out}});
 }
 
+TEST_CASE("export --provenance manifest keeps the record only in the manifest", "[provenance]") {
+  const std::string model = mp::test::shared_path("models/stories260K");
+  mp::test::ScratchDir dir;
+  const std::string in_file = dir.path("keys.gguf"), out = dir.path("model.gguf");
+  const std::string command = "export --to gguf --type Q8_0 --quiet --model '" + model + "' -o ";
+  REQUIRE(run_modelpress(command + "'" + in_file + "'").exit_code == 0);
+  const auto r = run_modelpress(command + "'" + out + "' --provenance manifest");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  // The same keys but general.modelpress.*, the same tensor data: the header is llama.cpp's own.
+  std::vector<std::string> expected, keys;
+  const mp::GgufFile with_keys(in_file), without_keys(out);
+  for (const auto& [k, v] : with_keys.metadata())
+    if (k.rfind("general.modelpress.", 0) != 0) expected.push_back(k);
+  for (const auto& [k, v] : without_keys.metadata()) keys.push_back(k);
+  CHECK(keys == expected);
+  CHECK(fs::file_size(out) < fs::file_size(in_file));
+  const nlohmann::json manifest = read_json(out + ".manifest.json");
+  check_manifest_lists(manifest, {{"model.gguf", out}});
+  CHECK(manifest["inputs"]["model"]["sha256"] == mp::sha256_of_input(model));
+  // A stream has no manifest: refused rather than written without any record.
+  const auto streamed = run_modelpress(command + "- --provenance manifest");
+  CHECK(streamed.exit_code == 3);
+  CHECK(streamed.err.find("--provenance: 'manifest' needs a file output") != std::string::npos);
+}
+
 TEST_CASE("quantize records provenance in safetensors metadata and manifest.json", "[provenance]") {
   const std::string model = mp::test::shared_path("models/stories260K");
   const std::string calib = mp::test::shared_path("corpora/tinystories/calib.txt");

@@ -11,7 +11,7 @@ namespace mp::tools {
 
 namespace {
 struct ExportArgs {
-  std::string to = "gguf", type = "F16", model, out, name, pre, imatrix;
+  std::string to = "gguf", type = "F16", model, out, name, pre, imatrix, provenance = "file";
   std::vector<std::string> tensor_types;
   std::string output_type, token_embedding_type;
   bool pure = false, leave_output = false, json = false, quiet = false;
@@ -32,6 +32,7 @@ void run_export(const ExportArgs& a) {
   options.name = a.name;
   options.pre = a.pre;
   options.imatrix = a.imatrix;
+  options.provenance_keys = a.provenance == "file";
   record_inputs({{"model", a.model}});
   if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
@@ -60,6 +61,11 @@ void add_export(CLI::App& app) {
   cmd->add_option("--token-embedding-type", a->token_embedding_type, "type of token_embd.weight");
   cmd->add_flag("--leave-output-tensor", a->leave_output, "output.weight stays F32 (llama-quantize --leave-output-tensor)");
   cmd->add_flag("--pure", a->pure, "every 2-D weight gets the base type, no per-tensor mix rules (llama-quantize --pure)");
+  cmd->add_option("--provenance", a->provenance,
+                  "file: general.modelpress.* keys in the GGUF and FILE.manifest.json; manifest: only the manifest "
+                  "(the header is then llama.cpp's own)")
+      ->check(CLI::IsMember({"file", "manifest"}))
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "print the summary as JSON");
   cmd->add_flag("--quiet,-q", a->quiet, "no progress output");
   cmd->add_option("--threads,-t", a->threads, "CPU threads encoding rows (0: one per core); the file is the same for any")

@@ -17,7 +17,7 @@ namespace {
 
 struct QuantizeArgs {
   std::string model, out, method = "gptq", range = "minmax", then = "rtn";
-  std::string to = "hf", gguf_type = "Q4_K_M";
+  std::string to = "hf", gguf_type = "Q4_K_M", provenance = "file";
   GgufExportOptions gguf;
   std::vector<std::string> overrides;
   std::optional<bool> asym;  // default: symmetric, asymmetric (zero_point, as AutoAWQ) for awq
@@ -34,8 +34,10 @@ std::unique_ptr<QuantizedModelSink> make_sink(QuantizeArgs& a, const ModelConfig
   if (a.to == "gguf") {
     // GPTQ (or AWQ's GPTQ) on each linear's ggml block grid, its search weighted by diag(H).
     a.gguf.type = parse_gguf_export_type(a.gguf_type, false);
+    a.gguf.provenance_keys = a.provenance == "file";
     a.plan.module_grids = gguf_module_grids(config, a.gguf);
     a.plan.gptq.hessian_importance = true;
+    a.plan.calibrate_output = true;  // the output matrix and token_embd from the data too
     return std::make_unique<GgufSink>(a.out, config, a.plan, a.gguf);
   }
   if (a.export_scaled) return std::make_unique<FloatCheckpointSink>(a.out, config, a.plan);
@@ -120,6 +122,11 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
   cmd->add_option("--type", a->gguf_type, "with --to gguf: the GGUF file type (" + gguf_export_type_choices() + ")")
       ->capture_default_str();
   cmd->add_option("--imatrix", a->gguf.imatrix, "with --to gguf: importance matrix for the tensors GPTQ does not solve");
+  cmd->add_option("--provenance", a->provenance,
+                  "with --to gguf: file (general.modelpress.* keys and OUT.manifest.json) or manifest (only the "
+                  "manifest: the header is then llama.cpp's own)")
+      ->check(CLI::IsMember({"file", "manifest"}))
+      ->capture_default_str();
   if (name == "quantize") cmd->add_option("--method", a->method, "rtn, gptq or awq")->capture_default_str();
   cmd->add_option("--bits,-b", a->plan.grid.bits, "bits per weight (2..8; the GPTQ format stores 2, 3, 4, 8)")->capture_default_str();
   cmd->add_option("--group-size,-g", a->plan.grid.group_size, "weights per scale along the input (-1: per channel)")->capture_default_str();
