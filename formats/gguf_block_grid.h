@@ -2,7 +2,9 @@
 // stores (docs/gguf.md, "GPTQ inside the GGUF grids"). choose() runs the type's own encoder
 // search on a super-block of error-updated weights and keeps only the stored parameters (fp16
 // scales, packed sub-block scales and minimums); the codes are then that type's levels, and
-// pack_block_grid_tensor() writes blocks that decode exactly to what the solve measured.
+// pack_block_grid_tensor() writes blocks that decode exactly to what the solve measured. A grid
+// can also be bound to the parameters a GGUF file stores (block_grid_of_tensor_data), to re-level
+// other weights on them (quantization-aware training on frozen parameters, docs/qad.md).
 // Grouping: one group per sub-block (32 values for q4_K/q5_K, 16 for q2_K/q3_K/q6_K), one choose() per
 // 256-value super-block. Codes c decode as scale·(c − offset) − zero, zero being ggml's minimum.
 #pragma once
@@ -43,6 +45,8 @@ class GgufBlockGrid : public SpanGrid {
   GridParams choose_stored(const at::Tensor& w, const at::Tensor& importance, at::Tensor& stored) const override;
   std::shared_ptr<const Grid> bind(const at::Tensor& stored) const override;
   const at::Tensor& stored() const { return stored_; }
+  // The scale and zero of every sub-block [rows, groups] as the bound blocks decode them.
+  GridParams stored_params() const;
 
  private:
   const gguf_blocks::BlockGridCodec* codec_;
@@ -53,5 +57,15 @@ class GgufBlockGrid : public SpanGrid {
 // The GGUF tensor data (rows of blocks) of a layer solved on a GgufBlockGrid in column order (its
 // grid bound to the blocks' stored parameters).
 std::vector<uint8_t> pack_block_grid_tensor(const QuantizedLinear& layer);
+
+// The grid bound to the stored parameters of a tensor's GGUF data (`rows` rows of `columns`
+// values of `type`, as a file holds them): what the blocks keep besides their levels.
+std::shared_ptr<const GgufBlockGrid> block_grid_of_tensor_data(GgmlType type, const uint8_t* data, int64_t rows,
+                                                               int64_t columns);
+
+// w [rows, columns] levelled on a bound grid's stored parameters, in column order: the codes
+// ggml's encoder would give w if its search had chosen those parameters. pack_block_grid_tensor()
+// of the result writes the blocks; its dequantize() is what they decode to.
+QuantizedLinear level_on_bound_grid(const std::shared_ptr<const GgufBlockGrid>& grid, const at::Tensor& w);
 
 }  // namespace mp

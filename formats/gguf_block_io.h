@@ -97,7 +97,10 @@ inline void level_block(const float* x, const float* scale, const float* min, in
 // stored parameters (`header_bytes` of them: fp16 scales, packed sub-block scales) from its values
 // and importance exactly as the type's encoder does, and reports each sub-block's decode
 // value = scale·(L − offset) − min as the decoder computes it; pack() writes the block from those
-// parameters and levels 0..max_level. The encoder is choose, level_block, pack.
+// parameters and levels 0..max_level. The encoder is choose, level_block, pack. header_of() takes
+// the stored parameters back out of a written block (the header choose() would have made for it),
+// and sub_blocks() gives their decode scale and min, so a file's blocks can be re-levelled on the
+// parameters they store.
 struct BlockGridCodec {
   GgmlType type;
   int sub_values;
@@ -106,6 +109,8 @@ struct BlockGridCodec {
   int header_bytes;
   void (*choose)(const float* x, const float* importance, uint8_t* header, float* scale, float* min);
   void (*pack)(const uint8_t* header, const uint8_t* levels, uint8_t* block);
+  void (*header_of)(const uint8_t* block, uint8_t* header);
+  void (*sub_blocks)(const uint8_t* header, float* scale, float* min);
 };
 
 // The types each codec file implements; formats/gguf_codecs.cpp gathers them.

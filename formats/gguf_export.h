@@ -50,6 +50,10 @@ struct GgufExportOptions {
   // An importance matrix (legacy .dat or GGUF) used as llama-quantize --imatrix uses it: each weight
   // quantized with its entry's importance, weights without one (token_embd) without.
   std::string imatrix;
+  // A GGUF file whose stored block parameters are kept for every k-quant tensor it holds in the
+  // type this export gives it: those tensors are levelled on them (formats/gguf_stored_grids.h)
+  // instead of searched. Empty: every tensor searched.
+  std::string grid_from;
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes
