@@ -5,12 +5,14 @@
 #     imatrix, and with ../shared's imatrix.dat),
 #   - modelpress GPTQ inside the k-quant grid (`quantize --method gptq --to gguf`),
 #   - QAD from that GPTQ file (online teacher = the f32 model, full-vocabulary forward KL), the
-#     exported file after each of STEPS_LIST steps of one run (step 0: the GPTQ file re-rounded by
-#     the grid search, as the run's first step sees it; later steps: the checkpoint's masters
-#     exported with `export --type`, which rounds them exactly as the run's fake quantization did).
+#     exported file after each of STEPS_LIST steps of one run, on the grid GRID (default frozen:
+#     the GPTQ file's block parameters kept, codes re-levelled; rechosen: the encoder's search every
+#     step). Step 0 is the GPTQ file as the run's first step rounds it; later steps are the
+#     checkpoint's masters exported with `export --type` (and `--grid-from` the GPTQ file when
+#     frozen), which rounds them exactly as the run's fake quantization did.
 # Every file is judged by `modelpress eval --reference` (mean KLD, ctx 256, CHUNKS chunks of the
 # held-out corpora/tinymix/eval.txt). Prints a markdown table with the training wall time.
-# Usage: bench/qad_kld_table.sh [TYPE...]  (env: WORK, STEPS_LIST, CHECKPOINT_EVERY, LR, BATCH, CHUNKS, THREADS)
+# Usage: bench/qad_kld_table.sh [TYPE...]  (env: WORK, GRID, STEPS_LIST, CHECKPOINT_EVERY, LR, BATCH, CHUNKS, THREADS)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mp="${MODELPRESS_BUILD_DIR:-$root/build}/modelpress"
@@ -24,6 +26,7 @@ lr="${LR:-3e-4}"
 batch="${BATCH:-8}"
 chunks="${CHUNKS:-100}"
 threads="${THREADS:-2}"
+grid="${GRID:-frozen}"
 types=("$@")
 [ ${#types[@]} -gt 0 ] || types=(Q2_K Q3_K_M)
 mkdir -p "$work"
@@ -51,11 +54,15 @@ for type in "${types[@]}"; do
   row "llama.cpp $type + imatrix" - "$work/llamacpp-imatrix-$type.gguf"
   row "modelpress GPTQ-in-grid $type" - "$work/gptq-$type.gguf"
 
-  # Step 0: the masters start at the GPTQ file's weights; rounded again by the run's grid search.
-  "$mp" export -q --to gguf --type "$type" -m "$work/gptq-$type.gguf" -o "$work/qad-$type-step0.gguf" >/dev/null
-  row "QAD $type" "0 (0)" "$work/qad-$type-step0.gguf"
+  # Step 0: the masters start at the GPTQ file's weights, rounded as the run rounds them: on its
+  # stored parameters (frozen), or by the grid search again (rechosen).
+  grid_from=()
+  [ "$grid" = rechosen ] || grid_from=(--grid-from "$work/gptq-$type.gguf")
+  "$mp" export -q --to gguf --type "$type" -m "$work/gptq-$type.gguf" "${grid_from[@]}" \
+    -o "$work/qad-$grid-$type-step0.gguf" >/dev/null
+  row "QAD $type, $grid grid" "0 (0)" "$work/qad-$grid-$type-step0.gguf"
   # One QAD run, stopped after each listed step (its checkpoint then holds that step's masters).
-  out="$work/qad-$type"
+  out="$work/qad-$grid-$type"
   rm -rf "$out"
   wall=0
   for steps in $steps_list; do
@@ -64,18 +71,18 @@ for type in "${types[@]}"; do
     [ "$steps" = "$last_steps" ] || stop=(--stop-after-step "$steps")
     start=$(date +%s.%N)
     "$mp" distill-train -q --student "$model" --teacher "$model" --init-weights "$work/gptq-$type.gguf" \
-      --quantize "gguf:$type" --data "$calib" --seq 256 --batch "$batch" --steps "$last_steps" --lr "$lr" \
+      --quantize "gguf:$type" --grid "$grid" --data "$calib" --seq 256 --batch "$batch" --steps "$last_steps" --lr "$lr" \
       --min-lr "$(python3 -c "print($lr / 10)")" --warmup 10 --weight-decay 0 --checkpoint-every "$checkpoint_every" --resume \
       -t "$threads" --out "$out" "${stop[@]}" >/dev/null
     wall=$(python3 -c "print($wall + $(date +%s.%N) - $start)")
     file="$out/model-$type.gguf"
     if [ "$steps" != "$last_steps" ]; then  # the checkpoint's masters, exported as the run exports
-      snap="$work/qad-$type-step$steps"
+      snap="$work/qad-$grid-$type-step$steps"
       mkdir -p "$snap"
       cp "$model/config.json" "$model/tokenizer.model" "$model/tokenizer_config.json" "$out/checkpoint/model.safetensors" "$snap/"
       file="$snap.gguf"
-      "$mp" export -q --to gguf --type "$type" -m "$snap" -o "$file" >/dev/null
+      "$mp" export -q --to gguf --type "$type" -m "$snap" "${grid_from[@]}" -o "$file" >/dev/null
     fi
-    row "QAD $type" "$steps ($(printf %.0f "$wall"))" "$file"
+    row "QAD $type, $grid grid" "$steps ($(printf %.0f "$wall"))" "$file"
   done
 done

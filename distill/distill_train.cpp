@@ -7,6 +7,7 @@
 #include "distill/cache_teacher.h"
 #include "distill/quantized_export.h"
 #include "distill/tokenize_corpus.h"
+#include "formats/gguf_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/base/sha256.h"
@@ -135,6 +136,20 @@ class OutputRemovedOnFailure {
   bool owned_;
 };
 
+// --grid resolved: frozen needs a gguf target and a GGUF --init-weights to read the parameters from.
+std::string grid_mode(const DistillTrainRequest& r, const std::optional<QuantizeTarget>& target) {
+  if (!r.grid.empty() && r.grid != "frozen" && r.grid != "rechosen")
+    fail_input("--grid", "use frozen or rechosen, not '" + r.grid + "'");
+  if (!target) {
+    if (!r.grid.empty()) fail_input("--grid", "only applies with --quantize");
+    return "";
+  }
+  if (r.grid == "frozen" && r.init_weights.empty())
+    fail_input("--grid", "frozen keeps the block parameters of --init-weights, a GGUF file; none given");
+  if (!r.grid.empty()) return r.grid;
+  return target->gguf && !r.init_weights.empty() && is_gguf_file(r.init_weights) ? "frozen" : "rechosen";
+}
+
 }  // namespace
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
@@ -142,6 +157,7 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   const std::optional<QuantizeTarget> target =
       r.quantize.empty() ? std::nullopt : std::optional<QuantizeTarget>(parse_quantize_target(r.quantize));
   if (!r.init_weights.empty() && !target) fail_input("--init-weights", "only applies with --quantize");
+  const std::string grid = grid_mode(r, target);
   RuntimeOptions runtime = apply_runtime_settings(r.runtime);
   const WorldInfo world_info = world_from_environment();
   runtime.device = device_for_process(world_info, runtime.device);
@@ -154,7 +170,9 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   if (!r.init_weights.empty()) student.load_values(*open_model(r.init_weights));
   std::shared_ptr<const FakeQuantizer> quantizer;
   if (target) {
-    quantizer = std::make_shared<FakeQuantizer>(*target, student.config());
+    auto fake = std::make_shared<FakeQuantizer>(*target, student.config());
+    if (grid == "frozen") fake->freeze_grids(r.init_weights, "--grid");
+    quantizer = fake;
     student.set_weight_view(
         [quantizer](const std::string& name, const at::Tensor& master) { return quantizer->apply(name, master); });
   }
@@ -192,13 +210,16 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   report.signal = signal->describe();
   TrainOptions train = r.train;
   train.dtype = runtime.dtype;
-  train.quantize = r.quantize;
+  // A resume must round on the same grids: frozen ones are those of the same file.
+  train.quantize = grid == "frozen" ? r.quantize + ", grid frozen to sha256 " + sha256_file(r.init_weights) : r.quantize;
   report.train = mp::train(student, *signal, data, eval_data.get(), world, train);
   if (quantizer) {
     for (const auto& [name, grid] : quantizer->grids()) ++report.quantized_grids[grid];
     report.quantize_fallbacks = quantizer->fallbacks();
+    report.grid = grid;
+    report.frozen_tensors = static_cast<int64_t>(quantizer->frozen_grids().size());
     if (world.is_writer() && !report.train.stopped_early)
-      report.quantized_out = export_quantized_student(*target, r.train.out);
+      report.quantized_out = export_quantized_student(*target, r.train.out, grid == "frozen" ? r.init_weights : "");
   }
   return report;
 }

@@ -30,6 +30,10 @@ struct DistillTrainRequest {
   // the model whose weights start the masters (a GPTQ GGUF of that type, say); empty: none.
   std::string quantize;
   std::string init_weights;
+  // "frozen": keep the block parameters --init-weights (a GGUF) stores, re-level only the codes;
+  // "rechosen": the encoder's search on every forward. Empty: frozen when --init-weights is a
+  // GGUF file, else rechosen (docs/qad.md says why).
+  std::string grid;
 
   std::string data, eval_data;           // .h5 token datasets, or text files tokenized into --out
   DistillOptions distill;
@@ -50,6 +54,8 @@ struct DistillTrainReport {
   // rounds per grid, and the tensors stored on another grid than the target asks for.
   std::string quantized_out;
   std::map<std::string, int64_t> quantized_grids;
+  std::string grid;             // "frozen" or "rechosen"
+  int64_t frozen_tensors = 0;   // tensors whose grid parameters came from --init-weights
   std::vector<QuantizeFallback> quantize_fallbacks;
 };
 

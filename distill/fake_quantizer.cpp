@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "formats/gguf_codecs.h"
+#include "formats/gguf_file.h"
 #include "formats/gguf_llama_names.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
@@ -72,7 +73,8 @@ QuantizeTarget parse_quantize_target(const std::string& spec) {
   return t;
 }
 
-FakeQuantizer::FakeQuantizer(QuantizeTarget target, const ModelConfig& config) : target_(std::move(target)) {
+FakeQuantizer::FakeQuantizer(QuantizeTarget target, const ModelConfig& config)
+    : target_(std::move(target)), config_(config) {
   if (!target_.gguf) {
     gptq_grid_ = std::make_shared<AffineGrid>(target_.gptq);
     for (int64_t i = 0; i < config.num_layers; ++i)
@@ -93,12 +95,22 @@ FakeQuantizer::FakeQuantizer(QuantizeTarget target, const ModelConfig& config) :
   }
 }
 
+void FakeQuantizer::freeze_grids(const std::string& path, const std::string& option) {
+  if (!target_.gguf) fail_input(option, "a frozen grid needs a gguf: target (" + target_.spec + " re-chooses its scales)");
+  if (!is_gguf_file(path)) fail_input(option, "a frozen grid needs a GGUF file to read it from, not " + path);
+  std::map<std::string, GgmlType> types;
+  for (const auto& [name, t] : gguf_tensors_) types[name] = t.type;
+  frozen_ = read_stored_grids(path, config_, types);
+}
+
 at::Tensor FakeQuantizer::round(const std::string& name, const at::Tensor& w) const {
   at::NoGradGuard no_grad;
   if (!grid_names_.count(name)) return w.detach();
   const at::Tensor cpu = w.detach().to(at::kCPU, at::kFloat);
   at::Tensor q;
-  if (gptq_grid_) {
+  if (const auto frozen = frozen_.find(name); frozen != frozen_.end()) {
+    q = level_on_bound_grid(frozen->second, cpu).dequantize();
+  } else if (gptq_grid_) {
     q = quantize_rtn(cpu, gptq_grid_).dequantize();
   } else {
     const GgufTensor& t = gguf_tensors_.at(name);

@@ -7,9 +7,10 @@
 // hold), and a tensor is rounded by that type's own codec, encode then decode (formats/
 // gguf_codecs.h), without an importance matrix, as `export --type` quantizes. A GPTQ target rounds
 // the decoder linears with the affine grid's RTN (quant/rtn.h), as `quantize --method rtn` does.
-// The grid parameters are re-chosen from the current weights by the encoder's own search on every
-// forward pass, so the export of the final masters holds exactly the codes their last fake
-// quantization used.
+// The grid parameters are either re-chosen from the current weights by the encoder's own search on
+// every forward pass, or frozen: kept as a GGUF file (the GPTQ-in-grid start) stores them, with
+// only the codes re-levelled (freeze_grids). Either way the export of the final masters holds
+// exactly the codes their last fake quantization used.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "formats/gguf_export_plan.h"
+#include "formats/gguf_stored_grids.h"
 #include "formats/hf_config.h"
 #include "quant/affine_grid.h"
 
@@ -51,6 +53,12 @@ class FakeQuantizer {
   const std::map<std::string, std::string>& grids() const { return grid_names_; }
   const std::vector<QuantizeFallback>& fallbacks() const { return fallbacks_; }
 
+  // Keeps the block parameters the GGUF file `path` stores for every tensor it holds in the type
+  // this target gives it (a k-quant); round() then re-levels those tensors on them instead of
+  // re-choosing them. A gptq target, or a file that is not GGUF, is bad input naming `option`.
+  void freeze_grids(const std::string& path, const std::string& option);
+  const StoredGrids& frozen_grids() const { return frozen_; }
+
   // What the exported file holds for parameter `name` with values `w`: decode(encode(w)). No grad.
   at::Tensor round(const std::string& name, const at::Tensor& w) const;
   // round() in the forward pass, identity in the backward pass (straight-through estimator): the
@@ -63,10 +71,12 @@ class FakeQuantizer {
     float offset;  // what the GGUF value adds to the HF one (gemma's norms)
   };
   QuantizeTarget target_;
+  ModelConfig config_;
   std::map<std::string, GgufTensor> gguf_tensors_;
   std::shared_ptr<const AffineGrid> gptq_grid_;
   std::map<std::string, std::string> grid_names_;
   std::vector<QuantizeFallback> fallbacks_;
+  StoredGrids frozen_;
 };
 
 }  // namespace mp

@@ -1,8 +1,9 @@
 // The file a quantization-aware run ends with (docs/qad.md): its final masters, read back from the
 // HF directory the trainer saved, quantized by the same code that rounded them in training, so
 // the file holds exactly the codes of their last fake quantization. A GGUF target goes through
-// `export --type` (no importance matrix, the codecs' own search), a GPTQ target through RTN on the
-// affine grid into an HF GPTQ checkpoint.
+// `export --type` (no importance matrix, the codecs' own search; tensors on a frozen grid packed
+// from their stored parameters), a GPTQ target through RTN on the affine grid into an HF GPTQ
+// checkpoint.
 #pragma once
 #include <string>
 
@@ -11,7 +12,10 @@
 namespace mp {
 
 // Writes OUT/model-TYPE.gguf or the directory OUT/gptq-wBgG from the HF model in `model_dir`
-// (= OUT); returns the path written.
-std::string export_quantized_student(const QuantizeTarget& target, const std::string& model_dir);
+// (= OUT); returns the path written. `grid_from`: the GGUF whose stored block parameters the
+// run's grids were frozen to (FakeQuantizer::freeze_grids), empty if none; those tensors are
+// written with these parameters and the codes levelled on them, as training rounded them.
+std::string export_quantized_student(const QuantizeTarget& target, const std::string& model_dir,
+                                     const std::string& grid_from);
 
 }  // namespace mp

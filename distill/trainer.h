@@ -29,7 +29,7 @@ struct TrainOptions {
   int64_t eval_every = 0, eval_windows = 16;  // 0: evaluate only at the end (when eval data exists)
   int64_t checkpoint_every = 0;               // 0: no checkpoints
   bool resume = false;
-  std::string quantize;     // the --quantize target the student is rounded to (a resume must match)
+  std::string quantize;     // the --quantize target the student is rounded to, and a frozen grid's file (a resume must match)
   int64_t stop_after = 0;  // testing aid: return right after this step, as if killed (0: off)
   bool quiet = false;
 };

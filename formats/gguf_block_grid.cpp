@@ -45,6 +45,11 @@ float value_of(const BlockGridCodec& codec, int level, float scale, float zero) 
 
 bool has_block_grid(GgmlType type) { return find_grid_codec(type) != nullptr; }
 
+bool has_stored_block_params(GgmlType type) {
+  const BlockGridCodec* codec = find_grid_codec(type);
+  return codec && codec->header_of && codec->sub_blocks;
+}
+
 GgufBlockGrid::GgufBlockGrid(GgmlType type, at::Tensor stored)
     : codec_(find_grid_codec(type)), block_values_(ggml_type_info(type).block_size), stored_(std::move(stored)) {
   if (!codec_) fail_runtime(std::string("GPTQ cannot solve on ggml type ") + ggml_type_name(type) + " yet");
@@ -141,6 +146,45 @@ std::vector<uint8_t> pack_block_grid_tensor(const QuantizedLinear& layer) {
       codec->pack(stored.data_ptr<uint8_t>() + (r * blocks + b) * header_bytes,
                   codes.data_ptr<uint8_t>() + r * columns + b * span, out.data() + r * row_bytes + b * block_bytes);
   return out;
+}
+
+GridParams GgufBlockGrid::stored_params() const {
+  if (!stored_.defined() || !codec_->sub_blocks) fail_runtime("ggml block grid: no stored parameters to decode");
+  const at::Tensor stored = stored_.contiguous();
+  const int64_t rows = stored.size(0), blocks = stored.size(1), subs = block_values_ / codec_->sub_values;
+  GridParams params{at::empty({rows, blocks * subs}, at::kFloat), at::empty({rows, blocks * subs}, at::kFloat)};
+  for (int64_t b = 0; b < rows * blocks; ++b)
+    codec_->sub_blocks(stored.data_ptr<uint8_t>() + b * codec_->header_bytes, params.scale.data_ptr<float>() + b * subs,
+                       params.zero.data_ptr<float>() + b * subs);
+  return params;
+}
+
+std::shared_ptr<const GgufBlockGrid> block_grid_of_tensor_data(GgmlType type, const uint8_t* data, int64_t rows,
+                                                               int64_t columns) {
+  const BlockGridCodec* codec = find_grid_codec(type);
+  if (!has_stored_block_params(type))
+    fail_runtime(std::string("ggml type ") + ggml_type_name(type) + " has no block grid with readable parameters");
+  const int64_t block_values = ggml_type_info(type).block_size;
+  if (columns % block_values != 0) fail_runtime("ggml block grid: a row must be whole blocks");
+  const int64_t blocks = columns / block_values;
+  const uint64_t block_bytes = ggml_row_bytes(type, columns) / blocks;
+  at::Tensor stored = at::empty({rows, blocks, codec->header_bytes}, at::kByte);
+  for (int64_t b = 0; b < rows * blocks; ++b)
+    codec->header_of(data + b * block_bytes, stored.data_ptr<uint8_t>() + b * codec->header_bytes);
+  return std::make_shared<GgufBlockGrid>(type, stored);
+}
+
+QuantizedLinear level_on_bound_grid(const std::shared_ptr<const GgufBlockGrid>& grid, const at::Tensor& w) {
+  const GridParams params = grid->stored_params();
+  if (w.dim() != 2 || params.scale.size(0) != w.size(0) || params.scale.size(1) * grid->group_size() != w.size(1))
+    fail_runtime("ggml block grid: the weight's shape does not match the stored blocks");
+  QuantizedLinear q;
+  q.grid = grid;
+  q.scales = params.scale;
+  q.zeros = params.zero;
+  q.g_idx = grid->sequential_groups(w.size(1));
+  q.codes = grid->quantize(w, params.for_columns(q.g_idx));
+  return q;
 }
 
 }  // namespace mp

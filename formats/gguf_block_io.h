@@ -114,6 +114,9 @@ inline int nearest_table_index(const int8_t* values, int count, float x) {
 // parameters and levels 0..max_level. For the k-quants the encoder is choose, level_block, pack;
 // the legacy and iq4 encoders pick their levels with the search's unrounded scale, the grid with
 // the stored (fp16) one, the nearest level to what the decoder will compute.
+// For the k-quants, header_of() takes the stored parameters back out of a written block (the header
+// choose() would have made for it) and sub_blocks() gives their decode scale and min, so a file's
+// blocks can be re-levelled on the parameters they store (nullptr for the other types).
 struct BlockGridCodec {
   GgmlType type;
   int sub_values;
@@ -123,6 +126,8 @@ struct BlockGridCodec {
   int header_bytes;
   void (*choose)(const float* x, const float* importance, uint8_t* header, float* scale, float* min);
   void (*pack)(const uint8_t* header, const uint8_t* levels, uint8_t* block);
+  void (*header_of)(const uint8_t* block, uint8_t* header);
+  void (*sub_blocks)(const uint8_t* header, float* scale, float* min);
 };
 
 // The types each codec file implements; formats/gguf_codecs.cpp gathers them.

@@ -5,11 +5,13 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "formats/gguf_block_grid.h"
 #include "formats/gguf_export_metadata.h"
 #include "formats/gguf_from_codes.h"
+#include "formats/gguf_stored_grids.h"
 #include "formats/gguf_writer.h"
 #include "lib/arch/architecture.h"
 #include "formats/imatrix_file.h"
@@ -135,7 +137,16 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   summary.path = out_path;
   summary.type = options.type.name;
   summary.file_type = options.type.file_type;
-  summary.quantized_input = source.quantization_method();
+  // Tensors on another file's stored grids are read through it (their codes, as quantized_linear).
+  std::optional<StoredGridModel> on_stored_grids;
+  if (!options.grid_from.empty()) {
+    std::map<std::string, GgmlType> types;
+    for (const PlannedTensor& t : plan)
+      if (!t.name.hf.empty()) types[t.name.hf] = t.type.used;
+    on_stored_grids.emplace(source, read_stored_grids(options.grid_from, c, types));
+  }
+  const ModelSource& input = on_stored_grids ? *on_stored_grids : source;
+  summary.quantized_input = input.quantization_method();
   summary.imatrix = options.imatrix;
 
   GgufWriter writer(out_path);
@@ -166,8 +177,8 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
       const float* importance = importance_for(imatrix, options.imatrix, t);
       if (!options.imatrix.empty() && !importance && ggml_type_info(t.type.used).block_size > 1)
         summary.without_importance.push_back(t.name.gguf);
-      write_weight(source, t, importance, writer, summary);
-      source.release(t.name.hf);  // its mapped pages: an export holds one tensor, not the model
+      write_weight(input, t, importance, writer, summary);
+      input.release(t.name.hf);  // its mapped pages: an export holds one tensor, not the model
     }
     progress.advance(1, t.name.gguf);
   }

@@ -54,6 +54,10 @@ struct GgufExportOptions {
   // llama.cpp's own; the record is only in FILE.manifest.json, which pins the file by its sha256
   // (docs/provenance.md). Needs a file output: a stream has no manifest.
   bool provenance_keys = true;
+  // A GGUF file whose stored block parameters are kept for every k-quant tensor it holds in the
+  // type this export gives it: those tensors are levelled on them (formats/gguf_stored_grids.h)
+  // instead of searched. Empty: every tensor searched.
+  std::string grid_from;
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes

@@ -211,6 +211,22 @@ void pack_q3_K(const uint8_t* header, const uint8_t* L, uint8_t* out) {
   std::memcpy(out, &block, sizeof block);
 }
 
+// A written block's header: the block with its level bytes cleared, as choose() leaves them.
+void q2_K_header_of(const uint8_t* bytes, uint8_t* header) {
+  BlockQ2K block;
+  std::memcpy(&block, bytes, sizeof block);
+  std::fill(block.qs, block.qs + 64, uint8_t{0});
+  std::memcpy(header, &block, sizeof block);
+}
+
+void q3_K_header_of(const uint8_t* bytes, uint8_t* header) {
+  BlockQ3K block;
+  std::memcpy(&block, bytes, sizeof block);
+  std::fill(block.hmask, block.hmask + 32, uint8_t{0});
+  std::fill(block.qs, block.qs + 64, uint8_t{0});
+  std::memcpy(header, &block, sizeof block);
+}
+
 template <void (*Choose)(const float*, const float*, uint8_t*, uint8_t*),
           void (*SubBlocks)(const uint8_t*, float*, float*)>
 void choose_grid(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
@@ -264,8 +280,10 @@ std::vector<RowCodec> kquant_2_3bit_codecs() {
 }
 
 std::vector<BlockGridCodec> kquant_2_3bit_grids() {
-  return {{GgmlType::Q2_K, kSub, 3, 0, nullptr, sizeof(BlockQ2K), choose_grid<choose_q2_K, q2_K_sub_blocks>, pack_q2_K},
-          {GgmlType::Q3_K, kSub, 7, 4, nullptr, sizeof(BlockQ3K), choose_grid<choose_q3_K, q3_K_sub_blocks>, pack_q3_K}};
+  return {{GgmlType::Q2_K, kSub, 3, 0, nullptr, sizeof(BlockQ2K), choose_grid<choose_q2_K, q2_K_sub_blocks>, pack_q2_K,
+           q2_K_header_of, q2_K_sub_blocks},
+          {GgmlType::Q3_K, kSub, 7, 4, nullptr, sizeof(BlockQ3K), choose_grid<choose_q3_K, q3_K_sub_blocks>, pack_q3_K,
+           q3_K_header_of, q3_K_sub_blocks}};
 }
 
 }  // namespace mp::gguf_blocks

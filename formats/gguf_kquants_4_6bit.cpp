@@ -144,6 +144,9 @@ void k4_sub_blocks(const uint8_t* header, float* scale, float* min) {
   }
 }
 
+// Both block structs open with the header.
+void k4_header_of(const uint8_t* block, uint8_t* header) { std::memcpy(header, block, kK4Header); }
+
 template <int kMaxLevel>
 void choose_k4_grid(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
   uint8_t L[kSuper];
@@ -249,6 +252,12 @@ void q6_sub_blocks(const uint8_t* header, float* scale, float* min) {
   }
 }
 
+void q6_header_of(const uint8_t* bytes, uint8_t* header) {
+  const BlockQ6K block = load_block<BlockQ6K>(bytes, 0);
+  std::memcpy(header, &block.d, 2);
+  std::memcpy(header + 2, block.scales, kScales);
+}
+
 void choose_q6_grid(const float* x, const float* importance, uint8_t* header, float* scale, float* min) {
   uint8_t L[kSuper];
   choose_q6(x, importance, header, L);
@@ -308,9 +317,9 @@ std::vector<RowCodec> kquant_4_6bit_codecs() {
 }
 
 std::vector<BlockGridCodec> kquant_4_6bit_grids() {
-  return {{GgmlType::Q4_K, kSub, 15, 0, nullptr, kK4Header, choose_k4_grid<15>, pack_q4_K},
-          {GgmlType::Q5_K, kSub, 31, 0, nullptr, kK4Header, choose_k4_grid<31>, pack_q5_K},
-          {GgmlType::Q6_K, kSub16, 63, 32, nullptr, kQ6Header, choose_q6_grid, pack_q6_K}};
+  return {{GgmlType::Q4_K, kSub, 15, 0, nullptr, kK4Header, choose_k4_grid<15>, pack_q4_K, k4_header_of, k4_sub_blocks},
+          {GgmlType::Q5_K, kSub, 31, 0, nullptr, kK4Header, choose_k4_grid<31>, pack_q5_K, k4_header_of, k4_sub_blocks},
+          {GgmlType::Q6_K, kSub16, 63, 32, nullptr, kQ6Header, choose_q6_grid, pack_q6_K, q6_header_of, q6_sub_blocks}};
 }
 
 }  // namespace mp::gguf_blocks

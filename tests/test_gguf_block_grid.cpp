@@ -171,3 +171,31 @@ TEST_CASE("gguf block grid: act-order is refused on a block grid", "[gguf][gptq]
   CHECK_THROWS(mp::quantize_gptq(at::randn({2, 256}), h, std::make_shared<mp::GgufBlockGrid>(GgmlType::Q4_K),
                                  options));
 }
+
+TEST_CASE("gguf block grid: a file's blocks give back the grid they were written on", "[gguf][qad]") {
+  at::manual_seed(14);
+  const int64_t rows = 6, n = 512;
+  const at::Tensor w = test_weights(rows, n);
+  const at::Tensor importance = at::rand({n}) * 4 + 0.01;
+  for (mp::GgmlType type : kTypes) {
+    INFO(mp::ggml_type_name(type));
+    at::Tensor chosen;
+    const mp::GridParams params = std::make_shared<mp::GgufBlockGrid>(type)->choose_stored(w, importance, chosen);
+    const std::vector<uint8_t> bytes = encoder_bytes(type, w, importance);
+    const auto grid = mp::block_grid_of_tensor_data(type, bytes.data(), rows, n);
+    CHECK(at::equal(grid->stored(), chosen));  // the header the search made, read back from the blocks
+    const mp::GridParams stored = grid->stored_params();
+    CHECK(at::equal(stored.scale, params.scale));
+    CHECK(at::equal(stored.zero, params.zero));
+    // Levelling w on them is the encoder's levelling; levelling the decoded blocks gives them back.
+    CHECK(mp::pack_block_grid_tensor(mp::level_on_bound_grid(grid, w)) == bytes);
+    const at::Tensor decoded = decode(type, bytes, rows, n);
+    CHECK(at::equal(mp::level_on_bound_grid(grid, decoded).dequantize(), decoded));
+    // Other weights on the same parameters: new codes, the same headers, and what their blocks decode to.
+    const mp::QuantizedLinear moved = mp::level_on_bound_grid(grid, w + at::randn({rows, n}) * 0.01);
+    const std::vector<uint8_t> moved_bytes = mp::pack_block_grid_tensor(moved);
+    CHECK(moved_bytes != bytes);
+    CHECK(at::equal(mp::block_grid_of_tensor_data(type, moved_bytes.data(), rows, n)->stored(), chosen));
+    CHECK(at::equal(decode(type, moved_bytes, rows, n), moved.dequantize()));
+  }
+}

@@ -13,6 +13,7 @@
 #include "distill/token_dataset.h"
 #include "formats/gguf_block_grid.h"
 #include "formats/gguf_export.h"
+#include "formats/gguf_stored_grids.h"
 #include "formats/safetensors.h"
 #include "lib/runtime/llama_model.h"
 #include "quant/rtn.h"
@@ -183,4 +184,92 @@ TEST_CASE("qad: shapes a type cannot hold fall back as export does; unknown targ
     CHECK_THAT(refused.err, Catch::StartsWith("modelpress: error: --quantize: "));
     CHECK_FALSE(std::filesystem::exists(s.dir.path("bad")));
   }
+}
+
+TEST_CASE("qad: on the grid frozen to the init file, step 0 is that file and the export its parameters", "[qad]") {
+  QadSetup s;
+  const auto teacher = mp::open_model(s.teacher);
+  // The init file: the teacher in Q3_K_M. The search run again on its decoded weights does not
+  // always find the parameters it stores; the frozen grid keeps them.
+  mp::GgufExportOptions options;
+  options.type = mp::parse_gguf_export_type("Q3_K_M", false);
+  const std::string init = s.dir.path("init-Q3_K_M.gguf");
+  mp::export_gguf(*teacher, init, options);
+  const auto init_model = mp::open_model(init);
+  const mp::QuantizeTarget target = mp::parse_quantize_target("gguf:Q3_K_M");
+  mp::FakeQuantizer frozen(target, teacher->config());
+  frozen.freeze_grids(init, "--grid");
+  const mp::FakeQuantizer rechosen(target, teacher->config());
+  CHECK(frozen.frozen_grids().size() == frozen.grids().size());  // every Q3_K_M tensor is a k-quant
+  int64_t rechosen_differs = 0;
+  for (const std::string& name : mp::llama_parameter_names(teacher->config())) {
+    INFO(name);
+    const at::Tensor start = init_model->tensor(name);  // the masters as --init-weights sets them
+    CHECK(frozen.round(name, start).equal(start));
+    rechosen_differs += !rechosen.round(name, start).equal(start);
+  }
+  CHECK(rechosen_differs > 0);  // so the equality above is the frozen grid's doing
+
+  // The step-0 student's logits are the init file's, exactly, through the same forward.
+  mp::StudentModel student = mp::StudentModel::from_pretrained(s.teacher);
+  student.load_values(*init_model);
+  at::NoGradGuard no_grad;
+  const at::Tensor file_logits = student.forward(sample_tokens(), at::kFloat);
+  student.set_weight_view([&](const std::string& name, const at::Tensor& w) { return frozen.apply(name, w); });
+  CHECK(student.forward(sample_tokens(), at::kFloat).equal(file_logits));
+
+  // A run with --steps 0 writes the init file's tensors; 3 steps write new codes on its parameters,
+  // and the file decodes to the student's fake-quantized forward.
+  const std::string run = s.common + " --quantize gguf:Q3_K_M --lr 1e-3 --init-weights '" + init + "'";
+  const auto step0 = mp::test::run_modelpress(run + " --steps 0 --out '" + s.dir.path("step0") + "'");
+  REQUIRE(step0.exit_code == 0);
+  const auto step0_report = nlohmann::json::parse(step0.out);
+  CHECK(step0_report["grid"] == "frozen");
+  CHECK(step0_report["frozen_tensors"] == static_cast<int64_t>(frozen.grids().size()));
+  const auto step0_file = mp::open_model(step0_report["quantized_out"].get<std::string>());
+  for (const std::string& name : mp::llama_parameter_names(teacher->config()))
+    CHECK(step0_file->tensor(name).equal(init_model->tensor(name)));
+
+  const auto trained = mp::test::run_modelpress(run + " --steps 3 --out '" + s.dir.path("trained") + "'");
+  REQUIRE(trained.exit_code == 0);
+  const std::string file = nlohmann::json::parse(trained.out)["quantized_out"];
+  mp::StudentModel masters = mp::StudentModel::from_pretrained(s.dir.path("trained"));
+  masters.set_weight_view([&](const std::string& name, const at::Tensor& w) { return frozen.apply(name, w); });
+  mp::LlamaModel decoded(mp::open_model(file), mp::RuntimeOptions{});
+  const at::Tensor theirs = decoded.forward(sample_tokens());
+  CHECK((masters.forward(sample_tokens(), at::kFloat) - theirs).abs().max().item<double>() < 1e-4);
+  CHECK((file_logits - theirs).abs().max().item<double>() > 1e-4);  // training moved codes
+  const mp::StoredGrids written = mp::read_stored_grids(file, teacher->config(), [&] {
+    std::map<std::string, mp::GgmlType> types;
+    for (const auto& [name, grid] : frozen.frozen_grids()) types[name] = grid->type();
+    return types;
+  }());
+  REQUIRE(written.size() == frozen.frozen_grids().size());
+  for (const auto& [name, grid] : frozen.frozen_grids()) CHECK(written.at(name)->stored().equal(grid->stored()));
+}
+
+TEST_CASE("qad: a frozen grid needs a gguf target and a GGUF to read it from", "[qad]") {
+  QadSetup s;
+  const std::string init = s.dir.path("init.gguf");
+  mp::GgufExportOptions options;
+  options.type = mp::parse_gguf_export_type("Q2_K", false);
+  mp::export_gguf(*mp::open_model(s.teacher), init, options);
+  const std::string run = s.common + " --steps 1 --out '" + s.dir.path("bad") + "'";
+  for (const std::string& bad :
+       {std::string(" --quantize gguf:Q2_K --grid frozen"),
+        " --quantize gguf:Q2_K --grid fixed --init-weights '" + init + "'",
+        " --quantize gptq:w4g128 --grid frozen --init-weights '" + init + "'",
+        " --quantize gguf:Q2_K --grid frozen --init-weights '" + s.teacher + "'",
+        " --grid frozen --init-weights '" + init + "'"}) {
+    INFO(bad);
+    const auto refused = mp::test::run_modelpress(run + bad);
+    CHECK(refused.exit_code == 3);
+    CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+    CHECK_FALSE(std::filesystem::exists(s.dir.path("bad")));
+  }
+  // An HF directory as --init-weights: the grid is re-chosen by default.
+  const auto rechosen = mp::test::run_modelpress(s.common + " --steps 1 --quantize gguf:Q2_K --init-weights '" +
+                                                 s.teacher + "' --out '" + s.dir.path("hf-init") + "'");
+  REQUIRE(rechosen.exit_code == 0);
+  CHECK(nlohmann::json::parse(rechosen.out)["grid"] == "rechosen");
 }

@@ -36,6 +36,8 @@ void print_report(const DistillTrainRequest& r, const DistillTrainReport& report
   if (!report.quantized_grids.empty()) {
     j["quantize"] = r.quantize;
     j["quantized_grids"] = report.quantized_grids;
+    j["grid"] = report.grid;
+    j["frozen_tensors"] = report.frozen_tensors;
     nlohmann::json fallbacks = nlohmann::json::array();
     for (const QuantizeFallback& f : report.quantize_fallbacks)
       fallbacks.push_back({{"tensor", f.tensor}, {"wanted", f.wanted}, {"used", f.used}, {"why", f.why}});
@@ -64,6 +66,9 @@ void print_report(const DistillTrainRequest& r, const DistillTrainReport& report
     std::cout << "fake-quantized on " << r.quantize << ":";
     for (const auto& [grid, n] : report.quantized_grids) std::cout << " " << grid << " x" << n;
     std::cout << "\n";
+    if (report.grid == "frozen")
+      std::cout << "grid parameters frozen to " << r.init_weights << "'s for " << report.frozen_tensors
+                << " tensors (the others re-chosen every step)\n";
     for (const QuantizeFallback& f : report.quantize_fallbacks)
       std::cout << "  fallback " << f.tensor << ": wanted " << f.wanted << ", used " << f.used << " (" << f.why << ")\n";
   }
@@ -94,6 +99,9 @@ void add_distill_train(CLI::App& app) {
                   "gradients, then write OUT/model-TYPE.gguf or OUT/gptq-wBgG from the final masters");
   cmd->add_option("--init-weights", r->init_weights,
                   "with --quantize: start the masters at this model's (dequantized) weights, e.g. a GPTQ GGUF");
+  cmd->add_option("--grid", r->grid,
+                  "with --quantize: frozen (keep the block scales --init-weights, a GGUF, stores; re-level only the "
+                  "codes) or rechosen (the encoder's search every step); default frozen for a GGUF --init-weights");
   cmd->add_option("--data", r->data, "training tokens: .h5 token dataset or text file")->required();
   cmd->add_option("--eval-data", r->eval_data, "held-out tokens (.h5 or text)");
   cmd->add_option("--out", t.out, "output HF directory (checkpoint/ and metrics.jsonl inside)")->required();

@@ -11,7 +11,7 @@ namespace mp::tools {
 
 namespace {
 struct ExportArgs {
-  std::string to = "gguf", type = "F16", model, out, name, pre, imatrix, provenance = "file";
+  std::string to = "gguf", type = "F16", model, out, name, pre, imatrix, provenance = "file", grid_from;
   std::vector<std::string> tensor_types;
   std::string output_type, token_embedding_type;
   bool pure = false, leave_output = false, json = false, quiet = false;
@@ -33,7 +33,9 @@ void run_export(const ExportArgs& a) {
   options.pre = a.pre;
   options.imatrix = a.imatrix;
   options.provenance_keys = a.provenance == "file";
+  options.grid_from = a.grid_from;
   record_inputs({{"model", a.model}});
+  if (!a.grid_from.empty()) record_inputs({{"grid_from", a.grid_from}});
   if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
   const std::string text = a.json ? summary.to_json().dump(2) + "\n" : summary.to_text();
@@ -55,6 +57,9 @@ void add_export(CLI::App& app) {
                   "tokenizer.ggml.pre of a byte-level BPE vocabulary (default: recognized as llama.cpp's converter does)");
   cmd->add_option("--imatrix", a->imatrix,
                   "importance matrix (llama-imatrix .dat or GGUF, or modelpress imatrix) used as llama-quantize --imatrix");
+  cmd->add_option("--grid-from", a->grid_from,
+                  "GGUF whose stored k-quant block scales are kept for tensors it holds in the type they get here; "
+                  "only their codes are chosen (docs/qad.md)");
   cmd->add_option("--tensor-type", a->tensor_types,
                   "REGEX=TYPE: tensors whose GGUF name matches get TYPE (repeatable, first match wins; quantized types)");
   cmd->add_option("--output-tensor-type", a->output_type, "type of output.weight (and of a tied token_embd)");
