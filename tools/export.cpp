@@ -14,6 +14,7 @@ struct ExportArgs {
   std::string to = "gguf", type = "F16", model, out, name, pre, imatrix;
   std::vector<std::string> tensor_types;
   std::string output_type, token_embedding_type;
+  GgufSizeTarget target;
   bool pure = false, leave_output = false, json = false, quiet = false;
   int threads = 0;
 };
@@ -32,6 +33,7 @@ void run_export(const ExportArgs& a) {
   options.name = a.name;
   options.pre = a.pre;
   options.imatrix = a.imatrix;
+  options.target = a.target;
   record_inputs({{"model", a.model}});
   if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
@@ -54,6 +56,7 @@ void add_export(CLI::App& app) {
                   "tokenizer.ggml.pre of a byte-level BPE vocabulary (default: recognized as llama.cpp's converter does)");
   cmd->add_option("--imatrix", a->imatrix,
                   "importance matrix (llama-imatrix .dat or GGUF, or modelpress imatrix) used as llama-quantize --imatrix");
+  add_size_target_options(cmd, a->target);
   cmd->add_option("--tensor-type", a->tensor_types,
                   "REGEX=TYPE: tensors whose GGUF name matches get TYPE (repeatable, first match wins; quantized types)");
   cmd->add_option("--output-tensor-type", a->output_type, "type of output.weight (and of a tied token_embd)");
