@@ -1,77 +1,23 @@
 #include "formats/gguf_export.h"
 
-#include <cmath>
-#include <filesystem>
-#include <functional>
+#include <cstdio>
 #include <map>
-#include <numeric>
 #include <optional>
 #include <sstream>
 
 #include "formats/gguf_block_grid.h"
-#include "formats/gguf_export_metadata.h"
+#include "formats/gguf_export_layout.h"
 #include "formats/gguf_from_codes.h"
+#include "formats/gguf_size_target.h"
 #include "formats/gguf_stored_grids.h"
 #include "formats/gguf_writer.h"
-#include "lib/arch/architecture.h"
-#include "formats/imatrix_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
 #include "lib/pipeline/provenance.h"
-#include "lib/runtime/rope.h"
 
 namespace mp {
 
 namespace {
-
-struct PlannedTensor {
-  LlamaTensorName name;
-  std::vector<int64_t> shape;
-  TensorTypeChoice type;
-};
-
-void check_supported(const ModelSource& source) {
-  const std::string why = architecture_of(source.config()).gguf_unsupported(source.config());
-  if (!why.empty()) fail_input(source.path(), "cannot export to GGUF: " + why);
-}
-
-std::string default_name(const ModelSource& source) {
-  std::filesystem::path p(source.path());
-  if (p.filename().empty()) p = p.parent_path();
-  return p.stem().string();
-}
-
-// The importance matrix as llama-quantize reads it, with the metadata keys it adds to the file.
-struct LoadedImatrix {
-  std::map<std::string, std::vector<float>> importance;
-  std::vector<std::pair<std::string, GgufValue>> metadata;
-};
-
-LoadedImatrix load_imatrix(const std::string& path) {
-  const ImportanceMatrix m = read_imatrix(path);
-  LoadedImatrix out{m.importance(), {}};
-  for (const auto& [name, values] : out.importance)
-    for (float v : values)
-      if (!std::isfinite(v)) fail_input(path, "weight '" + name + "' has a non-finite importance");
-  out.metadata.emplace_back("quantize.imatrix.file", GgufValue::string(path));
-  if (!m.datasets.empty()) out.metadata.emplace_back("quantize.imatrix.dataset", GgufValue::string(m.datasets[0]));
-  out.metadata.emplace_back("quantize.imatrix.entries_count",
-                            GgufValue::int32(static_cast<int32_t>(out.importance.size())));
-  if (m.chunk_count > 0) out.metadata.emplace_back("quantize.imatrix.chunks_count", GgufValue::int32(m.chunk_count));
-  return out;
-}
-
-// A weight's importance vector, looked up by its GGUF name as llama-quantize does. A weight without an
-// entry is quantized without one; a wrong-sized entry is an error except for token_embd, which
-// llama-quantize skips because a tied output's entry has the other dimension.
-const float* importance_for(const LoadedImatrix& imatrix, const std::string& path, const PlannedTensor& t) {
-  const auto it = imatrix.importance.find(t.name.gguf);
-  if (it == imatrix.importance.end()) return nullptr;
-  if (static_cast<int64_t>(it->second.size()) == t.shape.back()) return it->second.data();
-  if (t.name.gguf == "token_embd.weight") return nullptr;
-  fail_input(path, "weight '" + t.name.gguf + "' has " + std::to_string(it->second.size()) +
-                       " importance values for rows of " + std::to_string(t.shape.back()));
-}
 
 // A checkpoint tensor, in llama.cpp's row order. A GPTQ/AWQ linear keeps its codes when the planned
 // type can hold them, and is re-quantized from its dequantized weights otherwise.
@@ -97,41 +43,19 @@ void write_weight(const ModelSource& source, const PlannedTensor& t, const float
   writer.write_tensor(values, importance);
 }
 
-// The rope tensors the converter generates from config.json: llama3's rope_freqs, longrope's long and
-// short factors (in that order, which is also the map's).
-std::map<std::string, std::vector<float>> generated_tensors(const ModelConfig& c) {
-  if (c.llama3_rope) return {{kGgufRopeFreqs, llama3_rope_freq_factors(c)}};
-  if (c.longrope) return {{"rope_factors_long.weight", c.longrope->long_factor}, {"rope_factors_short.weight", c.longrope->short_factor}};
-  return {};
-}
-
 }  // namespace
 
 GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
-                              const GgufExportOptions& options) {
-  check_supported(source);
-  if (!options.provenance_keys && out_path == "-")
+                              const GgufExportOptions& requested) {
+  if (!requested.provenance_keys && out_path == "-")
     fail_input("--provenance", "'manifest' needs a file output: a GGUF streamed to stdout has no manifest beside it");
-  const ModelConfig& c = source.config();
-  const LoadedImatrix imatrix = options.imatrix.empty() ? LoadedImatrix{} : load_imatrix(options.imatrix);
-  std::vector<PlannedTensor> plan;
-  int64_t parameters = 0;
-  auto add = [&](const LlamaTensorName& name, const std::vector<int64_t>& shape) {
-    plan.push_back({name, shape,
-                    choose_tensor_type(options.type, name, shape, c.num_layers, c.num_heads / c.num_kv_heads,
-                                       c.tie_word_embeddings, !options.imatrix.empty())});
-    parameters += std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
-  };
-  // The converter yields its generated tensors before the checkpoint's.
-  const std::map<std::string, std::vector<float>> generated = generated_tensors(c);
-  for (const auto& [name, values] : generated) {
-    const std::vector<int64_t> shape{static_cast<int64_t>(values.size())};
-    add({"", name, -1, 0, shape, 0.0f}, shape);
-  }
-  for (const LlamaTensorName& name : llama_tensor_names(c)) {
-    if (!source.has(name.hf)) fail_input(source.path(), "model has no tensor '" + name.hf + "'");
-    add(name, name.shape);
-  }
+  GgufExportOptions options = requested;
+  allocate_size_target(source, options);  // a size target becomes per-tensor types
+  const LoadedImatrix imatrix = load_imatrix(options.imatrix);
+  const GgufExportLayout layout = plan_gguf_export(source, options, imatrix);
+  if (options.allocation && layout.file_bytes() > options.allocation->budget)
+    fail_runtime("the size-targeted layout has " + std::to_string(layout.file_bytes()) + " bytes, above the budget of " +
+                 std::to_string(options.allocation->budget));
 
   GgufExportSummary summary;
   summary.path = out_path;
@@ -141,38 +65,33 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
   std::optional<StoredGridModel> on_stored_grids;
   if (!options.grid_from.empty()) {
     std::map<std::string, GgmlType> types;
-    for (const PlannedTensor& t : plan)
+    for (const PlannedTensor& t : layout.tensors)
       if (!t.name.hf.empty()) types[t.name.hf] = t.type.used;
-    on_stored_grids.emplace(source, read_stored_grids(options.grid_from, c, types));
+    on_stored_grids.emplace(source, read_stored_grids(options.grid_from, source.config(), types));
   }
   const ModelSource& input = on_stored_grids ? *on_stored_grids : source;
   summary.quantized_input = input.quantization_method();
   summary.imatrix = options.imatrix;
+  summary.allocation = options.allocation;
+  summary.file_bytes = layout.file_bytes();
 
   GgufWriter writer(out_path);
-  for (auto& [key, value] : llama_gguf_metadata(source, options.name.empty() ? default_name(source) : options.name,
-                                                parameters, options.type.file_type, options.pre))
-    writer.add_metadata(key, std::move(value));
-  for (const auto& [key, value] : imatrix.metadata) writer.add_metadata(key, value);
-  if (options.provenance_keys)
-    for (const auto& [key, value] : Provenance::current().stamp())
-      writer.add_metadata("general.modelpress." + key, GgufValue::string(value));
+  for (const auto& [key, value] : layout.metadata) writer.add_metadata(key, value);
   std::map<std::string, int64_t> per_type;
-  for (const PlannedTensor& t : plan) {
+  for (const PlannedTensor& t : layout.tensors) {
     writer.add_tensor(t.name.gguf, t.shape, t.type.used);
-    const int64_t n = std::accumulate(t.shape.begin(), t.shape.end(), int64_t{1}, std::multiplies<>());
-    summary.weights += n;
-    summary.tensor_bytes += ggml_row_bytes(t.type.used, t.shape.back()) * (n / t.shape.back());
+    summary.weights += t.numel();
+    summary.tensor_bytes += t.bytes();
     ++per_type[ggml_type_name(t.type.used)];
     if (t.type.used != t.type.wanted)
       summary.fallbacks.push_back({t.name.gguf, t.type.wanted, t.type.used, t.type.why});
   }
-  summary.tensors = static_cast<int64_t>(plan.size());
+  summary.tensors = static_cast<int64_t>(layout.tensors.size());
   summary.tensors_per_type.assign(per_type.begin(), per_type.end());
 
-  Progress progress("export", static_cast<int64_t>(plan.size()), "tensors");
-  for (const PlannedTensor& t : plan) {
-    if (generated.count(t.name.gguf)) writer.write_tensor(at::tensor(generated.at(t.name.gguf)));
+  Progress progress("export", summary.tensors, "tensors");
+  for (const PlannedTensor& t : layout.tensors) {
+    if (layout.generated.count(t.name.gguf)) writer.write_tensor(at::tensor(layout.generated.at(t.name.gguf)));
     else {
       const float* importance = importance_for(imatrix, options.imatrix, t);
       if (!options.imatrix.empty() && !importance && ggml_type_info(t.type.used).block_size > 1)
@@ -214,6 +133,18 @@ std::string GgufExportSummary::to_text() const {
     for (const std::string& t : without_importance) out << " " << t;
     out << (without_importance.empty() ? " none\n" : "\n");
   }
+  if (allocation) {
+    const double total = allocation->total_loss();
+    out << "size target: " << allocation->budget << " bytes (the smallest possible file: " << allocation->smallest
+        << "), file " << file_bytes << " bytes, proxy loss " << total << "\n";
+    out << "  tensor                          type   bytes      loss share\n";
+    for (const AllocatedTensor& t : allocation->tensors) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %-31s %-6s %-10llu %5.1f %%\n", t.tensor.c_str(), ggml_type_name(t.type),
+                    static_cast<unsigned long long>(t.bytes), total > 0 ? 100.0 * t.loss / total : 0.0);
+      out << line;
+    }
+  }
   if (!code_origins.empty()) {
     int64_t lossless = 0, kept = 0;
     for (const GgufCodeOrigin& o : code_origins) {
@@ -239,6 +170,16 @@ nlohmann::json GgufExportSummary::to_json() const {
                                       {"lossless", o.kept_codes && o.max_error == 0},
                                       {"max_error", o.max_error},
                                       {"summary", o.describe(quantized_input)}});
+  j["file_bytes"] = file_bytes;
+  if (allocation) {
+    const double total = allocation->total_loss();
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const AllocatedTensor& t : allocation->tensors)
+      tensors.push_back({{"tensor", t.tensor}, {"type", ggml_type_name(t.type)}, {"bytes", t.bytes}, {"loss", t.loss},
+                         {"loss_share", total > 0 ? t.loss / total : 0.0}});
+    j["size_target"] = {{"budget", allocation->budget}, {"smallest", allocation->smallest}, {"total_loss", total},
+                        {"tensors", tensors}};
+  }
   if (!imatrix.empty()) j["imatrix"] = {{"file", imatrix}, {"quantized_without_entry", without_importance}};
   j["tensor_types"] = nlohmann::json::object();
   for (const auto& [t, n] : tensors_per_type) j["tensor_types"][t] = n;

@@ -3,10 +3,12 @@
 // follow llama.cpp's convert_hf_to_gguf.py; quantized file types follow llama-quantize's rules.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "formats/gguf_export_plan.h"
+#include "formats/gguf_type_allocation.h"
 #include "lib/runtime/model_source.h"
 
 namespace mp {
@@ -32,6 +34,8 @@ struct GgufExportSummary {
   uint32_t file_type = 0;
   int64_t tensors = 0, weights = 0;
   uint64_t tensor_bytes = 0;  // data only, without header and padding
+  uint64_t file_bytes = 0;    // the whole file
+  std::optional<GgufTypeAllocation> allocation;  // a size-targeted mix: every allocated tensor's type and loss
   std::vector<std::pair<std::string, int64_t>> tensors_per_type;  // "q4_K" -> count
   std::vector<GgufExportFallback> fallbacks;
   std::string quantized_input;               // "GPTQ", "AWQ" or empty
@@ -58,11 +62,16 @@ struct GgufExportOptions {
   // type this export gives it: those tensors are levelled on them (formats/gguf_stored_grids.h)
   // instead of searched. Empty: every tensor searched.
   std::string grid_from;
+  // --target-bpw / --target-size: each 2-D weight's type chosen to minimise the importance-weighted
+  // quantization error under the byte budget (formats/gguf_size_target.h); `type` then only labels
+  // the file (general.file_type) and its overrides pin the tensors they name.
+  GgufSizeTarget target;
+  std::optional<GgufTypeAllocation> allocation;  // filled from `target` (once) by allocate_size_target
 };
 
 // Architectures llama and mistral (as llama.cpp's "llama") and qwen2; llama3 rope scaling becomes
 // llama.cpp's rope_freqs tensor. Fails (bad input) for sliding-window attention.
 GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_path,
-                              const GgufExportOptions& options);
+                              const GgufExportOptions& requested);
 
 }  // namespace mp

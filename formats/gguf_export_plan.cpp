@@ -140,23 +140,30 @@ void GgufTypeOverrides::add_tensor_type(const std::string& option, const std::st
   tensor_types.emplace_back(spec.substr(0, eq), parse_gguf_tensor_type(option, spec.substr(eq + 1)));
 }
 
-namespace {
-
 // llama_tensor_get_type's order: the explicit types of token_embd and output, then for quantized
-// file types the first matching --tensor-type, else the mix rules (a tied token_embd taking
-// --output-tensor-type), unless --pure.
-GgmlType wanted_type(const GgufExportType& type, const LlamaTensorName& tensor, int64_t row, int64_t n_layers,
-                     int64_t n_gqa, bool tied, bool has_imatrix) {
+// file types the first matching --tensor-type, then (unless --pure) a tied token_embd taking
+// --output-tensor-type.
+std::optional<GgmlType> user_tensor_type(const GgufExportType& type, const std::string& name, bool tied) {
   const GgufTypeOverrides& o = type.overrides;
-  const std::string& name = tensor.gguf;
   if (o.leave_output && name == "output.weight") return GgmlType::F32;
   if (o.token_embedding && name == "token_embd.weight") return *o.token_embedding;
   if (o.output && name == "output.weight") return *o.output;
-  if (!is_quantized(type.base)) return type.base;
+  if (!is_quantized(type.base)) return std::nullopt;
   for (const auto& [pattern, t] : o.tensor_types)
     if (std::regex_search(name, std::regex(pattern))) return t;
-  if (type.pure) return type.base;
-  if (o.output && tied && name == "token_embd.weight") return *o.output;
+  if (!type.pure && o.output && tied && name == "token_embd.weight") return *o.output;
+  return std::nullopt;
+}
+
+namespace {
+
+// The explicit types first, then the allocation or the mix rules unless --pure.
+GgmlType wanted_type(const GgufExportType& type, const LlamaTensorName& tensor, int64_t row, int64_t n_layers,
+                     int64_t n_gqa, bool tied, bool has_imatrix) {
+  const auto allocated = type.overrides.allocated.find(tensor.gguf);
+  if (allocated != type.overrides.allocated.end()) return allocated->second;
+  if (const std::optional<GgmlType> t = user_tensor_type(type, tensor.gguf, tied)) return *t;
+  if (!is_quantized(type.base) || type.pure) return type.base;
   return rule_type(type.file_type, type.base, tensor, row, n_layers, n_gqa, tied, has_imatrix);
 }
 

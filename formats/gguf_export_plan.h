@@ -4,6 +4,7 @@
 // so the export summary can list it.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct GgufTypeOverrides {
   std::optional<GgmlType> output;           // --output-tensor-type (also a tied token_embd's)
   std::optional<GgmlType> token_embedding;  // --token-embedding-type
   bool leave_output = false;                // --leave-output-tensor: output.weight stays F32
+  std::map<std::string, GgmlType> allocated;  // GGUF name -> type of a size-targeted mix; before all else
 
   // "REGEX=TYPE"; fails (bad input, naming `option`) for a bad regex or type.
   void add_tensor_type(const std::string& option, const std::string& spec);
@@ -40,6 +42,10 @@ struct GgufExportType {
 // Fails with a bad-input error listing the choices.
 GgufExportType parse_gguf_export_type(const std::string& name, bool pure);
 std::string gguf_export_type_choices();
+
+// The type the user's overrides give a tensor, in llama_tensor_get_type's order; nullopt when the
+// mix rules (or `allocated`) decide it.
+std::optional<GgmlType> user_tensor_type(const GgufExportType& type, const std::string& gguf_name, bool tied);
 
 struct TensorTypeChoice {
   GgmlType wanted;  // what the mix's rules ask for

@@ -95,7 +95,10 @@ GgufSink::GgufSink(std::string out_path, const ModelConfig& config, const Quanti
       staged_format_({{"quant_method", "gguf"},
                       {"type", options_.type.name},
                       {"imatrix_sha256", options_.imatrix.empty() ? nlohmann::json() : nlohmann::json(sha256_file(options_.imatrix))},
-                      {"provenance", options_.provenance_keys ? "file" : "manifest"}}) {}
+                      {"provenance", options_.provenance_keys ? "file" : "manifest"}}) {
+  // A size-targeted run's types are part of what a resume must share.
+  for (const auto& [tensor, type] : options_.type.overrides.allocated) staged_format_["allocated"][tensor] = ggml_type_name(type);
+}
 
 std::vector<std::pair<std::string, at::Tensor>> GgufSink::pack_linear(const std::string&, const QuantizedLinear& q) {
   const auto* grid = dynamic_cast<const GgufBlockGrid*>(q.grid.get());

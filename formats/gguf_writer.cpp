@@ -79,28 +79,54 @@ void GgufWriter::add_tensor(const std::string& name, const std::vector<int64_t>&
   tensors_.push_back(std::move(t));
 }
 
-void GgufWriter::write_header() {
+namespace {
+
+// Sets each tensor's offset in the data section (every tensor padded to the alignment) and returns
+// the data section's size.
+uint64_t lay_out(std::vector<GgufTensorInfo>& tensors, uint64_t alignment) {
   uint64_t offset = 0;
-  for (auto& t : tensors_) {
+  for (auto& t : tensors) {
     t.offset = offset;
-    offset = align_up(offset + t.bytes, alignment_);
+    offset = align_up(offset + t.bytes, alignment);
   }
+  return offset;
+}
+
+std::string header_bytes(const std::vector<std::pair<std::string, GgufValue>>& metadata,
+                         const std::vector<GgufTensorInfo>& tensors) {
   std::string buf("GGUF");
   put<uint32_t>(buf, 3);
-  put<uint64_t>(buf, tensors_.size());
-  put<uint64_t>(buf, metadata_.size());
-  for (const auto& [key, value] : metadata_) {
+  put<uint64_t>(buf, tensors.size());
+  put<uint64_t>(buf, metadata.size());
+  for (const auto& [key, value] : metadata) {
     put_string(buf, key);
     put(buf, static_cast<uint32_t>(value.type()));
     put_value(buf, value);
   }
-  for (const auto& t : tensors_) {
+  for (const auto& t : tensors) {
     put_string(buf, t.name);
     put<uint32_t>(buf, static_cast<uint32_t>(t.dims.size()));
     for (int64_t d : t.dims) put<uint64_t>(buf, static_cast<uint64_t>(d));
     put(buf, static_cast<uint32_t>(t.type));
     put<uint64_t>(buf, t.offset);
   }
+  return buf;
+}
+
+}  // namespace
+
+uint64_t gguf_file_bytes(const std::vector<std::pair<std::string, GgufValue>>& metadata,
+                         std::vector<GgufTensorInfo> tensors) {
+  uint64_t alignment = kGgufDefaultAlignment;
+  for (const auto& [key, value] : metadata)
+    if (key == "general.alignment") alignment = value.as_uint();
+  const uint64_t data = lay_out(tensors, alignment);
+  return align_up(header_bytes(metadata, tensors).size(), alignment) + data;
+}
+
+void GgufWriter::write_header() {
+  lay_out(tensors_, alignment_);
+  const std::string buf = header_bytes(metadata_, tensors_);
   out_.write(buf.data(), buf.size());
   header_written_ = true;
   pad_to_alignment();

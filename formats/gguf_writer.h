@@ -14,6 +14,11 @@
 
 namespace mp {
 
+// The size of the file GgufWriter writes for this metadata and these tensors (name, dims, type and
+// bytes set): header, every tensor's data, and the alignment padding after the header and each tensor.
+uint64_t gguf_file_bytes(const std::vector<std::pair<std::string, GgufValue>>& metadata,
+                         std::vector<GgufTensorInfo> tensors);
+
 class GgufWriter {
  public:
   explicit GgufWriter(const std::string& path);

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 
+#include "formats/gguf_type_allocation.h"
 #include "lib/pipeline/provenance.h"
 #include "lib/runtime/runtime.h"
 
@@ -13,6 +14,17 @@ inline void add_runtime_options(CLI::App* cmd, RuntimeSettings& s) {
   cmd->add_option("--device", s.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--dtype", s.dtype, "compute type: f32, bf16 (f16 on CUDA)")->capture_default_str();
   cmd->add_flag("--quiet,-q", s.quiet, "no progress output");
+}
+
+// --target-bpw / --target-size of the GGUF writers (export, quantize --to gguf); one or the other.
+inline void add_size_target_options(CLI::App* cmd, GgufSizeTarget& target) {
+  auto* bpw = cmd->add_option("--target-bpw", target.bpw,
+                              "GGUF: pick each weight's type (q2_K..q8_0) for the least imatrix-weighted error at this "
+                              "many bits per weight of the whole file (needs --imatrix; --type labels the file)")
+                  ->check(CLI::PositiveNumber);
+  cmd->add_option("--target-size", target.bytes, "GGUF: as --target-bpw, for a file of at most this many bytes")
+      ->check(CLI::PositiveNumber)
+      ->excludes(bpw);
 }
 
 // The inputs (role, path) and seed this command's outputs record as their provenance.

@@ -14,6 +14,7 @@ struct ExportArgs {
   std::string to = "gguf", type = "F16", model, out, name, pre, imatrix, provenance = "file", grid_from;
   std::vector<std::string> tensor_types;
   std::string output_type, token_embedding_type;
+  GgufSizeTarget target;
   bool pure = false, leave_output = false, json = false, quiet = false;
   int threads = 0;
 };
@@ -34,6 +35,7 @@ void run_export(const ExportArgs& a) {
   options.imatrix = a.imatrix;
   options.provenance_keys = a.provenance == "file";
   options.grid_from = a.grid_from;
+  options.target = a.target;
   record_inputs({{"model", a.model}});
   if (!a.grid_from.empty()) record_inputs({{"grid_from", a.grid_from}});
   if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
@@ -60,6 +62,7 @@ void add_export(CLI::App& app) {
   cmd->add_option("--grid-from", a->grid_from,
                   "GGUF whose stored k-quant block scales are kept for tensors it holds in the type they get here; "
                   "only their codes are chosen (docs/qad.md)");
+  add_size_target_options(cmd, a->target);
   cmd->add_option("--tensor-type", a->tensor_types,
                   "REGEX=TYPE: tensors whose GGUF name matches get TYPE (repeatable, first match wins; quantized types)");
   cmd->add_option("--output-tensor-type", a->output_type, "type of output.weight (and of a tied token_embd)");

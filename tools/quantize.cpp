@@ -6,6 +6,7 @@
 #include "formats/awq_checkpoint.h"
 #include "formats/float_checkpoint.h"
 #include "formats/gguf_sink.h"
+#include "formats/gguf_size_target.h"
 #include "lib/base/error.h"
 #include "quant/quantize_model.h"
 #include "tools/common.h"
@@ -30,11 +31,14 @@ struct QuantizeArgs {
 
 // AWQ at 4 bits is an AWQ GEMM checkpoint; the AWQ format has no other width, so other widths
 // (and --export-scaled) go to formats that hold them.
-std::unique_ptr<QuantizedModelSink> make_sink(QuantizeArgs& a, const ModelConfig& config) {
+std::unique_ptr<QuantizedModelSink> make_sink(QuantizeArgs& a, const ModelSource& source) {
+  const ModelConfig& config = source.config();
   if (a.to == "gguf") {
-    // GPTQ (or AWQ's GPTQ) on each linear's ggml block grid, its search weighted by diag(H).
+    // GPTQ (or AWQ's GPTQ) on each linear's ggml block grid, its search weighted by diag(H); a size
+    // target picks those types first, from the unquantized weights.
     a.gguf.type = parse_gguf_export_type(a.gguf_type, false);
     a.gguf.provenance_keys = a.provenance == "file";
+    allocate_size_target(source, a.gguf);
     a.plan.module_grids = gguf_module_grids(config, a.gguf);
     a.plan.gptq.hessian_importance = true;
     a.plan.calibrate_output = true;  // the output matrix and token_embd from the data too
@@ -72,7 +76,8 @@ void run_quantize(QuantizeArgs& a) {
                  {"calibration", a.plan.calibration.file.empty() ? default_calibration_file() : a.plan.calibration.file}},
                 a.plan.calibration.seed);
   auto source = open_model(a.model);
-  auto sink = make_sink(a, source->config());
+  if (a.gguf.target.set() && a.to != "gguf") fail_input("--target-bpw/--target-size", "only apply to --to gguf");
+  auto sink = make_sink(a, *source);
   QuantizeReport report = quantize_model(*source, a.plan, runtime, *sink, a.resume);
   if (report.stopped_after_layer >= 0) {
     std::fprintf(stderr, "quantize: stopped after layer %lld, as asked; --resume continues\n",
@@ -127,6 +132,7 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
                   "manifest: the header is then llama.cpp's own)")
       ->check(CLI::IsMember({"file", "manifest"}))
       ->capture_default_str();
+  add_size_target_options(cmd, a->gguf.target);
   if (name == "quantize") cmd->add_option("--method", a->method, "rtn, gptq or awq")->capture_default_str();
   cmd->add_option("--bits,-b", a->plan.grid.bits, "bits per weight (2..8; the GPTQ format stores 2, 3, 4, 8)")->capture_default_str();
   cmd->add_option("--group-size,-g", a->plan.grid.group_size, "weights per scale along the input (-1: per channel)")->capture_default_str();
