@@ -11,6 +11,8 @@ seconds="${1:-60}"
 shift || true
 
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+# As scripts/build.sh: without it -g puts the build directory into ccache's key.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -185,3 +185,7 @@ seed("fuzz_imatrix", "tiny.gguf", gguf([("general.type", 8, "imatrix"), ("imatri
                                        ("imatrix.chunk_count", 5, 2), ("imatrix.chunk_size", 5, 512)],
                                       [("blk.0.attn_q.weight.in_sum2", [4, 1], 0, words("f", [1, 2, 3, 4])),
                                        ("blk.0.attn_q.weight.counts", [1, 1], 0, words("f", [2]))]))
+
+# Prompt files: JSON Lines with other members, escapes and a blank line; plain text with "\r\n".
+seed("fuzz_prompt_file", "mixed.jsonl", '{"prompt": "Once upon a time", "id": 1}\n\n{"prompt": "a \\"quoted\\" \\u00e9 line\\nand more"}\n')
+seed("fuzz_prompt_file", "plain.txt", "The cat sat\r\n\r\nOn the mat\n")
