@@ -4,7 +4,7 @@
 
 #include "formats/jsonl_file.h"
 #include "lib/base/error.h"
-#include "lib/runtime/runtime.h"
+#include "lib/base/text_file.h"
 
 namespace mp {
 

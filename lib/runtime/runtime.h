@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 
+#include "lib/base/text_file.h"  // read_text_file: how the tools read their text inputs
 #include "lib/runtime/llama_model.h"
 
 namespace mp {
@@ -20,8 +21,5 @@ void set_cpu_threads(int threads);
 // Applies threads and quietness to the process and returns the model runtime options.
 RuntimeOptions apply_runtime_settings(const RuntimeSettings& settings);
 
-// A whole text file, or standard input for "-"; a missing or unreadable file is a bad-input error
-// naming it.
-std::string read_text_file(const std::string& path);
 
 }  // namespace mp
