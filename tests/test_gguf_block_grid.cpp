@@ -177,7 +177,7 @@ TEST_CASE("gguf block grid: a file's blocks give back the grid they were written
   const int64_t rows = 6, n = 512;
   const at::Tensor w = test_weights(rows, n);
   const at::Tensor importance = at::rand({n}) * 4 + 0.01;
-  for (mp::GgmlType type : kTypes) {
+  for (mp::GgmlType type : kKQuants) {
     INFO(mp::ggml_type_name(type));
     at::Tensor chosen;
     const mp::GridParams params = std::make_shared<mp::GgufBlockGrid>(type)->choose_stored(w, importance, chosen);
