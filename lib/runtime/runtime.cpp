@@ -3,9 +3,6 @@
 #include <ATen/Parallel.h>
 #include <sched.h>
 
-#include <fstream>
-#include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "lib/base/error.h"
