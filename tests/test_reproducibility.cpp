@@ -131,13 +131,33 @@ TEST_CASE("outputs carry no trace of where they were built: two directories, two
                                               "--threads 1 --quiet --model model --calib calib.txt --out '" + out + "'");
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
+    // The calibrated GGUF paths: an importance matrix, an export that reads it (its name is
+    // recorded in the file, as llama-quantize records it), GPTQ on the ggml blocks.
+    r = mp::test::run_modelpress_after(setup, "imatrix --quiet -t 1 --ctx 64 --chunks 4 --model model --calib calib.txt "
+                                              "-o '" + out + ".imatrix.gguf'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    fs::copy_file(out + ".imatrix.gguf", dir.path(cwd) + "/imatrix.gguf");
+    r = mp::test::run_modelpress_after(setup, "export --quiet --type Q4_0 --imatrix imatrix.gguf --model model -o '" +
+                                              out + ".imatrix-q4_0.gguf'");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    for (const char* provenance : {"file", "manifest"}) {
+      r = mp::test::run_modelpress_after(setup, std::string("quantize --method gptq --to gguf --type Q4_0 --nsamples 2 "
+                                                            "--seqlen 32 --threads 1 --quiet --provenance ") +
+                                                    provenance + " --model model --calib calib.txt --out '" + out +
+                                                    ".gptq-" + provenance + ".gguf'");
+      INFO(r.err);
+      REQUIRE(r.exit_code == 0);
+    }
     std::map<std::string, std::string> hashes;
-    hashes["gguf"] = mp::sha256_file(out + ".gguf");
+    for (const char* suffix : {".gguf", ".imatrix.gguf", ".imatrix-q4_0.gguf", ".gptq-file.gguf", ".gptq-manifest.gguf"})
+      hashes[suffix] = mp::sha256_file(out + suffix);
     for (const auto& e : fs::directory_iterator(out))
       if (!mp::is_wall_clock_record(e.path().filename().string()))
         hashes[e.path().filename().string()] = mp::sha256_file(e.path().string());
     runs.push_back(hashes);
   }
-  CHECK(runs[0].size() >= 3);
+  CHECK(runs[0].size() >= 7);
   CHECK(runs[0] == runs[1]);
 }
