@@ -25,6 +25,13 @@ std::vector<AwqGroupReport> apply_awq(const ModelConfig& config, DecoderLayerWei
   return reports;
 }
 
+at::Tensor awq_search_states(const at::Tensor& states, int64_t search_tokens) {
+  if (search_tokens <= 0) return states;
+  const int64_t tokens_per_window = std::max<int64_t>(1, states.size(1));
+  const int64_t windows = std::min(states.size(0), (search_tokens + tokens_per_window - 1) / tokens_per_window);
+  return states.narrow(0, 0, std::max<int64_t>(1, windows));
+}
+
 nlohmann::ordered_json to_json(const AwqGroupReport& r) {
   return {{"group", r.group}, {"alpha", r.alpha}, {"loss", r.loss}, {"loss_at_alpha_0", r.loss_at_zero}};
 }

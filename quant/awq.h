@@ -13,6 +13,10 @@ namespace mp {
 
 struct AwqOptions {
   AwqScaleOptions scale;
+  // The scale and clip searches read every linear input of a layer at once, in f32 (down_proj's
+  // alone is tokens × ffn × 4 bytes: 8 GiB for 128 × 2048 tokens of a 1B model). AutoAWQ searches on
+  // 128 × 512 tokens; the rounding that follows (RTN or GPTQ) still sees every window.
+  int64_t search_tokens = 128 * 512;  // whole windows from the first, at least one; 0: all
   bool clip = true;
   AwqClipOptions clipping;
 };
@@ -30,5 +34,8 @@ std::vector<AwqGroupReport> apply_awq(const ModelConfig& config, DecoderLayerWei
                                       const AwqOptions& options, const std::string& layer_name);
 
 nlohmann::ordered_json to_json(const AwqGroupReport& report);
+
+// The calibration windows the searches read: the first ⌈search_tokens / T⌉ of states [N, T, hidden].
+at::Tensor awq_search_states(const at::Tensor& states, int64_t search_tokens);
 
 }  // namespace mp

@@ -115,7 +115,7 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
   const ModelConfig& config = source.config();
   if (plan.awq) {
     auto grid_for = [&](const std::string& suffix) { return plan.grid_for(hf_names::layer(i, suffix)); };
-    for (auto& r : apply_awq(config, w, rope, capture_inputs(config, w, rope, states, plan.batch), grid_for, *plan.awq,
+    for (auto& r : apply_awq(config, w, rope, capture_inputs(config, w, rope, awq_search_states(states, plan.awq->search_tokens), plan.batch), grid_for, *plan.awq,
                              "model.layers." + std::to_string(i)))
       report.awq.push_back(std::move(r));
     release_layer_pages(source, i);  // the scaled layer is a copy

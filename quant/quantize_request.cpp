@@ -28,7 +28,8 @@ nlohmann::json awq_request(const AwqOptions& a) {
           {"clip", a.clip},
           {"clip_steps", a.clipping.steps},
           {"clip_max_shrink", a.clipping.max_shrink},
-          {"clip_tokens", a.clipping.sample_tokens}};
+          {"clip_tokens", a.clipping.sample_tokens},
+          {"search_tokens", a.search_tokens}};
 }
 
 // Size and modification time of every file of the model: cheap, and they change when a file is

@@ -205,3 +205,38 @@ TEST_CASE("AWQ GEMM checkpoints load back to the same weights as the GPTQ checkp
   CHECK_FALSE(at::equal(awq.tensor("model.layers.3.input_layernorm.weight"),
                         source->tensor("model.layers.3.input_layernorm.weight")));  // the scales were folded
 }
+
+TEST_CASE("AWQ's searches read the first windows that hold --search-tokens", "[awq]") {
+  const at::Tensor states = at::arange(8 * 64 * 3, at::kFloat).reshape({8, 64, 3});
+  CHECK(mp::awq_search_states(states, 0).size(0) == 8);
+  CHECK(mp::awq_search_states(states, 1).size(0) == 1);
+  CHECK(mp::awq_search_states(states, 64).size(0) == 1);
+  CHECK(mp::awq_search_states(states, 65).size(0) == 2);
+  CHECK(mp::awq_search_states(states, 1 << 30).size(0) == 8);
+  CHECK(at::equal(mp::awq_search_states(states, 100), states.narrow(0, 0, 2)));
+
+  // On stories260K (8 windows of 64): a budget that covers every window is the full search,
+  // exactly; one window gives other search losses (and the rounding still sees all 8 windows).
+  auto source = stories();
+  auto run = [&](int64_t search_tokens) {
+    mp::QuantizePlan plan = small_plan(mp::QuantMethod::rtn);
+    plan.grid.sym = false;
+    plan.awq = mp::AwqOptions{};
+    plan.awq->scale.grid = 4;
+    plan.awq->search_tokens = search_tokens;
+    RecordingSink sink;
+    const mp::QuantizeReport report = mp::quantize_model(*source, plan, mp::RuntimeOptions{}, sink);
+    CHECK(report.calibration_tokens == 8 * 64);
+    return report.awq;
+  };
+  const auto all = run(0), covering = run(8 * 64), one = run(64);
+  REQUIRE(all.size() == covering.size());
+  REQUIRE(all.size() == one.size());
+  int differing = 0;
+  for (size_t k = 0; k < all.size(); ++k) {
+    CHECK(all[k].alpha == covering[k].alpha);
+    CHECK(all[k].loss == covering[k].loss);
+    differing += all[k].loss != one[k].loss;
+  }
+  CHECK(differing == static_cast<int>(all.size()));
+}

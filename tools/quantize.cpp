@@ -109,6 +109,10 @@ void add_awq_options(CLI::App* cmd, QuantizeArgs& a) {
   cmd->add_flag("--clip,!--no-clip", a.awq.clip, "AWQ: search a clipping range per group (not for q/k)");
   cmd->add_option("--clip-tokens", a.awq.clipping.sample_tokens, "AWQ: calibration tokens the clipping search uses")
       ->capture_default_str();
+  cmd->add_option("--search-tokens", a.awq.search_tokens,
+                  "AWQ: calibration tokens the scale and clip searches read (whole windows, at least one; 0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--then", a.then, "AWQ: how the scaled weights are rounded, rtn or gptq")->capture_default_str();
   cmd->add_flag("--export-scaled", a.export_scaled,
                 "AWQ: write the scaled (and clipped) float model instead of rounding it, e.g. for the GGUF exporter");
