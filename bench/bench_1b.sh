@@ -54,7 +54,8 @@ gib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 2^30 }'; }
 # while GPTQ factorizes it; AWQ holds no Hessian but the inputs of its widest group, down_proj's).
 states=$(( 2 * nsamples * seqlen * hidden * bytes ))
 hessian=$(( ffn * ffn * 4 ))
-down_inputs=$(( nsamples * seqlen * ffn * 4 ))
+search_windows=$(( (65536 + seqlen - 1) / seqlen )); [ "$search_windows" -gt "$nsamples" ] && search_windows=$nsamples
+down_inputs=$(( search_windows * seqlen * ffn * 4 ))  # AWQ's searches read --search-tokens (65,536) of them
 gptq_layer=$(( 2 * layer_params * 4 + states + 3 * hessian ))
 awq_layer=$(( 2 * layer_params * 4 + states + down_inputs ))
 # Export: one layer's weights in f32 and their encoded copy; eval: the layer in the compute type,
