@@ -30,7 +30,7 @@ import json, sys
 for line in sys.stdin:
     if line.startswith("{"):
         r = json.loads(line)
-        print(f"| llama-batched-bench | {r[\"pl\"]} | {r[\"speed_pp\"]:.1f} | {r[\"speed_tg\"]:.1f} |")'
+        print("| llama-batched-bench | %d | %.1f | %.1f |" % (r["pl"], r["speed_pp"], r["speed_tg"]))'
   for dtype in ${DTYPES:-f32 bf16}; do
     "$build/bench_batched_decode" "$model" --threads "$threads" --dtype "$dtype" --prompt-tokens "$prompt" \
         --gen-tokens "$gen" --batches "$batches" |

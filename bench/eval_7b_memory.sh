@@ -41,7 +41,7 @@ run() {  # label dtype goal command...
   shift 3
   out="$( { /usr/bin/time -f 'TIME %e %U %S %M' "$@"; } 2>&1)" || { echo "$out" | tail -5 >&2; return 1; }
   read -r _ wall user sys kib <<<"$(grep '^TIME' <<<"$out")"
-  ppl="$(sed -n 's/^Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)"
+  ppl="$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)"
   echo "| $label | $dtype | $wall | $(echo "$user + $sys" | bc) | $((kib / 1024)) | $goal | $ppl |"
 }
 for dtype in f32 bf16; do
