@@ -58,16 +58,21 @@ inline std::string write_synthetic_llama7b(const fs::path& dir, int layers) {
   return dir.string();
 }
 
+// Llama 2's tokenizer (32000 pieces, the synthetic model's vocabulary) from `shared` into `dir`.
+inline void copy_llama2_tokenizer(const fs::path& dir, const std::string& shared) {
+  if (!fs::exists(dir / "tokenizer.model"))
+    fs::copy_file(shared + "/tokenizer-vectors/llama2-tokenizer.model", dir / "tokenizer.model");
+}
+
 // The synthetic model in the temp dir, written once and reused by later runs, with Llama 2's
-// tokenizer (32000 pieces, the model's vocabulary) from `shared` for tools that tokenize.
+// tokenizer for tools that tokenize.
 inline fs::path synthetic_llama7b(int layers, const std::string& shared) {
   const fs::path dir = fs::temp_directory_path() / ("modelpress-bench-llama7b-" + std::to_string(layers));
   if (!fs::exists(dir / "model.safetensors")) {
     std::printf("writing a synthetic Llama-7B-shaped model with %d layers to %s ...\n", layers, dir.c_str());
     write_synthetic_llama7b(dir, layers);
   }
-  if (!fs::exists(dir / "tokenizer.model"))
-    fs::copy_file(shared + "/tokenizer-vectors/llama2-tokenizer.model", dir / "tokenizer.model");
+  copy_llama2_tokenizer(dir, shared);
   return dir;
 }
 

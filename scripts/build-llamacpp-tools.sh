@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's command-line tools (the judge of the GGUF work: llama-perplexity
-# --kl-divergence, and llama-quantize/-imatrix/-tokenize for baselines) from the llama.cpp source
-# that node-llama-cpp ships as a git bundle, so nothing is fetched from the network. CPU only.
+# --kl-divergence, llama-quantize/-imatrix/-tokenize for baselines, llama-batched-bench for
+# bench/batched_decode.sh) from the llama.cpp source that node-llama-cpp ships as a git bundle, so
+# nothing is fetched from the network. CPU only.
 # Source goes to .cache/llama.cpp-src, binaries to .cache/llama.cpp-build/bin. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bundle="$root/.cache/node/node_modules/node-llama-cpp/llama/gitRelease.bundle"
 src="$root/.cache/llama.cpp-src"
 build="$root/.cache/llama.cpp-build"
-tools=(llama-perplexity llama-quantize llama-imatrix llama-tokenize)
+tools=(llama-perplexity llama-quantize llama-imatrix llama-tokenize llama-batched-bench)
 jobs="${MODELPRESS_BUILD_JOBS:-2}"
 
 all_built() {

@@ -37,17 +37,27 @@ TEST_CASE("generate_batch: greedy tokens equal generate() of each prompt alone",
   // and leave the batch while the others go on to the limit.
   greedy.end_tokens = {1, 2};
   KeptLayers layers(model);
-  const auto batch = generate_batch(layers, prompts, greedy, std::vector<uint64_t>(prompts.size(), 0));
+  BatchTimes times;
+  const auto batch = generate_batch(layers, prompts, greedy, std::vector<uint64_t>(prompts.size(), 0), &times);
   int ended = 0;
+  int64_t forwards = 0, steps = 0;  // a token is run through the model unless it was the last allowed
   for (size_t i = 0; i < prompts.size(); ++i) {
     INFO("prompt " << i << " (" << prompts[i].size() << " tokens)");
     const std::vector<int32_t> alone = generate(model, prompts[i], greedy).new_tokens;
     CHECK(batch[i].tokens == alone);
     CHECK(batch[i].ended == (static_cast<int64_t>(alone.size()) < greedy.max_new_tokens));
     ended += batch[i].ended;
+    const int64_t run = static_cast<int64_t>(alone.size()) - (batch[i].ended ? 0 : 1);
+    forwards += run;
+    steps = std::max(steps, run);
   }
   CHECK(ended > 0);
   CHECK(ended < static_cast<int>(prompts.size()));
+  // The counts a tokens/s figure divides by (bench/bench_batched_decode).
+  CHECK(times.decoded_tokens == forwards);
+  CHECK(times.decode_steps == steps);
+  CHECK(times.prefill_seconds > 0);
+  CHECK(times.decode_seconds > 0);
 }
 
 TEST_CASE("generate_batch: greedy equals one at a time with sliding windows, q/k norms and longrope", "[teacher_data]") {

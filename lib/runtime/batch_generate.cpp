@@ -1,6 +1,7 @@
 #include "lib/runtime/batch_generate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "lib/base/error.h"
@@ -49,11 +50,14 @@ void keep_rows(KVCache& cache, const std::vector<int64_t>& rows) {
 }  // namespace
 
 std::vector<Completion> generate_batch(KeptLayers& layers, const std::vector<std::vector<int32_t>>& prompts,
-                                       const SamplingOptions& options, const std::vector<uint64_t>& seeds) {
+                                       const SamplingOptions& options, const std::vector<uint64_t>& seeds,
+                                       BatchTimes* times) {
   const ModelConfig& config = layers.model().config();
   const int64_t limit = config.max_position_embeddings;
   std::vector<Completion> out(prompts.size());
   if (prompts.empty()) return out;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
   std::vector<Sequence> running;
   std::vector<KVCache> caches(prompts.size());
   std::vector<int64_t> lengths;
@@ -67,6 +71,8 @@ std::vector<Completion> generate_batch(KeptLayers& layers, const std::vector<std
   }
   KVCache cache = left_padded(caches, lengths);
   caches.clear();
+  const auto prefilled = Clock::now();
+  BatchTimes counts;
   int64_t slot = *std::max_element(lengths.begin(), lengths.end());  // of the next token, in the padded cache
   // The loop of generate(), one step for every running sequence at once.
   for (int64_t n = 0; !running.empty(); ++n, ++slot) {
@@ -93,6 +99,13 @@ std::vector<Completion> generate_batch(KeptLayers& layers, const std::vector<std
     const at::Tensor logits = layers.forward(at::tensor(next_tokens, at::kLong).unsqueeze(1), slot, cache);
     for (size_t r = 0; r < still_running.size(); ++r) still_running[r].logits = logits[r][-1];
     running = std::move(still_running);
+    ++counts.decode_steps;
+    counts.decoded_tokens += static_cast<int64_t>(next_tokens.size());
+  }
+  if (times) {
+    *times = counts;
+    times->prefill_seconds = std::chrono::duration<double>(prefilled - start).count();
+    times->decode_seconds = std::chrono::duration<double>(Clock::now() - prefilled).count();
   }
   return out;
 }
