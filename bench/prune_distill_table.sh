@@ -20,7 +20,7 @@ work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
 
 field() { python3 -c 'import json,sys; j=json.load(sys.stdin); print(j'"$1"')'; }
-ppl() { "$mp" eval -q --json --ctx 256 --chunks "$chunks" -t "$threads" -m "$1" -f "$text" | field '["ppl"]'; }
+ppl() { "$mp" eval -q --json --dtype f32 --ctx 256 --chunks "$chunks" -t "$threads" -m "$1" -f "$text" | field '["ppl"]'; }
 params() { "$mp" inspect --json "$1" | field '["parameters"]'; }
 seconds_since() { echo $(( $(date +%s) - $1 )); }
 budget=(--data "$data" --cache-teacher "$work/teacher-topk.h5" --teacher "$teacher" --steps "$steps" --batch "$batch"

@@ -34,7 +34,7 @@ last_steps="${steps_list##* }"
 checkpoint_every="${CHECKPOINT_EVERY:-25}"  # must divide every entry of STEPS_LIST
 
 kld() {  # FILE -> "mean ± error | same top-1"
-  "$mp" eval -q --json --model "$1" --reference "$model" --text "$text" --ctx 256 --chunks "$chunks" -t "$threads" |
+  "$mp" eval -q --json --dtype f32 --model "$1" --reference "$model" --text "$text" --ctx 256 --chunks "$chunks" -t "$threads" |
     python3 -c 'import json,sys; r=json.load(sys.stdin)["reference"]; print("%.6f ± %.6f | %.2f" % (r["kld_mean"], r["kld_mean_error"], r["same_top1_percent"]))'
 }
 row() { echo "| $1 | $2 | $(stat -c %s "$3") | $(kld "$3") |"; }

@@ -15,7 +15,7 @@ with_fp32="${WITH_FP32:-1}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-ppl() { "$mp" eval -q --json --ctx 256 -t "$threads" -m "$1" -f "$text" | python3 -c 'import json,sys; j=json.load(sys.stdin); print("%.4f" % j["ppl"])'; }
+ppl() { "$mp" eval -q --json --dtype f32 --ctx 256 -t "$threads" -m "$1" -f "$text" | python3 -c 'import json,sys; j=json.load(sys.stdin); print("%.4f" % j["ppl"])'; }
 
 echo "| method | bits | group | sym | PPL |"
 echo "| --- | --- | --- | --- | --- |"

@@ -32,7 +32,7 @@ PY
 for threads in $threads_list; do
   echo "## threads $threads (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
-  "$mp" speculate --target "$target" --draft "$draft" --text "$text" --max-tokens 16384 -t "$threads" -q
+  "$mp" speculate --dtype f32 --target "$target" --draft "$draft" --text "$text" --max-tokens 16384 -t "$threads" -q
   echo
   : >"$work/runs.tsv"
   for mode in greedy sampled; do
@@ -44,7 +44,7 @@ for threads in $threads_list; do
           draft_args=""
           [ "$k" = 0 ] || draft_args="--draft $draft --draft-k $k"
           # shellcheck disable=SC2086
-          /usr/bin/time -f '%U %S' -o "$work/cpu" "$mp" generate -m "$target" -f "$prompt" -n "$tokens" \
+          /usr/bin/time -f '%U %S' -o "$work/cpu" "$mp" generate --dtype f32 -m "$target" -f "$prompt" -n "$tokens" \
               --ignore-eos $sampling $draft_args --json -q -t "$threads" >"$work/out.json"
           python3 - "$work/out.json" "$mode" "$(basename "$prompt")" "$k" "$work/cpu" >>"$work/runs.tsv" <<'PY'
 import json, sys

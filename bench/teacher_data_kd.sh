@@ -21,7 +21,7 @@ awk -v max="$prompts" 'BEGIN { start = 1 } /^[[:space:]]*$/ { start = 1; next }
              if (++count >= max) exit }' \
   "$shared/corpora/tinystories/calib.txt" >prompts.txt
 # A finished teacher.jsonl in WORK_DIR is reused (an interrupted one is resumed by generate itself).
-[ -f teacher.jsonl ] || "$mp" generate -q -m "$teacher" --prompts prompts.txt --out teacher.jsonl -n "$n_predict" --temp 0.8 --seed 1 -b 32
+[ -f teacher.jsonl ] || "$mp" generate -q --dtype f32 -m "$teacher" --prompts prompts.txt --out teacher.jsonl -n "$n_predict" --temp 0.8 --seed 1 -b 32
 "$mp" tokenize --tokenizer "$teacher" --out teacher.h5 teacher.jsonl | tee tokens.txt
 want=$(sed -E 's/.*documents, ([0-9]+) tokens/\1/' tokens.txt)
 
@@ -59,7 +59,7 @@ for m in "$teacher" "${students[@]}"; do
     *teacher-*) data="teacher data ($want)" ;;
     *) data="(the teacher)" ;;
   esac
-  json=$("$mp" eval -q -m "$m" -f "$shared/corpora/tinystories/eval.txt" --ctx 256 --chunks "${CHUNKS:-200}" --json)
+  json=$("$mp" eval -q --dtype f32 -m "$m" -f "$shared/corpora/tinystories/eval.txt" --ctx 256 --chunks "${CHUNKS:-200}" --json)
   ppl=$(sed -nE 's/^  "ppl": ([0-9.]+),?/\1/p' <<<"$json")
   err=$(sed -nE 's/^  "ppl_error": ([0-9.]+),?/\1/p' <<<"$json")
   echo "| $(basename "$m") | $data | $ppl ± $err |"

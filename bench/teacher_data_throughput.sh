@@ -23,7 +23,7 @@ echo "| --- | --- | --- | --- | --- | --- |"
 for model in stories260K tinymix-10M; do
   for batch in 1 4 16; do
     start=$(date +%s.%N)
-    line="$("$mp" generate -q -t 1 -m "$shared/models/$model" --prompts "$work/prompts.txt" -n "$n_predict" --ignore-eos \
+    line="$("$mp" generate -q --dtype f32 -t 1 -m "$shared/models/$model" --prompts "$work/prompts.txt" -n "$n_predict" --ignore-eos \
               -b "$batch" --out "$work/out-$model-$batch.jsonl")"
     wall=$(echo "$(date +%s.%N) - $start" | bc)
     tokens="$(sed -E 's/.* ([0-9]+) tokens generated at ([0-9.]+) tokens\/s/\1/' <<<"$line")"

@@ -21,7 +21,7 @@ for machine in as-found +spinner; do
   for model in stories260K tinymix-10M; do
     for threads in 1 2; do
       load="$(cut -d' ' -f1 /proc/loadavg)"
-      times="$( { /usr/bin/time -f '%e %U %S' "$mp" eval -q --ctx 256 --chunks 32 -t "$threads" \
+      times="$( { /usr/bin/time -f '%e %U %S' "$mp" eval -q --dtype f32 --ctx 256 --chunks 32 -t "$threads" \
                   -m "$shared/models/$model" -f "$text" >/dev/null; } 2>&1 | tail -1)"
       read -r wall user sys <<<"$times"
       echo "| $model | $machine | $threads | $wall | $(echo "$user + $sys" | bc) | $load |"

@@ -29,7 +29,7 @@ TEST_CASE("compare: stories260K against its own copy has KL 0 and eval's perplex
   CHECK(row.report.tokens_per_s > 0);
 
   const auto eval = test::run_modelpress("eval --model '" + model + "' --text '" + text +
-                                         "' --ctx 128 --chunks 16 --threads 1 --quiet --json");
+                                         "' --ctx 128 --chunks 16 --threads 1 --quiet --json --dtype f32");
   REQUIRE(eval.exit_code == 0);
   CHECK(row.report.ppl == Approx(nlohmann::json::parse(eval.out)["ppl"].get<double>()).epsilon(1e-12));
 

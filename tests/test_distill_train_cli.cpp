@@ -158,7 +158,7 @@ TEST_CASE("distill-train: a qwen2 student learns from a qwen2 teacher and the ru
   // generate reports the runtime's logits at the prompt's last position: they equal the student's
   // own forward pass on the written weights.
   auto gen = mp::test::run_modelpress("generate -m '" + t.dir.path("b") +
-                                      "' -p 'Once upon a time' -n 1 --top-logits 3 --json --threads 1 --quiet");
+                                      "' -p 'Once upon a time' -n 1 --top-logits 3 --json --threads 1 --quiet --dtype f32");
   REQUIRE(gen.exit_code == 0);
   const auto g = nlohmann::json::parse(gen.out);
   const std::vector<int64_t> prompt = g["prompt_tokens"].get<std::vector<int64_t>>();

@@ -125,7 +125,7 @@ TEST_CASE("generate --draft: greedy text of stories260K is the same with and wit
   test::write_random_model(dir.path("draft"), config, 5);
   fs::copy_file(test::shared_path("models/stories260K/tokenizer.model"), dir.path("draft/tokenizer.model"));
   const std::string model = test::shared_path("models/stories260K");
-  const std::string common = "generate --model '" + model + "' --prompt 'Once upon a time' -n 48 --ids --threads 1";
+  const std::string common = "generate --model '" + model + "' --prompt 'Once upon a time' -n 48 --ids --threads 1 --dtype f32";
   const auto plain = test::run_modelpress(common);
   REQUIRE(plain.exit_code == 0);
   CHECK(plain.out.find("432 383 286 261 376 298 315 421") != std::string::npos);  // ../shared/README.md

@@ -84,11 +84,11 @@ TEST_CASE("generate: stops at an end token generation_config.json adds", "[gener
   REQUIRE(greedy.end_tokens == std::vector<int64_t>{2, 261});
   CHECK(generate(model, prompt, greedy).new_tokens == std::vector<int32_t>{432, 383, 286});
 
-  auto r = test::run_modelpress("generate -q --ids -n 8 -m '" + model_dir + "'");
+  auto r = test::run_modelpress("generate -q --ids -n 8 --dtype f32 -m '" + model_dir + "'");
   CHECK(r.exit_code == 0);
   CHECK(r.out.rfind("432 383 286", 0) == 0);
   CHECK(r.out.find("261") == std::string::npos);
-  r = test::run_modelpress("generate -q --ids -n 8 --ignore-eos -m '" + model_dir + "'");
+  r = test::run_modelpress("generate -q --ids -n 8 --ignore-eos --dtype f32 -m '" + model_dir + "'");
   CHECK(r.out.rfind("432 383 286 261 376", 0) == 0);
 
   const std::string bad = stories_with_generation_config(dir, "bad", "\"</s>\"");

@@ -114,7 +114,7 @@ TEST_CASE("GGUF model source: llama.cpp's stories260K file reads back as the HF 
 // The whole of eval.txt, as llama-perplexity runs it on this very file: 1151 chunks of 256 tokens,
 // PPL 4.6630 as llama.cpp prints it (four decimals), one thread.
 TEST_CASE("modelpress eval on llama.cpp's stories260K GGUF gives llama-perplexity's 4.6630", "[gguf_export][cli][ppl]") {
-  const auto r = test::run_modelpress("eval -q --json --ctx 256 --batch 8 --threads 1 -m '" +
+  const auto r = test::run_modelpress("eval -q --json --ctx 256 --batch 8 --threads 1 --dtype f32 -m '" +
                                       test::shared_path("models/stories260K-llamacpp-f32.gguf") + "' -f '" +
                                       test::shared_path("corpora/tinystories/eval.txt") + "'");
   REQUIRE(r.exit_code == 0);

@@ -158,7 +158,7 @@ TEST_CASE("generate --prompts: the CLI writes teacher data that tokenize reads b
   for (const auto& p : kPrompts) text += p + "\n\n";  // blank lines are skipped
   write_text(dir.path("prompts.txt"), text);
   auto r = test::run_modelpress("generate -m '" + m + "' --prompts '" + dir.path("prompts.txt") + "' --out '" +
-                                dir.path("data.jsonl") + "' -n 30 -b 4 --quiet");
+                                dir.path("data.jsonl") + "' -n 30 -b 4 --quiet --dtype f32");
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("6 prompts (0 resumed)") != std::string::npos);
   r = test::run_modelpress("tokenize --tokenizer '" + m + "' --out '" + dir.path("data.h5") + "' '" +
@@ -170,7 +170,8 @@ TEST_CASE("generate --prompts: the CLI writes teacher data that tokenize reads b
   const nlohmann::json record = nlohmann::json::parse(first_line);
   const Tokenizer& tokenizer = open_model(m)->tokenizer();
   CHECK(data.document(0) == tokenizer.encode(record["prompt"].get<std::string>() + record["completion"].get<std::string>(), true));
-  // The greedy completion continues the prompt's text: the reference's 48 tokens start with ", there was".
+  // The greedy completion continues the prompt's text: the reference's 48 tokens (f32, hence --dtype f32
+  // above) start with ", there was".
   CHECK(record["completion"].get<std::string>().rfind(", there was a little girl", 0) == 0);
   CHECK(record["completion_tokens"] == 30);
   CHECK(record["finish"] == "length");

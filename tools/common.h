@@ -9,10 +9,20 @@
 
 namespace mp::tools {
 
+// The settings of the tools that only run a model (eval, compare, generate, speculate): their compute
+// type defaults to auto (lib/runtime/compute_type.h). Tools whose outputs are files (quantize,
+// imatrix, prune, distill-train) keep f32 by default, so the same options write the same bytes.
+inline RuntimeSettings inference_settings() {
+  RuntimeSettings s;
+  s.dtype = "auto";
+  return s;
+}
+
 inline void add_runtime_options(CLI::App* cmd, RuntimeSettings& s) {
   cmd->add_option("--threads,-t", s.threads, "CPU threads (0: one per core)")->capture_default_str();
   cmd->add_option("--device", s.device, "cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--dtype", s.dtype, "compute type: f32, bf16 (f16 on CUDA)")->capture_default_str();
+  cmd->add_option("--dtype", s.dtype, "compute type: auto (bf16 where the CPU or GPU multiplies bf16 natively, else f32), f32, bf16 (f16 on CUDA)")
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", s.quiet, "no progress output");
 }
 

@@ -15,7 +15,7 @@ void add_compare(CLI::App& app) {
     std::string reference, text;
     std::vector<std::string> models;
     PerplexityOptions perplexity;
-    RuntimeSettings runtime;
+    RuntimeSettings runtime = inference_settings();
     bool json = false;
   };
   auto a = std::make_shared<Args>();

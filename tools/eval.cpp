@@ -13,7 +13,7 @@ namespace {
 struct EvalArgs {
   std::string model, text, reference, tokenizer;
   PerplexityOptions perplexity;
-  RuntimeSettings runtime;
+  RuntimeSettings runtime = inference_settings();
   bool json = false, print_chunks = false;
 };
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "lib/base/terminal_text.h"
+#include "lib/runtime/compute_type.h"
 #include "lib/runtime/generate.h"
 #include "lib/runtime/model_tokenizer.h"
 #include "lib/runtime/speculative.h"
@@ -18,7 +19,7 @@ struct GenerateArgs {
   std::string model, prompt = "Once upon a time", prompt_file, tokenizer, draft;
   int64_t draft_tokens = 4;
   SamplingOptions sampling;
-  RuntimeSettings runtime;
+  RuntimeSettings runtime = inference_settings();
   int top_logits = 0;
   bool ids = false, json = false;
   TeacherDataRequest teacher_data;
@@ -77,6 +78,7 @@ void run_generate(GenerateArgs& a) {
       for (int i = 0; i < a.top_logits; ++i)
         j["top_logits"].push_back({{"id", top_ids[i].item<int64_t>()}, {"logit", top_values[i].item<float>()}});
     }
+    j["compute_type"] = compute_type_name(runtime.dtype);
     j["prefill_seconds"] = g.prefill_seconds;
     j["decode_tokens_per_s"] = tokens_per_s;
     if (draft) j["speculative"] = {{"draft_k", a.draft_tokens}, {"target_passes", speculative.target_passes},
@@ -92,7 +94,9 @@ void run_generate(GenerateArgs& a) {
   for (int i = 0; i < a.top_logits; ++i)
     std::printf("top logit %d: id %lld = %.4f\n", i + 1, static_cast<long long>(top_ids[i].item<int64_t>()),
                 top_values[i].item<float>());
-  if (!a.runtime.quiet) std::fprintf(stderr, "generate: %zu tokens, %.1f tokens/s\n", g.new_tokens.size(), tokens_per_s);
+  if (!a.runtime.quiet)
+    std::fprintf(stderr, "generate: %zu tokens, %.1f tokens/s, %s compute\n", g.new_tokens.size(), tokens_per_s,
+                 compute_type_name(runtime.dtype).c_str());
   if (draft && !a.runtime.quiet)
     std::fprintf(stderr, "generate: %lld target passes, %lld of %lld drafted tokens accepted\n",
                  static_cast<long long>(speculative.target_passes), static_cast<long long>(speculative.accepted),

@@ -3,6 +3,7 @@
 
 #include "lib/eval/draft_acceptance.h"
 #include "lib/eval/perplexity.h"
+#include "lib/runtime/compute_type.h"
 #include "lib/runtime/model_tokenizer.h"
 #include "lib/runtime/speculative.h"
 #include "tools/common.h"
@@ -14,7 +15,7 @@ namespace {
 struct SpeculateArgs {
   std::string target, draft, text;
   AcceptanceOptions acceptance;
-  RuntimeSettings runtime;
+  RuntimeSettings runtime = inference_settings();
   bool json = false;
 };
 
@@ -29,7 +30,14 @@ void run_speculate(const SpeculateArgs& a) {
   options.chunk_start_token = chunk_start_token(tokenizer);
   const DraftAcceptance r =
       measure_draft_acceptance(target, draft, tokenizer.encode(read_text_file(a.text), /*add_special=*/true), options);
-  std::cout << (a.json ? r.to_json().dump(2) + "\n" : r.to_text());
+  const std::string compute_type = compute_type_name(runtime.dtype);
+  if (!a.json) {
+    std::cout << r.to_text() << "compute type: " << compute_type << "\n";
+    return;
+  }
+  nlohmann::ordered_json j = r.to_json();
+  j["compute_type"] = compute_type;
+  std::cout << j.dump(2) << "\n";
 }
 }  // namespace
 

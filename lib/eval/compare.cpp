@@ -60,6 +60,8 @@ std::string compare_table(const std::vector<CompareRow>& rows) {
                   r.report.ppl_error, s.kld_mean, s.same_top1_percent, r.report.tokens_per_s);
     out << line;
   }
+  // Every row ran in the same compute type (--dtype; auto picks it from the hardware).
+  if (!rows.empty()) out << "compute type: " << rows.front().report.compute_type << "\n";
   return out.str();
 }
 
@@ -80,7 +82,8 @@ nlohmann::ordered_json compare_json(const std::vector<CompareRow>& rows) {
                  {"kld_mean", s.kld_mean},
                  {"kld_mean_error", s.kld_mean_error},
                  {"same_top1_percent", s.same_top1_percent},
-                 {"tokens_per_s", r.report.tokens_per_s}});
+                 {"tokens_per_s", r.report.tokens_per_s},
+                 {"compute_type", r.report.compute_type}});
   }
   return j;
 }

@@ -8,6 +8,7 @@
 
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
+#include "lib/runtime/compute_type.h"
 
 namespace mp {
 
@@ -127,6 +128,7 @@ PerplexityReport evaluate_perplexity(LlamaModel& model, const std::vector<int32_
 
   PerplexityReport report;
   report.ctx = ctx;
+  report.compute_type = compute_type_name(model.options().dtype);
   report.chunks = chunks;
   report.tokens_in_text = static_cast<int64_t>(tokens.size());
   const int64_t first = ctx / 2;
@@ -170,6 +172,7 @@ nlohmann::ordered_json PerplexityReport::to_json() const {
   j["ppl"] = ppl;
   j["ppl_error"] = ppl_error;
   j["running_ppl"] = running_ppl;
+  j["compute_type"] = compute_type;
   if (comparison) {
     const auto& s = *comparison;
     j["reference"] = {
@@ -225,7 +228,8 @@ std::string PerplexityReport::to_text(bool print_chunks) const {
     row("RMS Δp", s.delta_p_rms);
     row("Same top p (%)", s.same_top1_percent, s.same_top1_error);
   }
-  std::snprintf(line, sizeof line, "throughput: %.1f tokens/s (%.2f s)\n", tokens_per_s, seconds);
+  std::snprintf(line, sizeof line, "throughput: %.1f tokens/s (%.2f s), %s compute\n", tokens_per_s, seconds,
+                compute_type.c_str());
   out << line;
   return out.str();
 }

@@ -39,6 +39,7 @@ struct PerplexityReport {
   double ppl = 0, ppl_error = 0;
   std::vector<double> running_ppl;  // after each chunk, as llama-perplexity prints them
   std::optional<ComparisonStats> comparison;
+  std::string compute_type;  // what the model ran in: f32, bf16 or f16 (--dtype auto picks one)
   double seconds = 0;       // the whole evaluation, reference included
   double tokens_per_s = 0;  // forward throughput of the evaluated model alone
 

@@ -4,6 +4,7 @@
 
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
+#include "lib/runtime/compute_type.h"
 
 namespace mp {
 
@@ -18,10 +19,11 @@ RuntimeOptions parse_runtime_options(const std::string& device, const std::strin
     fail_input("--device", "'" + device + "' requested but this LibTorch build has no CUDA device available");
   if (!o.device.is_cpu() && !o.device.is_cuda())
     fail_input("--device", "unsupported device '" + device + "' (use cpu or cuda[:N])");
-  if (dtype == "f32" || dtype == "float32") o.dtype = at::kFloat;
+  if (dtype == "auto") o.dtype = auto_compute_type(o.device);
+  else if (dtype == "f32" || dtype == "float32") o.dtype = at::kFloat;
   else if (dtype == "bf16" || dtype == "bfloat16") o.dtype = at::kBFloat16;
   else if (dtype == "f16" || dtype == "float16") o.dtype = at::kHalf;
-  else fail_input("--dtype", "unknown compute type '" + dtype + "' (use f32, bf16 or f16)");
+  else fail_input("--dtype", "unknown compute type '" + dtype + "' (use auto, f32, bf16 or f16)");
   if (o.dtype == at::kHalf && o.device.is_cpu())
     fail_input("--dtype", "f16 compute is only supported on CUDA; use bf16 or f32 on CPU");
   return o;
