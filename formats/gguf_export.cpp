@@ -136,7 +136,9 @@ std::string GgufExportSummary::to_text() const {
   if (allocation) {
     const double total = allocation->total_loss();
     out << "size target: " << allocation->budget << " bytes (the smallest possible file: " << allocation->smallest
-        << "), file " << file_bytes << " bytes, proxy loss " << total << "\n";
+        << "), file " << file_bytes << " bytes, " << allocation->loss_kind << " loss " << total;
+    if (allocation->mix_kl >= 0) out << " (summed per tensor; the whole mix measured: KL " << allocation->mix_kl << ")";
+    out << "\n";
     out << "  tensor                          type   bytes      loss share\n";
     for (const AllocatedTensor& t : allocation->tensors) {
       char line[160];
@@ -178,7 +180,8 @@ nlohmann::json GgufExportSummary::to_json() const {
       tensors.push_back({{"tensor", t.tensor}, {"type", ggml_type_name(t.type)}, {"bytes", t.bytes}, {"loss", t.loss},
                          {"loss_share", total > 0 ? t.loss / total : 0.0}});
     j["size_target"] = {{"budget", allocation->budget}, {"smallest", allocation->smallest}, {"total_loss", total},
-                        {"tensors", tensors}};
+                        {"loss_kind", allocation->loss_kind}, {"tensors", tensors}};
+    if (allocation->mix_kl >= 0) j["size_target"]["mix_kl"] = allocation->mix_kl;
   }
   if (!imatrix.empty()) j["imatrix"] = {{"file", imatrix}, {"quantized_without_entry", without_importance}};
   j["tensor_types"] = nlohmann::json::object();

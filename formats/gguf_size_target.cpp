@@ -5,9 +5,12 @@
 
 #include "formats/gguf_export_layout.h"
 #include "formats/gguf_file.h"
+#include "formats/gguf_logit_losses.h"
 #include "formats/gguf_type_losses.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
+#include "lib/runtime/model_tokenizer.h"
+#include "quant/calibration.h"
 
 namespace mp {
 
@@ -63,6 +66,39 @@ double candidate_loss(const at::Tensor& w, GgmlType type, const LossWeighting& w
   return loss;
 }
 
+// The calibration windows of the KL loss, drawn as quantize draws its own.
+std::shared_ptr<LogitLossMeter> logit_loss_meter(const ModelSource& source, const GgufSizeTarget& target) {
+  if (target.calib.empty()) return nullptr;
+  if (target.loss != "kl" && target.loss != "kl-scaled")
+    fail_input("--target-loss", "unknown loss '" + target.loss + "' (kl, kl-scaled)");
+  const int64_t context = source.config().max_position_embeddings;
+  CalibrationOptions calibration;
+  calibration.file = target.calib;
+  calibration.tokenizer = target.tokenizer;
+  calibration.samples = target.windows;
+  calibration.seqlen = std::min<int64_t>(target.seqlen > 0 ? target.seqlen : 2048, context);
+  calibration.seed = target.seed;
+  return std::make_shared<LogitLossMeter>(source, sample_calibration(model_tokenizer(source, target.tokenizer), calibration));
+}
+
+// The KL at the logits of each candidate, replacing the proxy losses in `a`: measured for every
+// candidate ("kl"), or for q4_K's (or its fallback) and the others scaled by that ratio ("kl-scaled").
+void measure_kl(LogitLossMeter& meter, const std::string& loss, const PlannedTensor& t, const at::Tensor& w,
+                const float* importance, GgmlType reference, AllocatableTensor& a) {
+  auto kl_of = [&](GgmlType type) { return meter.kl({{t.name.hf, encode_decode(w, type, importance)}}); };
+  if (loss == "kl") {
+    for (TypeCandidate& c : a.candidates) c.loss = kl_of(c.type);
+    return;
+  }
+  for (const TypeCandidate& c : a.candidates)
+    if (c.type == reference) {
+      const double ratio = c.loss > 0 ? kl_of(c.type) / c.loss : 0.0;
+      for (TypeCandidate& other : a.candidates) other.loss *= ratio;
+      return;
+    }
+  fail_runtime("measure_kl: no reference candidate for " + t.name.gguf);
+}
+
 std::string bytes_text(uint64_t n) { return std::to_string(n) + " bytes"; }
 
 }  // namespace
@@ -85,7 +121,8 @@ SizeTargetProblem size_target_problem(const ModelSource& source, const GgufExpor
     fail_input("--type", "with " + option + ", --type names the quantized mix the file is labelled as "
                          "(general.file_type), e.g. Q4_K_M; " + options.type.name + " is not one");
   const bool tied = source.config().tie_word_embeddings;
-  const LoadedImatrix imatrix = load_imatrix(options.imatrix);
+  const auto loaded = std::make_shared<const LoadedImatrix>(load_imatrix(options.imatrix));
+  const LoadedImatrix& imatrix = *loaded;
   const GgufExportLayout layout = plan_gguf_export(source, options, imatrix);
   SizeTargetProblem problem;
   problem.parameters = layout.parameters;
@@ -102,6 +139,19 @@ SizeTargetProblem size_target_problem(const ModelSource& source, const GgufExpor
       problem.fixed_bytes -= padded(t.bytes());
     }
   std::vector<float> output_energy;
+  const std::shared_ptr<LogitLossMeter> meter = logit_loss_meter(source, options.target);
+  problem.loss_kind = meter ? options.target.loss : "proxy";
+  if (meter) {
+    std::vector<PlannedTensor> kept;
+    for (const PlannedTensor* t : planned) kept.push_back(*t);
+    problem.mix_kl = [&source, meter, loaded, kept, path = options.imatrix](const std::vector<GgmlType>& types) {
+      std::map<std::string, at::Tensor> replaced;
+      for (size_t i = 0; i < kept.size(); ++i)
+        replaced[kept[i].name.hf] =
+            encode_decode(source.tensor(kept[i].name.hf), types[i], importance_for(*loaded, path, kept[i]));
+      return meter->kl(replaced);
+    };
+  }
   Progress progress("target", static_cast<int64_t>(planned.size()), "tensors");
   for (const PlannedTensor* t : planned) {
     LossWeighting weighting;
@@ -118,18 +168,21 @@ SizeTargetProblem size_target_problem(const ModelSource& source, const GgufExpor
     const at::Tensor w = source.tensor(t->name.hf);
     const std::vector<double> energies = column_energies(w);
     AllocatableTensor a{t->name.gguf, {}};
+    GgmlType reference = GgmlType::Q4_K;
     for (GgmlType candidate : kCandidates) {
       GgufExportType probe = options.type;
       probe.overrides.allocated = {{t->name.gguf, candidate}};
       const GgmlType used = choose_tensor_type(probe, t->name, t->shape, source.config().num_layers,
                                                source.config().num_heads / source.config().num_kv_heads, tied, true)
                                 .used;
+      if (candidate == GgmlType::Q4_K) reference = used;
       bool seen = false;
       for (const TypeCandidate& c : a.candidates) seen |= c.type == used;
       if (seen) continue;
       const uint64_t bytes = ggml_row_bytes(used, t->shape.back()) * static_cast<uint64_t>(t->numel() / t->shape.back());
       a.candidates.push_back({used, padded(bytes), candidate_loss(w, used, weighting, energies)});
     }
+    if (meter) measure_kl(*meter, options.target.loss, *t, w, weighting.encode_importance, reference, a);
     source.release(t->name.hf);
     problem.tensors.push_back(std::move(a));
     progress.advance(1, t->name.gguf);
@@ -154,11 +207,16 @@ void allocate_size_target(const ModelSource& source, GgufExportOptions& options)
     fail_input(option, "the target of " + bytes_text(allocation.budget) + " is below the smallest file the candidate "
                            "types allow, " + bytes_text(allocation.smallest));
   const std::vector<size_t> choice = allocate_types(problem.tensors, problem.fixed_bytes, allocation.budget);
+  std::vector<GgmlType> types;
   for (size_t i = 0; i < problem.tensors.size(); ++i) {
     const TypeCandidate& c = problem.tensors[i].candidates[choice[i]];
     allocation.tensors.push_back({problem.tensors[i].name, c.type, c.bytes, c.loss});
     options.type.overrides.allocated[problem.tensors[i].name] = c.type;
+    types.push_back(c.type);
   }
+  allocation.loss_kind = problem.loss_kind;
+  // The knapsack assumes the tensors' losses add up; the whole mix's KL says how far they do.
+  if (problem.mix_kl) allocation.mix_kl = problem.mix_kl(types);
   options.allocation = std::move(allocation);
 }
 

@@ -8,14 +8,13 @@
 
 namespace mp {
 
-std::vector<double> column_squared_errors(const at::Tensor& weights, GgmlType type, const float* importance) {
+at::Tensor encode_decode(const at::Tensor& weights, GgmlType type, const float* importance) {
   const at::Tensor w = weights.to(at::kFloat).contiguous();
   const int64_t rows = w.size(0), cols = w.size(1);
   const uint64_t row_bytes = ggml_row_bytes(type, cols);
   at::Tensor decoded = at::empty_like(w);
   const float* in = w.data_ptr<float>();
   float* out = decoded.data_ptr<float>();
-  // Rows encode independently, so the decoded tensor is the same for any thread count.
   at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t{1} << 16) / cols), [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> block(row_bytes);
     for (int64_t r = begin; r < end; ++r) {
@@ -23,6 +22,15 @@ std::vector<double> column_squared_errors(const at::Tensor& weights, GgmlType ty
       dequantize_row(type, block.data(), out + r * cols, cols);
     }
   });
+  return decoded;
+}
+
+std::vector<double> column_squared_errors(const at::Tensor& weights, GgmlType type, const float* importance) {
+  const at::Tensor w = weights.to(at::kFloat).contiguous();
+  const at::Tensor decoded = encode_decode(w, type, importance);
+  const int64_t rows = w.size(0), cols = w.size(1);
+  const float* in = w.data_ptr<float>();
+  const float* out = decoded.data_ptr<float>();
   std::vector<double> errors(cols, 0.0);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < cols; ++i) {

@@ -12,6 +12,11 @@
 
 namespace mp {
 
+// decode(encode(W)) as f32 [rows, columns], each row encoded as the exporter encodes it: `importance`
+// (one per column, or nullptr) goes to the encoder as llama-quantize --imatrix gives it. The same
+// for any thread count (rows encode independently).
+at::Tensor encode_decode(const at::Tensor& weights, GgmlType type, const float* importance);
+
 // Σ over rows of (W − decode(encode(W)))² per column, in double, summed in row order (the same for
 // any thread count). `weights` is [rows, columns]; `importance` (one per column, or nullptr) goes to
 // the encoder as llama-quantize --imatrix gives it.

@@ -27,14 +27,26 @@ inline void add_runtime_options(CLI::App* cmd, RuntimeSettings& s) {
 }
 
 // --target-bpw / --target-size of the GGUF writers (export, quantize --to gguf); one or the other.
+// The KL loss's windows and how they are measured; the text itself is --calib (export adds it,
+// quantize shares its own).
 inline void add_size_target_options(CLI::App* cmd, GgufSizeTarget& target) {
   auto* bpw = cmd->add_option("--target-bpw", target.bpw,
-                              "GGUF: pick each weight's type (q2_K..q8_0) for the least imatrix-weighted error at this "
-                              "many bits per weight of the whole file (needs --imatrix; --type labels the file)")
+                              "GGUF: pick each weight's type (q2_K..q8_0) for the least loss at this many bits per "
+                              "weight of the whole file (needs --imatrix; --type labels the file; the loss is the KL "
+                              "at the logits on --calib text, or an imatrix-weighted weight error without it)")
                   ->check(CLI::PositiveNumber);
   cmd->add_option("--target-size", target.bytes, "GGUF: as --target-bpw, for a file of at most this many bytes")
       ->check(CLI::PositiveNumber)
       ->excludes(bpw);
+  cmd->add_option("--target-windows", target.windows,
+                  "GGUF size target: calibration windows the KL loss runs (--seqlen tokens each)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--target-loss", target.loss,
+                  "GGUF size target: kl (every candidate type measured) or kl-scaled (q4_K measured, the other "
+                  "types' weight error scaled to it: one partial forward per tensor)")
+      ->check(CLI::IsMember({"kl", "kl-scaled"}))
+      ->capture_default_str();
 }
 
 // The inputs (role, path) and seed this command's outputs record as their provenance.

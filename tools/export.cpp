@@ -37,6 +37,7 @@ void run_export(const ExportArgs& a) {
   options.grid_from = a.grid_from;
   options.target = a.target;
   record_inputs({{"model", a.model}});
+  if (!a.target.calib.empty()) record_inputs({{"calibration", a.target.calib}}, a.target.seed);
   if (!a.grid_from.empty()) record_inputs({{"grid_from", a.grid_from}});
   if (!a.imatrix.empty()) record_inputs({{"imatrix", a.imatrix}});
   const GgufExportSummary summary = export_gguf(*open_model(a.model), a.out, options);
@@ -63,6 +64,13 @@ void add_export(CLI::App& app) {
                   "GGUF whose stored k-quant block scales are kept for tensors it holds in the type they get here; "
                   "only their codes are chosen (docs/qad.md)");
   add_size_target_options(cmd, a->target);
+  cmd->add_option("--calib", a->target.calib,
+                  "with --target-*: calibration text whose logits the size target's KL loss is measured on "
+                  "(without it: the imatrix-weighted weight error)");
+  cmd->add_option("--tokenizer", a->target.tokenizer, "tokenizer for --calib (default: the model's own)");
+  cmd->add_option("--seqlen", a->target.seqlen, "with --calib: tokens per window (0: min(2048, model context))")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->target.seed, "with --calib: window sampling seed")->capture_default_str();
   cmd->add_option("--tensor-type", a->tensor_types,
                   "REGEX=TYPE: tensors whose GGUF name matches get TYPE (repeatable, first match wins; quantized types)");
   cmd->add_option("--output-tensor-type", a->output_type, "type of output.weight (and of a tied token_embd)");

@@ -38,6 +38,12 @@ std::unique_ptr<QuantizedModelSink> make_sink(QuantizeArgs& a, const ModelSource
     // target picks those types first, from the unquantized weights.
     a.gguf.type = parse_gguf_export_type(a.gguf_type, false);
     a.gguf.provenance_keys = a.provenance == "file";
+    // The size target's KL loss runs on the same text, windows and seed as the solve.
+    const CalibrationOptions& c = a.plan.calibration;
+    a.gguf.target.calib = c.file.empty() ? default_calibration_file() : c.file;
+    a.gguf.target.tokenizer = c.tokenizer;
+    a.gguf.target.seqlen = c.seqlen;
+    a.gguf.target.seed = c.seed;
     allocate_size_target(source, a.gguf);
     a.plan.module_grids = gguf_module_grids(config, a.gguf);
     a.plan.gptq.hessian_importance = true;
