@@ -177,3 +177,14 @@ TEST_CASE("hostile hdf5: a reader process killed by a signal is one line naming 
     }
   }
 }
+
+// fuzz_hdf5_datasets (2026-12-01): a teacher cache whose 'indices' header libhdf5 cannot decode
+// ended in "HDF5 cannot open it", exit 1; it is bad input.
+TEST_CASE("hostile hdf5: a dataset header libhdf5 cannot decode is bad input", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string cache = std::string(mp::source_dir()) + "/tests/fuzz/regressions/hdf5-dataset-header-undecodable.h5";
+  const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
+  mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(cache)),
+                              "hdf5-dataset-header-undecodable.h5", "dataset 'indices'");
+  mp::test::require_no_output(dir.path(), "out");
+}
