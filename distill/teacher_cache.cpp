@@ -42,7 +42,9 @@ h5::File create_cache(const std::string& path, const TeacherCacheIdentity& ident
   return file;
 }
 
-TeacherCacheIdentity read_identity(const h5::File& file) {
+// The attributes, from the writer's own partial file (h5::File) or an untrusted cache (h5::IsolatedReader).
+template <typename AnyFile>
+TeacherCacheIdentity read_identity(const AnyFile& file) {
   TeacherCacheIdentity identity;
   identity.k = file.int_attribute("k");
   identity.context = file.int_attribute("context");
@@ -84,6 +86,19 @@ h5::Dataset open_logprobs(const h5::File& file, const TeacherCacheIdentity& iden
 
 h5::Dataset open_tail(const h5::File& file) {
   return h5::Dataset::open(file, "tail_logmass", H5T_NATIVE_FLOAT, "float32");
+}
+
+// A dataset of an untrusted cache, `row_width` wide (0: 1-D), opened in the reader process.
+h5::RemoteDataset open_remote(const h5::IsolatedReader& file, const std::string& name, h5::Element element,
+                              int64_t row_width) {
+  h5::RemoteDataset d = file.open_dataset(name, element);
+  if (d.row_width != row_width)
+    fail_input(file.path(), "dataset '" + name + "' is not " + (row_width ? "[n_tokens, k]" : "1-D"));
+  return d;
+}
+
+h5::Element logprob_element(LogprobStorage storage) {
+  return storage == LogprobStorage::float16 ? h5::Element::float16 : h5::Element::float32;
 }
 
 }  // namespace
@@ -133,13 +148,13 @@ void TeacherCacheWriter::commit() {
 }
 
 TeacherCacheReader::TeacherCacheReader(const std::string& path)
-    : file_(h5::File::open_read(path)),
+    : file_(path),
       identity_(read_identity(file_)),
-      indices_(open_indices(file_, identity_.k)),
-      logprobs_(open_logprobs(file_, identity_)),
-      tail_(open_tail(file_)),
+      indices_(open_remote(file_, "indices", h5::Element::int32, identity_.k)),
+      logprobs_(open_remote(file_, "logprobs", logprob_element(identity_.storage), identity_.k)),
+      tail_(open_remote(file_, "tail_logmass", h5::Element::float32, 0)),
       n_tokens_(file_.int_attribute("tokens_written")) {
-  if (indices_.rows() != n_tokens_ || logprobs_.rows() != n_tokens_ || tail_.rows() != n_tokens_)
+  if (indices_.rows != n_tokens_ || logprobs_.rows != n_tokens_ || tail_.rows != n_tokens_)
     fail_input(path, "datasets disagree with tokens_written");
 }
 
@@ -149,9 +164,9 @@ TeacherTopK TeacherCacheReader::read(int64_t start, int64_t count) const {
   at::Tensor logprobs = at::empty(
       {count, k}, identity_.storage == LogprobStorage::float16 ? at::kHalf : at::kFloat);
   at::Tensor tail = at::empty({count}, at::kFloat);
-  indices_.read(start, count, H5T_NATIVE_INT32, indices.data_ptr());
-  logprobs_.read(start, count, storage_memory_type(identity_.storage), logprobs.data_ptr());
-  tail_.read(start, count, H5T_NATIVE_FLOAT, tail.data_ptr());
+  file_.read(indices_, start, count, indices.data_ptr());
+  file_.read(logprobs_, start, count, logprobs.data_ptr());
+  file_.read(tail_, start, count, tail.data_ptr());
   return {indices.to(at::kLong), logprobs.to(at::kFloat), tail};
 }
 

@@ -15,6 +15,7 @@
 
 #include "distill/teacher_topk.h"
 #include "formats/hdf5_file.h"
+#include "formats/hdf5_isolated_reader.h"
 #include "lib/base/atomic_output.h"
 
 namespace mp {
@@ -47,6 +48,7 @@ class TeacherCacheWriter {
   int64_t tokens_written_ = 0;
 };
 
+// Reads a complete cache through an h5::IsolatedReader: the file may come from anywhere.
 class TeacherCacheReader {
  public:
   explicit TeacherCacheReader(const std::string& path);
@@ -56,9 +58,9 @@ class TeacherCacheReader {
   TeacherTopK read(int64_t start, int64_t count) const;
 
  private:
-  h5::File file_;
+  h5::IsolatedReader file_;
   TeacherCacheIdentity identity_;
-  h5::Dataset indices_, logprobs_, tail_;
+  h5::RemoteDataset indices_, logprobs_, tail_;
   int64_t n_tokens_;
 };
 

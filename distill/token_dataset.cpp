@@ -58,13 +58,14 @@ void TokenDatasetWriter::commit() {
 }
 
 TokenDataset::TokenDataset(const std::string& path)
-    : file_(h5::File::open_read(path)),
-      tokens_(h5::Dataset::open(file_, "tokens", H5T_NATIVE_INT32, "int32")),
-      n_tokens_(tokens_.rows()) {
-  if (tokens_.row_width() != 0) fail_input(path, "dataset 'tokens' is not 1-D");
-  h5::Dataset offsets = h5::Dataset::open(file_, "doc_offsets", H5T_NATIVE_INT64, "int64");
-  doc_offsets_.resize(static_cast<size_t>(offsets.rows()));
-  offsets.read(0, offsets.rows(), H5T_NATIVE_INT64, doc_offsets_.data());
+    : file_(path),
+      tokens_(file_.open_dataset("tokens", h5::Element::int32)),
+      n_tokens_(tokens_.rows) {
+  if (tokens_.row_width != 0) fail_input(path, "dataset 'tokens' is not 1-D");
+  const h5::RemoteDataset offsets = file_.open_dataset("doc_offsets", h5::Element::int64);
+  if (offsets.row_width != 0) fail_input(path, "dataset 'doc_offsets' is not 1-D");
+  doc_offsets_.resize(static_cast<size_t>(offsets.rows));
+  file_.read(offsets, 0, offsets.rows, doc_offsets_.data());
   if (doc_offsets_.empty() || doc_offsets_.front() != 0 || doc_offsets_.back() != n_tokens_)
     fail_input(path, "doc_offsets do not span the tokens");
   if (!std::is_sorted(doc_offsets_.begin(), doc_offsets_.end()))
@@ -102,7 +103,7 @@ void TokenDataset::check_vocabulary(int64_t vocab_size, const std::string& model
 
 std::vector<int32_t> TokenDataset::read(int64_t start, int64_t count) const {
   std::vector<int32_t> out(static_cast<size_t>(count));
-  tokens_.read(start, count, H5T_NATIVE_INT32, out.data());
+  file_.read(tokens_, start, count, out.data());
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "formats/hdf5_file.h"
+#include "formats/hdf5_isolated_reader.h"
 #include "lib/base/atomic_output.h"
 #include "lib/base/sha256.h"
 
@@ -46,7 +47,8 @@ class TokenDatasetWriter {
 
 class TokenDataset {
  public:
-  // A missing file, a file without `tokens`/`doc_offsets`, or wrong dtypes: bad input.
+  // A missing file, a file without `tokens`/`doc_offsets`, or wrong dtypes: bad input. The file is
+  // read by an h5::IsolatedReader: it may come from anywhere.
   explicit TokenDataset(const std::string& path);
 
   int64_t n_tokens() const { return n_tokens_; }
@@ -65,8 +67,8 @@ class TokenDataset {
 
  private:
   void check_tokens();
-  h5::File file_;
-  h5::Dataset tokens_;
+  h5::IsolatedReader file_;
+  h5::RemoteDataset tokens_;
   int64_t n_tokens_;
   std::vector<int64_t> doc_offsets_;
   std::string tokenizer_sha256_, tokens_sha256_;

@@ -2,10 +2,16 @@
 // naming the file and the dataset or attribute, and no OUT directory left behind.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
+#include "distill/teacher_cache.h"
 #include "formats/hdf5_file.h"
+#include "formats/hdf5_isolated_reader.h"
+#include "lib/base/version.h"
+#include "lib/base/error.h"
 #include "lib/base/sha256.h"
 #include "tests/hostile_inputs.h"
 
@@ -120,5 +126,65 @@ TEST_CASE("hostile hdf5: held-out data too short fails before OUT exists", "[hos
   std::ofstream(dir.path("short.txt")) << "Once.";
   mp::test::require_bad_input(train_on(data, dir.path("out"), "--eval-data " + quoted(dir.path("short.txt"))),
                               "short.tokens.h5", "tokens");
+  mp::test::require_no_output(dir.path(), "out");
+}
+
+// tests/fuzz/known/libhdf5-use-after-free.h5 makes Debian's libhdf5 1.10 read an object-header
+// message its cache has freed (found by fuzz_hdf5_datasets under ASan; without ASan it passes
+// silently, which is why no in-process check could catch it). It is only ever opened by the
+// reader process now: as training data and as a teacher cache, one line and exit 3.
+TEST_CASE("hostile hdf5: the libhdf5 use-after-free reproducer is read in the reader process only", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string known = std::string(mp::source_dir()) + "/tests/fuzz/known/libhdf5-use-after-free.h5";
+  mp::test::require_bad_input(train_on(known, dir.path("out")), "libhdf5-use-after-free.h5", "attribute");
+  mp::test::require_no_output(dir.path(), "out");
+  const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
+  mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(known)),
+                              "libhdf5-use-after-free.h5", "attribute");
+  mp::test::require_no_output(dir.path(), "out");
+  // In this process too (the test binary is not sanitized): bad input, and this process's libhdf5
+  // never saw the file.
+  try {
+    const mp::TeacherCacheReader cache(known);
+    FAIL("the reproducer was accepted as a teacher cache");
+  } catch (const mp::Error& e) {
+    CHECK(e.code() == mp::ExitCode::bad_input);
+    CHECK_THAT(e.what(), Catch::Contains("libhdf5-use-after-free.h5"));
+  }
+}
+
+// What a crash inside libhdf5 looks like from here: the reader dies by a signal mid-way.
+TEST_CASE("hostile hdf5: a reader process killed by a signal is one line naming the file", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string data = write_token_file(dir.path("tokens.h5"), valid_tokens());
+  mp::h5::IsolatedReader reader(data);
+  const mp::h5::RemoteDataset tokens = reader.open_dataset("tokens", mp::h5::Element::int32);
+  REQUIRE(tokens.rows == 2000);
+  std::vector<int32_t> first(4);
+  reader.read(tokens, 0, 4, first.data());
+  CHECK((first == std::vector<int32_t>{3, 40, 77, 114}));  // valid_tokens(): 3 + 37 i
+  REQUIRE(::kill(reader.child(), SIGSEGV) == 0);
+  for (int attempt = 0; attempt < 2; ++attempt) {  // and it stays failed
+    try {
+      reader.read(tokens, 0, 4, first.data());
+      FAIL("a dead reader answered");
+    } catch (const mp::Error& e) {
+      CHECK(e.code() == mp::ExitCode::bad_input);
+      const std::string message = e.what();
+      CHECK_THAT(message, Catch::StartsWith(data + ": "));
+      CHECK_THAT(message, Catch::Contains("signal 11"));
+      CHECK(message.find('\n') == std::string::npos);
+    }
+  }
+}
+
+// fuzz_hdf5_datasets (2026-12-01): a teacher cache whose 'indices' header libhdf5 cannot decode
+// ended in "HDF5 cannot open it", exit 1; it is bad input.
+TEST_CASE("hostile hdf5: a dataset header libhdf5 cannot decode is bad input", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string cache = std::string(mp::source_dir()) + "/tests/fuzz/regressions/hdf5-dataset-header-undecodable.h5";
+  const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
+  mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(cache)),
+                              "hdf5-dataset-header-undecodable.h5", "dataset 'indices'");
   mp::test::require_no_output(dir.path(), "out");
 }

@@ -2,7 +2,9 @@
 // bound (a 622-byte recipe reached 2 GB and exited 0).
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "tests/hostile_inputs.h"
 
@@ -16,4 +18,43 @@ TEST_CASE("hostile recipe: vars that double 26 times are refused at 1 MiB, under
   const auto r = mp::test::run_modelpress_after("ulimit -v 4000000;", "run --dry-run " + mp::test::quoted(dir.path("double.yaml")));
   mp::test::require_bad_input(r, "double.yaml", "more than 1 MiB");
   CHECK(r.out.size() < 1024);
+}
+
+// A recipe reaches files outside its own directory only through paths the user gives with --set
+// (docs/recipes.md, "Paths"): `..`, absolute paths and symlinks leading out are refused before
+// anything runs, one line naming the recipe, the step and the key, exit code 3.
+TEST_CASE("hostile recipe: paths leading out of the recipe's directory are refused unless given with --set",
+          "[hostile]") {
+  namespace fs = std::filesystem;
+  mp::test::ScratchDir dir;
+  const std::string recipes = dir.path("recipes");
+  fs::create_directories(recipes + "/data");
+  std::ofstream(dir.path("secret.txt")) << "not for recipes";
+  std::ofstream(recipes + "/data/inside.txt") << "fine";
+  fs::create_directory_symlink(dir.path(""), recipes + "/link");  // leads out, to the scratch directory
+  const std::string path = recipes + "/r.yaml";
+  // The recipe is run from its own directory, so its relative paths start there.
+  auto run = [&](const std::string& value, const std::string& sets = "") {
+    std::ofstream(path) << "vars:\n  dir: data\nsteps:\n  - name: look\n    tool: inspect\n    args:\n      path: "
+                        << value << "\n";
+    return mp::test::run_modelpress_after("cd " + mp::test::quoted(recipes) + " &&",
+                                          "run --dry-run r.yaml" + sets);
+  };
+  for (const std::string& escape : std::vector<std::string>{"../secret.txt", dir.path("secret.txt"), "link/secret.txt", "data/../../secret.txt",
+                                   "${dir}/../../secret.txt", "/etc/passwd"}) {
+    INFO(escape);
+    const auto r = run(escape);
+    mp::test::require_bad_input(r, "r.yaml:7: step 'look', key 'path'", "leads outside the recipe's directory");
+    CHECK(r.out.empty());
+  }
+  // Inside the directory, plain words that name nothing, and paths the user gave.
+  CHECK(run("data/inside.txt").out == "modelpress inspect data/inside.txt\n");
+  CHECK(run("${dir}/inside.txt").out == "modelpress inspect data/inside.txt\n");
+  CHECK(run("Q4_K_M").out == "modelpress inspect Q4_K_M\n");
+  const std::string secret = dir.path("secret.txt");
+  CHECK(run("${dir}", " --set dir=" + mp::test::quoted(secret)).out == "modelpress inspect " + secret + "\n");
+  CHECK(run("${dir}/x", " --set dir=" + mp::test::quoted(dir.path(""))).exit_code == 0);
+  // An explicit directory does not let the recipe climb out of it.
+  mp::test::require_bad_input(run("${dir}/../../secret.txt", " --set dir=" + mp::test::quoted(recipes + "/data")),
+                              "key 'path'", "leads outside");
 }

@@ -62,7 +62,9 @@ std::string error_of(const std::function<void()>& f) {
 
 TEST_CASE("recipe vars substitute, nest, read the environment and take --set", "[recipe]") {
   mp::test::ScratchDir dir;
-  ::setenv("MODELPRESS_RECIPE_TEST_ROOT", "/data/models", 1);
+  // Inside the recipe's directory: a recipe's own paths may not lead out of it (recipe_paths.h).
+  const std::string root = dir.path("models");
+  ::setenv("MODELPRESS_RECIPE_TEST_ROOT", root.c_str(), 1);
   const std::string yaml =
       "description: test\n"
       "vars:\n"
@@ -84,16 +86,16 @@ TEST_CASE("recipe vars substitute, nest, read the environment and take --set", "
   const mp::Recipe r = mp::load_recipe(path);
   CHECK(r.description == "test");
   CHECK(r.sha256 == mp::sha256_hex(yaml));
-  CHECK(r.vars == mp::RecipeVars{{"root", "/data/models"}, {"name", "tiny"}, {"model", "/data/models/tiny"},
+  CHECK(r.vars == mp::RecipeVars{{"root", root}, {"name", "tiny"}, {"model", root + "/tiny"},
                                  {"out", "out/tiny-q4"}, {"bits", "4"}});
-  CHECK(arg_text(r, 0, "model") == "/data/models/tiny");
+  CHECK(arg_text(r, 0, "model") == root + "/tiny");
   CHECK(r.steps[0].args[2].value.kind == mp::RecipeValue::Kind::boolean);
   CHECK(r.steps[0].args[3].value.items == std::vector<std::string>{"a", "tiny"});
   // A quoted "true" is text, not a flag switch.
   CHECK(r.steps[0].args[4].value.kind == mp::RecipeValue::Kind::text);
 
   const mp::Recipe set = mp::load_recipe(path, {"name=big", "bits=8"});
-  CHECK(arg_text(set, 0, "model") == "/data/models/big");
+  CHECK(arg_text(set, 0, "model") == root + "/big");
   CHECK(set.vars[3].second == "out/big-q8");
   ::unsetenv("MODELPRESS_RECIPE_TEST_ROOT");
   CHECK_THAT(error_of([&] { mp::load_recipe(path); }),

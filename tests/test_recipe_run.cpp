@@ -79,7 +79,7 @@ void check_manifest(const std::string& output, const std::string& recipe_name, c
 // A shipped recipe that trains, run on stories260K (`model_var`) in `dir` for 3 steps on a few KB of
 // TinyStories (enough windows, quick to cache the teacher on); it must succeed.
 mp::test::CommandResult run_training_recipe(const mp::test::ScratchDir& dir, const std::string& name,
-                                            const std::string& model_var) {
+                                            const std::string& model_var, const std::string& out) {
   {
     std::ifstream calib(mp::test::shared_path("corpora/tinystories/calib.txt"));
     std::string text(12000, '\0');
@@ -88,7 +88,7 @@ mp::test::CommandResult run_training_recipe(const mp::test::ScratchDir& dir, con
   }
   auto r = run_in(dir.path(), "run '" + recipe(name) + "' --set " + model_var + "='" +
                                   mp::test::shared_path("models/stories260K") +
-                                  "' --set data=data.txt --set steps=3 --set batch=2 --set seq=64 "
+                                  "' --set data=data.txt --set out=" + out + " --set steps=3 --set batch=2 --set seq=64 "
                                   "--set warmup=1 --set nsamples=4" +
                                   small_run_sets());
   INFO(r.err);
@@ -101,7 +101,9 @@ mp::test::CommandResult run_training_recipe(const mp::test::ScratchDir& dir, con
 TEST_CASE("modelpress run --dry-run prints the resolved plan and runs nothing", "[recipe]") {
   mp::test::ScratchDir dir;
   const auto r = run_in(dir.path(), "run '" + recipe("gptq-w4g128-vllm.yaml") +
-                                        "' --dry-run --set nsamples=8 --set 'calib=my calib.txt' --set threads=1");
+                                        "' --dry-run --set nsamples=8 --set 'calib=my calib.txt' --set threads=1"
+                                        " --set model=../shared/models/stories260K --set out=out/gptq-w4g128"
+                                        " --set eval_text=../shared/corpora/tinystories/eval.txt");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out ==
@@ -113,7 +115,8 @@ TEST_CASE("modelpress run --dry-run prints the resolved plan and runs nothing", 
   CHECK(fs::is_empty(dir.path()));
 
   const auto only = run_in(dir.path(), "run '" + recipe("distill-then-quantize.yaml") +
-                                           "' --dry-run --only export --set out=/tmp/d --set gguf_type=Q8_0");
+                                           "' --dry-run --only export --set out=/tmp/d --set gguf_type=Q8_0 --set teacher=" +
+                                           mp::test::shared_path("models/stories260K") + " --set data=data.txt --set eval_text=e.txt");
   CHECK(only.out ==
         "modelpress export --model /tmp/d/student-gptq-w4 --output /tmp/d/student-gptq-w4-Q4_K_M.gguf --type Q8_0\n");
   const auto unknown = run_in(dir.path(), "run '" + recipe("gguf-q4km.yaml") + "' --dry-run --set modle=x");
@@ -127,8 +130,8 @@ TEST_CASE("modelpress run refuses a bad recipe before running any step", "[recip
   const std::string model = mp::test::shared_path("models/stories260K");
   // The first step would write first.gguf; the problem is always in the second step or the file.
   auto recipe_with = [&](const std::string& top, const std::string& second) {
-    return top + "vars:\n  model: " + model +
-           "\nsteps:\n"
+    return top + "vars:\n  model: \"\"\n"  // given with --set: it lies outside the recipe's directory
+           "steps:\n"
            "  - name: first\n    tool: export\n    args:\n      model: ${model}\n      output: first.gguf\n"
            "  - name: second\n" +
            second;
@@ -157,7 +160,7 @@ TEST_CASE("modelpress run refuses a bad recipe before running any step", "[recip
     SECTION(c.what) {
       const std::string path = dir.path("bad.yaml");
       std::ofstream(path) << c.yaml;
-      const auto r = run_in(dir.path(), "run '" + path + "'");
+      const auto r = run_in(dir.path(), "run '" + path + "' --set model='" + model + "'");
       INFO(c.yaml << "\n" << r.err);
       CHECK(r.exit_code == 3);
       CHECK_THAT(r.err, Catch::StartsWith("modelpress: error: " + path + ":"));
@@ -172,12 +175,13 @@ TEST_CASE("modelpress run refuses a bad recipe before running any step", "[recip
 TEST_CASE("modelpress run stops at the first failing step with its exit code", "[recipe]") {
   mp::test::ScratchDir dir;
   const std::string path = dir.path("fails.yaml");
-  std::ofstream(path) << "vars:\n  model: " << mp::test::shared_path("models/stories260K")
-                      << "\nsteps:\n"
+  std::ofstream(path) << "vars:\n  model: \"\"\n"  // given with --set: it lies outside the recipe's directory
+                         "steps:\n"
                          "  - {name: export, tool: export, args: {model: \"${model}\", output: a.gguf, type: Q8_0}}\n"
                          "  - {name: eval, tool: eval, args: {model: a.gguf, text: missing.txt, threads: 1}}\n"
                          "  - {name: again, tool: export, args: {model: a.gguf, output: b.gguf}}\n";
-  const auto r = run_in(dir.path(), "run '" + path + "'");
+  const std::string model = " --set model='" + mp::test::shared_path("models/stories260K") + "'";
+  const auto r = run_in(dir.path(), "run '" + path + "'" + model);
   INFO(r.err);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.err, Catch::Contains("run: step 1/3 export: modelpress export --model") &&
@@ -186,7 +190,7 @@ TEST_CASE("modelpress run stops at the first failing step with its exit code", "
   CHECK_FALSE(fs::exists(dir.path("b.gguf")));
 
   // --from skips the steps before it: the recipe resumes at the failed step.
-  const auto resumed = run_in(dir.path(), "run '" + path + "' --from again");
+  const auto resumed = run_in(dir.path(), "run '" + path + "' --from again" + model);
   INFO(resumed.err);
   CHECK(resumed.exit_code == 0);
   CHECK(fs::exists(dir.path("b.gguf")));
@@ -197,7 +201,7 @@ TEST_CASE("recipe gptq-w4g128-vllm runs on stories260K", "[recipe][shipped]") {
   const auto r = run_in(dir.path(), "run '" + recipe("gptq-w4g128-vllm.yaml") + "' --set model='" +
                                         mp::test::shared_path("models/stories260K") + "' --set calib='" +
                                         mp::test::shared_path("corpora/tinystories/calib.txt") +
-                                        "' --set nsamples=8 --set seqlen=128" + small_run_sets());
+                                        "' --set nsamples=8 --set seqlen=128 --set out=out/gptq-w4g128" + small_run_sets());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   check_loads(dir.path("out/gptq-w4g128"), "qweight");
@@ -219,7 +223,7 @@ TEST_CASE("recipe awq-w4g128-vllm runs on stories260K", "[recipe][shipped]") {
   const auto r = run_in(dir.path(), "run '" + recipe("awq-w4g128-vllm.yaml") + "' --set model='" +
                                         mp::test::shared_path("models/stories260K") + "' --set calib='" +
                                         mp::test::shared_path("corpora/tinystories/calib.txt") +
-                                        "' --set nsamples=8 --set seqlen=128" + small_run_sets());
+                                        "' --set nsamples=8 --set seqlen=128 --set out=out/awq-w4g128" + small_run_sets());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   check_loads(dir.path("out/awq-w4g128"), "qzeros");
@@ -252,7 +256,7 @@ TEST_CASE("recipe gguf-q4km runs on stories260K", "[recipe][shipped]") {
 
 TEST_CASE("recipe distill-then-quantize runs on stories260K", "[recipe][shipped]") {
   mp::test::ScratchDir dir;
-  const auto r = run_training_recipe(dir, "distill-then-quantize.yaml", "teacher");
+  const auto r = run_training_recipe(dir, "distill-then-quantize.yaml", "teacher", "out/distilled");
   CHECK(fs::exists(dir.path("out/distilled/teacher-topk.h5")));
   CHECK_THAT(check_loads(dir.path("out/distilled/student"), "model.layers.2."), !Catch::Contains("model.layers.3."));
   check_loads(dir.path("out/distilled/student-gptq-w4"), "qweight");
@@ -271,7 +275,7 @@ TEST_CASE("recipe distill-then-quantize runs on stories260K", "[recipe][shipped]
 
 TEST_CASE("recipe prune-distill-quantize runs on stories260K", "[recipe][shipped][prune]") {
   mp::test::ScratchDir dir;
-  const auto r = run_training_recipe(dir, "prune-distill-quantize.yaml", "model");
+  const auto r = run_training_recipe(dir, "prune-distill-quantize.yaml", "model", "out/pruned");
   // Half of stories260K's parameters, in widths that are multiples of 32 (GPTQ groups of 32 and
   // Q4_0 blocks fit without padding or fallbacks).
   const auto pruned = nlohmann::json::parse(mp::test::read_file(dir.path("out/pruned/pruned/prune_report.json")));

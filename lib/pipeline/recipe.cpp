@@ -12,6 +12,7 @@
 
 #include "lib/base/error.h"
 #include "lib/base/sha256.h"
+#include "lib/pipeline/recipe_paths.h"
 
 namespace mp {
 
@@ -56,8 +57,9 @@ constexpr size_t kMaxExpandedBytes = size_t{1} << 20;
 // Resolves vars on demand, following references between them and refusing cycles.
 class VarResolver {
  public:
-  VarResolver(const Recipe& recipe, const RecipeVars& raw, const std::map<std::string, int>& lines)
-      : recipe_(recipe), raw_(raw), lines_(lines) {}
+  VarResolver(const Recipe& recipe, const RecipeVars& raw, const std::map<std::string, int>& lines,
+              const std::set<std::string>& given)
+      : recipe_(recipe), raw_(raw), lines_(lines), given_(given) {}
 
   // Replaces every ${name} and ${env:NAME} in `text`; `where` names the place for errors.
   std::string substitute(const std::string& text, const std::string& where) {
@@ -80,6 +82,19 @@ class VarResolver {
   }
 
   std::string value(const std::string& name) { return lookup(name, recipe_.where(lines_.at(name)) + ": vars." + name); }
+
+  // The start of `text`'s expansion that the user gave with --set: the value of the var `text`
+  // starts with, when that var was set, or else what that var's own text starts with. Empty when
+  // the expansion starts with anything the recipe wrote. Called once every var is resolved.
+  std::string explicit_prefix(const std::string& text) {
+    if (text.rfind("${", 0) != 0) return "";
+    const size_t end = text.find('}');
+    if (end == std::string::npos) return "";
+    const std::string name = text.substr(2, end - 2);
+    if (given_.count(name)) return resolved_.at(name);
+    auto raw = std::find_if(raw_.begin(), raw_.end(), [&](const auto& v) { return v.first == name; });
+    return raw == raw_.end() ? "" : explicit_prefix(raw->second);
+  }
 
  private:
   std::string lookup(const std::string& name, const std::string& where) {
@@ -105,6 +120,7 @@ class VarResolver {
   const Recipe& recipe_;
   const RecipeVars& raw_;
   const std::map<std::string, int>& lines_;
+  const std::set<std::string>& given_;  // vars set with --set
   std::map<std::string, std::string> resolved_;
   std::vector<std::string> resolving_;
 };
@@ -134,7 +150,9 @@ void read_vars(const Recipe& r, const YAML::Node& node, RecipeVars& raw, std::ma
   }
 }
 
-void apply_overrides(const Recipe& r, const std::vector<std::string>& overrides, RecipeVars& raw) {
+// Returns the names of the vars the user set.
+std::set<std::string> apply_overrides(const Recipe& r, const std::vector<std::string>& overrides, RecipeVars& raw) {
+  std::set<std::string> given;
   for (const auto& o : overrides) {
     const size_t eq = o.find('=');
     if (eq == std::string::npos) fail_input("--set " + o, "expected name=value");
@@ -143,14 +161,20 @@ void apply_overrides(const Recipe& r, const std::vector<std::string>& overrides,
     if (var == raw.end())
       fail_input("--set " + o, "'" + name + "' is not a variable of " + r.path + " (vars: " + var_names(raw) + ")");
     var->second = o.substr(eq + 1);
+    given.insert(name);
   }
+  return given;
 }
 
-RecipeValue read_value(const YAML::Node& node, const std::string& where, VarResolver& vars) {
+RecipeValue read_value(const YAML::Node& node, const std::string& where, VarResolver& vars,
+                       const RecipeConfinement& confinement) {
   RecipeValue v;
   auto item = [&](const YAML::Node& n) {
     if (!n.IsScalar() && !n.IsNull()) fail_input(where, "expected a scalar, a list of scalars, true or false");
-    return vars.substitute(scalar_text(n), where);
+    const std::string text = scalar_text(n);
+    std::string value = vars.substitute(text, where);
+    confinement.check(value, vars.explicit_prefix(text), where);
+    return value;
   };
   if (node.IsSequence()) {
     v.kind = RecipeValue::Kind::list;
@@ -166,7 +190,8 @@ RecipeValue read_value(const YAML::Node& node, const std::string& where, VarReso
   return v;
 }
 
-RecipeStep read_step(const Recipe& r, const YAML::Node& node, VarResolver& vars) {
+RecipeStep read_step(const Recipe& r, const YAML::Node& node, VarResolver& vars,
+                     const RecipeConfinement& confinement) {
   RecipeStep step;
   step.line = line_of(node);
   if (!node.IsMap()) fail_input(r.where(step.line), "a step is a mapping with name, tool and args");
@@ -189,7 +214,7 @@ RecipeStep read_step(const Recipe& r, const YAML::Node& node, VarResolver& vars)
     arg.line = line_of(kv.first);
     const std::string where = r.where(arg.line, step.name, arg.key);
     if (!seen.insert(arg.key).second) fail_input(where, "given twice");
-    arg.value = read_value(kv.second, where, vars);
+    arg.value = read_value(kv.second, where, vars, confinement);
     step.args.push_back(std::move(arg));
   }
   return step;
@@ -233,15 +258,16 @@ Recipe load_recipe(const std::string& path, const std::vector<std::string>& over
   RecipeVars raw;
   std::map<std::string, int> lines;
   read_vars(r, root["vars"], raw, lines);
-  apply_overrides(r, overrides, raw);
-  VarResolver vars(r, raw, lines);
+  const std::set<std::string> given = apply_overrides(r, overrides, raw);
+  VarResolver vars(r, raw, lines, given);
+  const RecipeConfinement confinement(path);
   for (const auto& v : raw) r.vars.emplace_back(v.first, vars.value(v.first));
 
   const YAML::Node steps = root["steps"];
   if (!steps || !steps.IsSequence() || steps.size() == 0) fail_input(path, "steps: expected a non-empty list of steps");
   std::set<std::string> names;
   for (const auto& node : steps) {
-    RecipeStep step = read_step(r, node, vars);
+    RecipeStep step = read_step(r, node, vars, confinement);
     if (!names.insert(step.name).second) fail_input(r.where(step.line, step.name, "name"), "two steps have this name");
     r.steps.push_back(std::move(step));
   }
