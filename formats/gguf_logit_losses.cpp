@@ -7,17 +7,6 @@
 
 namespace mp {
 
-namespace {
-
-// "model.layers.3.self_attn.q_proj.weight" -> 3; -1 for tensors outside the decoder layers.
-int64_t layer_of(const std::string& hf) {
-  const std::string prefix = "model.layers.";
-  if (hf.rfind(prefix, 0) != 0) return -1;
-  return std::stoll(hf.substr(prefix.size(), hf.find('.', prefix.size()) - prefix.size()));
-}
-
-}  // namespace
-
 LogitLossMeter::LogitLossMeter(const ModelSource& source, const at::Tensor& windows)
     : source_(source), windows_(windows.to(at::kLong)), rope_(source.config()) {
   at::NoGradGuard no_grad;
@@ -57,8 +46,7 @@ double LogitLossMeter::kl(const std::map<std::string, at::Tensor>& replaced) {
   int64_t first = layers;
   bool embedding = false;
   for (const auto& [name, t] : replaced) {
-    const int64_t layer = layer_of(name);
-    if (layer >= 0) first = std::min(first, layer);
+    if (const auto in_layer = hf_names::split_layer(name)) first = std::min(first, in_layer->layer);
     else if (name == hf_names::embed) embedding = true;
     else if (name != hf_names::lm_head) fail_runtime("LogitLossMeter: cannot replace " + name);
   }

@@ -71,12 +71,11 @@ std::shared_ptr<LogitLossMeter> logit_loss_meter(const ModelSource& source, cons
   if (target.calib.empty()) return nullptr;
   if (target.loss != "kl" && target.loss != "kl-scaled")
     fail_input("--target-loss", "unknown loss '" + target.loss + "' (kl, kl-scaled)");
-  const int64_t context = source.config().max_position_embeddings;
   CalibrationOptions calibration;
   calibration.file = target.calib;
   calibration.tokenizer = target.tokenizer;
   calibration.samples = target.windows;
-  calibration.seqlen = std::min<int64_t>(target.seqlen > 0 ? target.seqlen : 2048, context);
+  calibration.seqlen = calibration_seqlen(target.seqlen, source.config().max_position_embeddings);
   calibration.seed = target.seed;
   return std::make_shared<LogitLossMeter>(source, sample_calibration(model_tokenizer(source, target.tokenizer), calibration));
 }

@@ -14,6 +14,14 @@ std::string default_calibration_file() {
   return std::string(source_dir()) + "/.cache/data/moby-dick.txt";
 }
 
+int64_t calibration_seqlen(int64_t requested, int64_t context) {
+  if (requested <= 0) return std::min<int64_t>(2048, context);
+  if (requested > context)
+    fail_input("--seqlen", std::to_string(requested) + " exceeds the model's max_position_embeddings (" +
+                               std::to_string(context) + ")");
+  return requested;
+}
+
 at::Tensor sample_calibration(const Tokenizer& tokenizer, const CalibrationOptions& options) {
   const std::string file = options.file.empty() ? default_calibration_file() : options.file;
   if (options.file.empty() && !std::filesystem::exists(file))

@@ -17,6 +17,10 @@ struct CalibrationOptions {
   uint64_t seed = 0;
 };
 
+// The window length to use: `requested`, or min(2048, context) when it is 0; a length beyond the
+// model's context is bad input (--seqlen).
+int64_t calibration_seqlen(int64_t requested, int64_t context);
+
 // The built-in default: Moby Dick, fetched by scripts/fetch-data.sh ($MODELPRESS_DATA overrides).
 std::string default_calibration_file();
 

@@ -257,10 +257,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   const auto start = Clock::now();
   const ModelConfig& config = source.config();
   CalibrationOptions calibration = plan.calibration;
-  if (calibration.seqlen <= 0) calibration.seqlen = std::min<int64_t>(2048, config.max_position_embeddings);
-  if (calibration.seqlen > config.max_position_embeddings)
-    fail_input("--seqlen", std::to_string(calibration.seqlen) + " exceeds the model's max_position_embeddings (" +
-                               std::to_string(config.max_position_embeddings) + ")");
+  calibration.seqlen = calibration_seqlen(calibration.seqlen, config.max_position_embeddings);
   // Quantization math runs in f32 on the f32 weights whatever the compute type; with bf16 the
   // calibration forwards (the activations every layer passes on and the inputs the Hessians are
   // accumulated from, in f32) run in bf16.

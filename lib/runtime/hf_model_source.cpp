@@ -45,9 +45,9 @@ void HfModelSource::release(const std::string& name) const {
 std::optional<QuantizedLinear> HfModelSource::quantized_linear(const std::string& name) const {
   const std::string prefix = quantized_prefix(name);
   if (prefix.empty()) return std::nullopt;
-  // "model.layers.<i>.<suffix>": the configured shape says where padding ends.
-  const size_t dot = prefix.find('.', std::string("model.layers.").size());
-  const auto [out, in] = config_.linear_shape(prefix.substr(dot + 1));
+  // The configured shape says where padding ends.
+  const auto in_layer = hf_names::split_layer(prefix);
+  const auto [out, in] = config_.linear_shape(in_layer ? in_layer->suffix : prefix);
   return gptq_ ? read_gptq_linear(checkpoint_, prefix, *gptq_, out, in)
                : read_awq_linear(checkpoint_, prefix, *awq_, out, in);
 }

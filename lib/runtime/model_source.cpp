@@ -2,10 +2,23 @@
 
 #include "lib/arch/architecture.h"
 
+#include <cctype>
+
 namespace mp {
 
 std::string hf_names::layer(int64_t i, const std::string& suffix) {
   return "model.layers." + std::to_string(i) + "." + suffix;
+}
+
+std::optional<hf_names::LayerTensorName> hf_names::split_layer(const std::string& name) {
+  const std::string prefix = "model.layers.";
+  if (name.rfind(prefix, 0) != 0) return std::nullopt;
+  size_t end = prefix.size();
+  int64_t layer = 0;
+  for (; end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])) && end - prefix.size() < 9; ++end)
+    layer = layer * 10 + (name[end] - '0');
+  if (end == prefix.size() || end >= name.size() || name[end] != '.') return std::nullopt;
+  return LayerTensorName{layer, name.substr(end + 1)};
 }
 
 void release_layer_pages(const ModelSource& source, int64_t i) {

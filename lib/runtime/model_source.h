@@ -43,6 +43,12 @@ void release_layer_pages(const ModelSource& source, int64_t i);
 // HF tensor names of the Llama family, in one place.
 namespace hf_names {
 std::string layer(int64_t i, const std::string& suffix);  // "model.layers.<i>.<suffix>"
+struct LayerTensorName {
+  int64_t layer;
+  std::string suffix;
+};
+// The inverse of layer(); nullopt for a name outside the decoder layers.
+std::optional<LayerTensorName> split_layer(const std::string& name);
 inline const char* embed = "model.embed_tokens.weight";
 inline const char* final_norm = "model.norm.weight";
 inline const char* lm_head = "lm_head.weight";

@@ -8,8 +8,6 @@ namespace mp {
 
 namespace {
 
-const std::string kLayerPrefix = "model.layers.";
-
 // The shape of "<suffix>" inside a decoder layer, from the family's description (lib/arch/).
 std::optional<std::vector<int64_t>> layer_tensor_shape(const ModelConfig& c, const std::string& suffix) {
   for (const LayerTensor& t : architecture_of(c).layer_tensors(c))
@@ -22,10 +20,9 @@ std::optional<std::vector<int64_t>> layer_tensor_shape(const ModelConfig& c, con
 std::optional<std::vector<int64_t>> expected_tensor_shape(const ModelConfig& c, const std::string& name) {
   if (name == hf_names::embed || name == hf_names::lm_head) return {{c.vocab_size, c.hidden_size}};
   if (name == hf_names::final_norm) return {{c.hidden_size}};
-  if (name.rfind(kLayerPrefix, 0) != 0) return std::nullopt;
-  const size_t dot = name.find('.', kLayerPrefix.size());
-  if (dot == std::string::npos) return std::nullopt;
-  return layer_tensor_shape(c, name.substr(dot + 1));
+  const auto in_layer = hf_names::split_layer(name);
+  if (!in_layer) return std::nullopt;
+  return layer_tensor_shape(c, in_layer->suffix);
 }
 
 void check_tensor_shape(const ModelConfig& config, const std::string& name, const at::Tensor& tensor,
