@@ -26,8 +26,12 @@ mkdir -p "$work"
 
 field() { python3 -c 'import json,sys; j=json.load(sys.stdin); print(j'"$1"')'; }
 ppl() {  # model dir -> its PPL, kept in DIR.ppl-CHUNKS so a table printed again does not evaluate again
-  local kept="$work/$(basename "$1").ppl-$chunks"
-  [ -e "$kept" ] || "$mp" eval -q --json --dtype f32 --ctx 256 --chunks "$chunks" -t "$threads" -m "$1" -f "$text" | field '["ppl"]' > "$kept"
+  local kept
+  kept="$work/$(basename "$1").ppl-$chunks"
+  if [ ! -e "$kept" ]; then  # via a temporary file: a failed eval leaves nothing to reuse
+    "$mp" eval -q --json --dtype f32 --ctx 256 --chunks "$chunks" -t "$threads" -m "$1" -f "$text" | field '["ppl"]' > "$kept.tmp"
+    mv "$kept.tmp" "$kept"
+  fi
   cat "$kept"
 }
 params() { "$mp" inspect --json "$1" | field '["parameters"]'; }
