@@ -27,6 +27,9 @@ batch="${BATCH:-8}"
 chunks="${CHUNKS:-100}"
 threads="${THREADS:-2}"
 grid="${GRID:-frozen}"
+# The step rows export checkpoint masters with `export --grid-from`, which levels on the stored
+# parameters only: the hybrid grid's runs are judged by bench/qad_judged_run.sh instead.
+[ "$grid" != hybrid ] || { echo "qad_kld_table: GRID=hybrid is not supported here; use bench/qad_judged_run.sh" >&2; exit 2; }
 types=("$@")
 [ ${#types[@]} -gt 0 ] || types=(Q2_K Q3_K_M)
 mkdir -p "$work"

@@ -136,16 +136,20 @@ class OutputRemovedOnFailure {
   bool owned_;
 };
 
-// --grid resolved: frozen needs a gguf target and a GGUF --init-weights to read the parameters from.
+// --grid resolved: frozen and hybrid need a gguf target and a GGUF --init-weights to read the
+// parameters from.
 std::string grid_mode(const DistillTrainRequest& r, const std::optional<QuantizeTarget>& target) {
-  if (!r.grid.empty() && r.grid != "frozen" && r.grid != "rechosen")
-    fail_input("--grid", "use frozen or rechosen, not '" + r.grid + "'");
+  if (!r.grid.empty() && r.grid != "frozen" && r.grid != "hybrid" && r.grid != "rechosen")
+    fail_input("--grid", "use frozen, hybrid or rechosen, not '" + r.grid + "'");
   if (!target) {
     if (!r.grid.empty()) fail_input("--grid", "only applies with --quantize");
+    if (r.types_from_init) fail_input("--types-from-init", "only applies with --quantize");
     return "";
   }
-  if (r.grid == "frozen" && r.init_weights.empty())
-    fail_input("--grid", "frozen keeps the block parameters of --init-weights, a GGUF file; none given");
+  if (r.types_from_init && r.init_weights.empty())
+    fail_input("--types-from-init", "reads the per-tensor types of --init-weights, a GGUF file; none given");
+  if ((r.grid == "frozen" || r.grid == "hybrid") && r.init_weights.empty())
+    fail_input("--grid", r.grid + " keeps the block parameters of --init-weights, a GGUF file; none given");
   if (!r.grid.empty()) return r.grid;
   return target->gguf && !r.init_weights.empty() && is_gguf_file(r.init_weights) ? "frozen" : "rechosen";
 }
@@ -154,10 +158,12 @@ std::string grid_mode(const DistillTrainRequest& r, const std::optional<Quantize
 
 DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   // Checked before anything is read or written: an unknown type leaves no output behind.
-  const std::optional<QuantizeTarget> target =
+  std::optional<QuantizeTarget> target =
       r.quantize.empty() ? std::nullopt : std::optional<QuantizeTarget>(parse_quantize_target(r.quantize));
   if (!r.init_weights.empty() && !target) fail_input("--init-weights", "only applies with --quantize");
   const std::string grid = grid_mode(r, target);
+  if (r.types_from_init) FakeQuantizer::take_tensor_types(*target, r.init_weights, "--types-from-init");
+  const bool stored_grid = grid == "frozen" || grid == "hybrid";
   RuntimeOptions runtime = apply_runtime_settings(r.runtime);
   const WorldInfo world_info = world_from_environment();
   runtime.device = device_for_process(world_info, runtime.device);
@@ -171,7 +177,7 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   std::shared_ptr<const FakeQuantizer> quantizer;
   if (target) {
     auto fake = std::make_shared<FakeQuantizer>(*target, student.config());
-    if (grid == "frozen") fake->freeze_grids(r.init_weights, "--grid");
+    if (stored_grid) fake->freeze_grids(r.init_weights, "--grid", grid == "hybrid");
     quantizer = fake;
     student.set_weight_view(
         [quantizer](const std::string& name, const at::Tensor& master) { return quantizer->apply(name, master); });
@@ -210,8 +216,10 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
   report.signal = signal->describe();
   TrainOptions train = r.train;
   train.dtype = runtime.dtype;
-  // A resume must round on the same grids: frozen ones are those of the same file.
-  train.quantize = grid == "frozen" ? r.quantize + ", grid frozen to sha256 " + sha256_file(r.init_weights) : r.quantize;
+  // A resume must round on the same grids and types: stored ones are those of the same file.
+  train.quantize = r.quantize;
+  if (stored_grid || r.types_from_init)
+    train.quantize += ", grid " + grid + (r.types_from_init ? ", types" : "") + " from sha256 " + sha256_file(r.init_weights);
   report.train = mp::train(student, *signal, data, eval_data.get(), world, train);
   if (quantizer) {
     for (const auto& [name, grid] : quantizer->grids()) ++report.quantized_grids[grid];
@@ -219,7 +227,8 @@ DistillTrainReport run_distill_train(const DistillTrainRequest& r) {
     report.grid = grid;
     report.frozen_tensors = static_cast<int64_t>(quantizer->frozen_grids().size());
     if (world.is_writer() && !report.train.stopped_early)
-      report.quantized_out = export_quantized_student(*target, r.train.out, grid == "frozen" ? r.init_weights : "");
+      report.quantized_out =
+          export_quantized_student(*target, r.train.out, stored_grid ? r.init_weights : "", grid == "hybrid");
   }
   return report;
 }

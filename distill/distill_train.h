@@ -31,9 +31,13 @@ struct DistillTrainRequest {
   std::string quantize;
   std::string init_weights;
   // "frozen": keep the block parameters --init-weights (a GGUF) stores, re-level only the codes;
+  // "hybrid": per super-block the better of those and the search's own on the current weights;
   // "rechosen": the encoder's search on every forward. Empty: frozen when --init-weights is a
   // GGUF file, else rechosen (docs/qad.md says why).
   std::string grid;
+  // Every tensor gets the type the GGUF --init-weights stores it in (a size-targeted file), not
+  // the mix's; the --quantize type then only labels the file.
+  bool types_from_init = false;
 
   std::string data, eval_data;           // .h5 token datasets, or text files tokenized into --out
   DistillOptions distill;
@@ -54,8 +58,8 @@ struct DistillTrainReport {
   // rounds per grid, and the tensors stored on another grid than the target asks for.
   std::string quantized_out;
   std::map<std::string, int64_t> quantized_grids;
-  std::string grid;             // "frozen" or "rechosen"
-  int64_t frozen_tensors = 0;   // tensors whose grid parameters came from --init-weights
+  std::string grid;             // "frozen", "hybrid" or "rechosen"
+  int64_t frozen_tensors = 0;   // tensors whose grid parameters came (frozen, or in part: hybrid) from --init-weights
   std::vector<QuantizeFallback> quantize_fallbacks;
 };
 

@@ -95,12 +95,21 @@ FakeQuantizer::FakeQuantizer(QuantizeTarget target, const ModelConfig& config)
   }
 }
 
-void FakeQuantizer::freeze_grids(const std::string& path, const std::string& option) {
+void FakeQuantizer::take_tensor_types(QuantizeTarget& target, const std::string& path, const std::string& option) {
+  if (!target.gguf) fail_input(option, "per-tensor types need a gguf: target, not " + target.spec);
+  if (!is_gguf_file(path)) fail_input(option, "the per-tensor types are read from a GGUF --init-weights, not " + path);
+  const GgufFile file(path);
+  for (const GgufTensorInfo& info : file.tensors())
+    if (info.shape().size() == 2) target.gguf_type.overrides.allocated[info.name] = info.type;
+}
+
+void FakeQuantizer::freeze_grids(const std::string& path, const std::string& option, bool per_block_better) {
   if (!target_.gguf) fail_input(option, "a frozen grid needs a gguf: target (" + target_.spec + " re-chooses its scales)");
   if (!is_gguf_file(path)) fail_input(option, "a frozen grid needs a GGUF file to read it from, not " + path);
   std::map<std::string, GgmlType> types;
   for (const auto& [name, t] : gguf_tensors_) types[name] = t.type;
   frozen_ = read_stored_grids(path, config_, types);
+  per_block_better_ = per_block_better;
 }
 
 at::Tensor FakeQuantizer::round(const std::string& name, const at::Tensor& w) const {
@@ -109,7 +118,8 @@ at::Tensor FakeQuantizer::round(const std::string& name, const at::Tensor& w) co
   const at::Tensor cpu = w.detach().to(at::kCPU, at::kFloat);
   at::Tensor q;
   if (const auto frozen = frozen_.find(name); frozen != frozen_.end()) {
-    q = level_on_bound_grid(frozen->second, cpu).dequantize();
+    q = level_on_bound_grid(per_block_better_ ? better_grid_per_block(frozen->second, cpu) : frozen->second, cpu)
+            .dequantize();
   } else if (gptq_grid_) {
     q = quantize_rtn(cpu, gptq_grid_).dequantize();
   } else {

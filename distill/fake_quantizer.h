@@ -55,9 +55,17 @@ class FakeQuantizer {
 
   // Keeps the block parameters the GGUF file `path` stores for every tensor it holds in the type
   // this target gives it (a k-quant); round() then re-levels those tensors on them instead of
-  // re-choosing them. A gptq target, or a file that is not GGUF, is bad input naming `option`.
-  void freeze_grids(const std::string& path, const std::string& option);
+  // re-choosing them, or with per_block_better on better_grid_per_block(them, the weights): per
+  // super-block the stored or the re-chosen parameters, whichever fits the current weights better.
+  // A gptq target, or a file that is not GGUF, is bad input naming `option`.
+  void freeze_grids(const std::string& path, const std::string& option, bool per_block_better = false);
   const StoredGrids& frozen_grids() const { return frozen_; }
+
+  // The per-tensor types the GGUF file `path` stores (a size-targeted file's allocation), given to
+  // `target.gguf_type` as its allocation: every tensor the file holds gets the file's type, in
+  // training and in the export, instead of the mix's (distill-train --types-from-init). A target
+  // that is not gguf:, or a file that is not GGUF, is bad input naming `option`.
+  static void take_tensor_types(QuantizeTarget& target, const std::string& path, const std::string& option);
 
   // What the exported file holds for parameter `name` with values `w`: decode(encode(w)). No grad.
   at::Tensor round(const std::string& name, const at::Tensor& w) const;
@@ -77,6 +85,7 @@ class FakeQuantizer {
   std::map<std::string, std::string> grid_names_;
   std::vector<QuantizeFallback> fallbacks_;
   StoredGrids frozen_;
+  bool per_block_better_ = false;
 };
 
 }  // namespace mp

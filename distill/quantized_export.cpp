@@ -34,7 +34,7 @@ void write_gptq_checkpoint(const QuantizeTarget& target, const ModelSource& sour
 }  // namespace
 
 std::string export_quantized_student(const QuantizeTarget& target, const std::string& model_dir,
-                                     const std::string& grid_from) {
+                                     const std::string& grid_from, bool per_block_better) {
   const std::shared_ptr<const ModelSource> source = open_model(model_dir);
   if (!target.gguf) {
     const std::string out = model_dir + "/gptq-w" + std::to_string(target.gptq.bits) + "g" +
@@ -45,6 +45,7 @@ std::string export_quantized_student(const QuantizeTarget& target, const std::st
   GgufExportOptions options;
   options.type = target.gguf_type;
   options.grid_from = grid_from;
+  options.grid_from_per_block_better = per_block_better;
   const std::string out = model_dir + "/model-" + target.gguf_type.name + ".gguf";
   export_gguf(*source, out, options);
   return out;

@@ -14,8 +14,10 @@ namespace mp {
 // Writes OUT/model-TYPE.gguf or the directory OUT/gptq-wBgG from the HF model in `model_dir`
 // (= OUT); returns the path written. `grid_from`: the GGUF whose stored block parameters the
 // run's grids were frozen to (FakeQuantizer::freeze_grids), empty if none; those tensors are
-// written with these parameters and the codes levelled on them, as training rounded them.
+// written with these parameters and the codes levelled on them, as training rounded them; with
+// per_block_better, per super-block those or the search's own, as the hybrid grid rounds
+// (better_grid_per_block). The target's allocation (--types-from-init) gives the tensor types.
 std::string export_quantized_student(const QuantizeTarget& target, const std::string& model_dir,
-                                     const std::string& grid_from);
+                                     const std::string& grid_from, bool per_block_better = false);
 
 }  // namespace mp

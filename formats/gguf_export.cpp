@@ -67,7 +67,8 @@ GgufExportSummary export_gguf(const ModelSource& source, const std::string& out_
     std::map<std::string, GgmlType> types;
     for (const PlannedTensor& t : layout.tensors)
       if (!t.name.hf.empty()) types[t.name.hf] = t.type.used;
-    on_stored_grids.emplace(source, read_stored_grids(options.grid_from, source.config(), types));
+    on_stored_grids.emplace(source, read_stored_grids(options.grid_from, source.config(), types),
+                            options.grid_from_per_block_better);
   }
   const ModelSource& input = on_stored_grids ? *on_stored_grids : source;
   summary.quantized_input = input.quantization_method();

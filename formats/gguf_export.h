@@ -62,6 +62,9 @@ struct GgufExportOptions {
   // type this export gives it: those tensors are levelled on them (formats/gguf_stored_grids.h)
   // instead of searched. Empty: every tensor searched.
   std::string grid_from;
+  // With grid_from: per super-block, the better of those stored parameters and the search's own
+  // (better_grid_per_block), as `distill-train --grid hybrid` rounds.
+  bool grid_from_per_block_better = false;
   // --target-bpw / --target-size: each 2-D weight's type chosen to minimise the importance-weighted
   // quantization error under the byte budget (formats/gguf_size_target.h); `type` then only labels
   // the file (general.file_type) and its overrides pin the tensors they name.

@@ -23,12 +23,23 @@ using StoredGrids = std::map<std::string, std::shared_ptr<const GgufBlockGrid>>;
 StoredGrids read_stored_grids(const std::string& path, const ModelConfig& config,
                               const std::map<std::string, GgmlType>& types);
 
+// Per 256-value super-block, the better for `w` [rows, columns] of `stored`'s parameters and the
+// ones the type's encoder chooses for w itself (what `export --type` would write): the block keeps
+// the stored ones unless the encoder's give a strictly smaller sum of squared errors on w. While w
+// still decodes exactly from the stored parameters (a GPTQ-in-grid file's own weights) every block
+// keeps them, so a run starts at that file; as the weights move, blocks whose stored parameters
+// went stale take the encoder's (docs/qad.md, "hybrid grid"). Deterministic in w.
+std::shared_ptr<const GgufBlockGrid> better_grid_per_block(const std::shared_ptr<const GgufBlockGrid>& stored,
+                                                           const at::Tensor& w);
+
 // `base` with every tensor of `grids` levelled on its stored grid: quantized_linear() holds the
 // codes and the grid (the GGUF exporter packs them as they are), tensor() what they decode to.
 // Other tensors are base's.
 class StoredGridModel : public ModelSource {
  public:
-  StoredGridModel(const ModelSource& base, StoredGrids grids) : base_(base), grids_(std::move(grids)) {}
+  // per_block_better: level each tensor on better_grid_per_block(its stored grid, its weights).
+  StoredGridModel(const ModelSource& base, StoredGrids grids, bool per_block_better = false)
+      : base_(base), grids_(std::move(grids)), per_block_better_(per_block_better) {}
 
   const ModelConfig& config() const override { return base_.config(); }
   bool has(const std::string& name) const override { return base_.has(name); }
@@ -42,6 +53,7 @@ class StoredGridModel : public ModelSource {
  private:
   const ModelSource& base_;
   StoredGrids grids_;
+  bool per_block_better_;
 };
 
 }  // namespace mp

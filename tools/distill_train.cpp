@@ -66,9 +66,11 @@ void print_report(const DistillTrainRequest& r, const DistillTrainReport& report
     std::cout << "fake-quantized on " << r.quantize << ":";
     for (const auto& [grid, n] : report.quantized_grids) std::cout << " " << grid << " x" << n;
     std::cout << "\n";
-    if (report.grid == "frozen")
-      std::cout << "grid parameters frozen to " << r.init_weights << "'s for " << report.frozen_tensors
-                << " tensors (the others re-chosen every step)\n";
+    if (report.grid == "frozen" || report.grid == "hybrid")
+      std::cout << "grid parameters " << (report.grid == "frozen" ? "frozen to " : "per block the better of ")
+                << r.init_weights << "'s" << (report.grid == "frozen" ? "" : " and the search's") << " for "
+                << report.frozen_tensors << " tensors (the others re-chosen every step)\n";
+    if (r.types_from_init) std::cout << "per-tensor types from " << r.init_weights << "\n";
     for (const QuantizeFallback& f : report.quantize_fallbacks)
       std::cout << "  fallback " << f.tensor << ": wanted " << f.wanted << ", used " << f.used << " (" << f.why << ")\n";
   }
@@ -101,7 +103,11 @@ void add_distill_train(CLI::App& app) {
                   "with --quantize: start the masters at this model's (dequantized) weights, e.g. a GPTQ GGUF");
   cmd->add_option("--grid", r->grid,
                   "with --quantize: frozen (keep the block scales --init-weights, a GGUF, stores; re-level only the "
-                  "codes) or rechosen (the encoder's search every step); default frozen for a GGUF --init-weights");
+                  "codes), hybrid (per super-block the better of those and the search's own for the current weights) "
+                  "or rechosen (the encoder's search every step); default frozen for a GGUF --init-weights");
+  cmd->add_flag("--types-from-init", r->types_from_init,
+                "with --quantize gguf:TYPE: every tensor takes the type the GGUF --init-weights stores it in (a "
+                "size-targeted file's mix) instead of TYPE's rules; TYPE then only labels the file");
   cmd->add_option("--data", r->data, "training tokens: .h5 token dataset or text file")->required();
   cmd->add_option("--eval-data", r->eval_data, "held-out tokens (.h5 or text)");
   cmd->add_option("--out", t.out, "output HF directory (checkpoint/ and metrics.jsonl inside)")->required();
