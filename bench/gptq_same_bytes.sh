@@ -2,9 +2,10 @@
 # Do two builds quantize with GPTQ to the same bytes? For each build directory given: the SHA-256 of
 # codes, scales, zeros and g_idx of bench_gptq's 4096×4096 solve (--quick --square-only, with and
 # without --act-order), and of every tensor of a stories260K GPTQ checkpoint (quantize --method gptq
-# --bits 4 --group-size 32 --nsamples 16 --seqlen 128, with and without --act-order; the header's
-# provenance strings are left out, bench/safetensors_tensor_hashes.py). With two builds the two
-# lists are compared and the script exits 1 if they differ.
+# --bits 4 --group-size 32 --nsamples 16 --seqlen 128 on TinyStories' calib.txt, with and without
+# --act-order; the header's provenance strings are left out, bench/safetensors_tensor_hashes.py).
+# With two builds the two lists are compared and the script exits 1 if they differ. The benches'
+# whole outputs (timings too) are kept in WORK (default: a new temporary directory).
 #
 #   bench/gptq_same_bytes.sh BUILD_DIR [OTHER_BUILD_DIR]     (env THREADS, default 2; WORK)
 set -euo pipefail
@@ -23,11 +24,12 @@ digests() {  # BUILD_DIR OUT_FILE
   : >"$out"
   for order in "" --act-order; do
     name="bench_gptq${order:+ $order}"
-    "$build/bench_gptq" --quick --square-only --sha256 --threads "$threads" $order |
+    "$build/bench_gptq" --quick --square-only --sha256 --threads "$threads" $order | tee -a "$out.log" |
       sed -n "s/^  sha256 /$name /p" >>"$out"
     rm -rf "$work/ckpt"
     "$build/modelpress" quantize --method gptq --bits 4 --group-size 32 --nsamples 16 --seqlen 128 \
-      --threads "$threads" $order -m "$shared/models/stories260K" -o "$work/ckpt" --quiet
+      --calib "$shared/corpora/tinystories/calib.txt" --threads "$threads" $order \
+      -m "$shared/models/stories260K" -o "$work/ckpt" --quiet
     python3 "$here/safetensors_tensor_hashes.py" "$work/ckpt" | sed "s/^/stories260K${order:+ $order} /" >>"$out"
   done
 }
