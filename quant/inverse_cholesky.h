@@ -2,8 +2,8 @@
 // "Cholesky reformulation". LibTorch computes it as at::linalg_cholesky_ex (LAPACK potrf on the
 // lower triangle), at::cholesky_inverse (potri, then the lower triangle reflected onto the upper)
 // and at::linalg_cholesky_ex(upper) (potrf on the upper triangle), each into a new column-major
-// matrix after a triangular copy. On the development VM those four fresh [n, n] matrices cost more
-// in page faults than LAPACK spent computing (docs/performance.md, "GPTQ against its flop bound").
+// matrix after a triangular copy. On the development VM those fresh [n, n] matrices cost about as
+// much in page faults as LAPACK spent computing (docs/performance.md, "GPTQ against its flop bound").
 #pragma once
 #include <ATen/ATen.h>
 
