@@ -2,9 +2,11 @@
 // tokens and of the GPTQ factorization and solve, each against its flop count at the sgemm rate
 // measured in the same process.
 //
-//   bench_gptq [--threads N] [--quick] [--act-order]
+//   bench_gptq [--threads N] [--quick] [--act-order] [--square-only] [--sha256]
 //
-// --quick uses 8 × 2048 tokens instead of 128 × 2048. Inputs are synthetic
+// --quick uses 8 × 2048 tokens instead of 128 × 2048; --square-only skips the 11008×4096 layer;
+// --sha256 prints the SHA-256 of each solve's codes, scales, zeros and g_idx, so that two builds
+// can be checked to give the same bytes (bench/gptq_same_bytes.sh). Inputs are synthetic
 // (bench/synthetic_calibration.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -16,6 +18,7 @@
 
 #include "bench/bench_support.h"
 #include "bench/synthetic_calibration.h"
+#include "lib/base/sha256.h"
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
 #include "quant/rtn.h"
@@ -36,11 +39,19 @@ double relative_output_error(const at::Tensor& w, const mp::QuantizedLinear& lay
          at::matmul(x, w.t()).square().sum().item<double>();
 }
 
+std::string tensor_sha256(const at::Tensor& t) {
+  const at::Tensor bytes = t.contiguous();
+  mp::Sha256 hash;
+  hash.update(bytes.data_ptr(), bytes.nbytes());
+  return hash.hex_digest();
+}
+
 // The factorization H + λI → L → (LLᵀ)⁻¹ → U costs n³/3 + 2n³/3 + n³/3 flops; the solve spreads
 // every column's error to every later column of every row, n²·out flops, as matrix products of the
 // lazy batches plus matrix-vector products inside each batch. The bound is those flops at the sgemm
 // rate measured in this process; the ratio says how far from it each part runs.
-void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order, const mp::bench::SgemmRate& sgemm) {
+void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order, bool print_sha256,
+                 const mp::bench::SgemmRate& sgemm) {
   mp::AffineGridOptions grid;  // 4 bits, group 128, asymmetric: the common GPTQ setting
   mp::GptqOptions options;
   options.act_order = act_order;
@@ -69,13 +80,19 @@ void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order, cons
   part("factorization", factor_s, factor_cpu, factor_gflop);
   part("solve", solve_s, solve_cpu, solve_gflop);
   part("both", factor_s + solve_s, factor_cpu + solve_cpu, factor_gflop + solve_gflop);
+  if (print_sha256) {
+    const mp::QuantizedLinear& layer = result.layer;
+    std::printf("  sha256 codes %s\n  sha256 scales %s\n  sha256 zeros %s\n  sha256 g_idx %s\n",
+                tensor_sha256(layer.codes).c_str(), tensor_sha256(layer.scales).c_str(),
+                tensor_sha256(layer.zeros).c_str(), tensor_sha256(layer.g_idx).c_str());
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2;
-  bool quick = false, act_order = false;
+  bool quick = false, act_order = false, square_only = false, print_sha256 = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
       threads = std::stoi(argv[++i]);
@@ -83,8 +100,12 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (!std::strcmp(argv[i], "--act-order")) {
       act_order = true;
+    } else if (!std::strcmp(argv[i], "--square-only")) {
+      square_only = true;
+    } else if (!std::strcmp(argv[i], "--sha256")) {
+      print_sha256 = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--quick] [--act-order]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--quick] [--act-order] [--square-only] [--sha256]\n", argv[0]);
       return 2;
     }
   }
@@ -105,8 +126,8 @@ int main(int argc, char** argv) {
       2.0 * tokens * kHidden * kHidden / hessian.accumulate_s / 1e9, hessian.generate_s);
 
   // Both layer shapes read the same 4096-wide inputs, so they share one Hessian.
-  bench_solve(kHidden, hessian, act_order, sgemm);
-  bench_solve(kIntermediate, hessian, act_order, sgemm);
+  bench_solve(kHidden, hessian, act_order, print_sha256, sgemm);
+  if (!square_only) bench_solve(kIntermediate, hessian, act_order, print_sha256, sgemm);
   std::printf("peak RSS %.0f MB\n", peak_rss_mb());
   return 0;
 }

@@ -2,31 +2,17 @@
 
 #include <ATen/Parallel.h>
 
-#include <tuple>
+#include <algorithm>
+#include <cmath>
 
+#include "lib/base/blas_threads.h"
 #include "lib/base/error.h"
+#include "lib/base/huge_page_tensor.h"
+#include "quant/inverse_cholesky.h"
 #include "quant/span_grid.h"
 
 namespace mp {
 namespace {
-
-// The per-column steps touch one column, a few thousand floats: handing them to the thread pool
-// costs more in wake-ups than it saves (and, on a busy machine, spinning workers starve the
-// thread doing the work), so they run on the calling thread alone.
-class SingleThreaded {
- public:
-  SingleThreaded() : previous_(at::get_num_threads()) {
-    if (previous_ > 1) at::set_num_threads(1);
-  }
-  ~SingleThreaded() {
-    if (previous_ > 1) at::set_num_threads(previous_);
-  }
-  SingleThreaded(const SingleThreaded&) = delete;
-  SingleThreaded& operator=(const SingleThreaded&) = delete;
-
- private:
-  int previous_;
-};
 
 struct SolvedColumns {
   at::Tensor codes;                // int32 [columns, rows]: row q holds the q-th processed column
@@ -45,6 +31,29 @@ struct GroupPlan {
   at::Tensor importance;       // [columns] in processing order, or undefined
 };
 
+// GPTQ's rows are independent given U, and a column's steps (its update from the block's earlier
+// columns, quantize, error) are latency-bound, ~85 µs for 4096 rows on one thread: they run on the
+// rows cut into ranges, one per thread. A range is whole tiles of 64 rows. The matrix products of
+// these steps have one column and give the same bits on any rows (OpenBLAS's sgemm, checked on
+// 200 to 11008 rows); products of several columns do not (rows near a cut round differently), so
+// the lazy-batch update and the update before a group is chosen stay one product over all rows.
+struct RowRange {
+  int64_t begin, end;
+  at::Tensor dequantized;  // the current column's ŵ on these rows
+};
+
+std::vector<RowRange> row_ranges(int64_t rows) {
+  constexpr int64_t kTile = 64;
+  const int64_t tiles = (rows + kTile - 1) / kTile;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), tiles));
+  std::vector<RowRange> ranges;
+  for (int64_t p = 0; p < parts; ++p) {
+    const int64_t begin = tiles * p / parts * kTile, end = std::min(rows, tiles * (p + 1) / parts * kTile);
+    ranges.push_back({begin, end, at::empty({end - begin}, at::kFloat)});
+  }
+  return ranges;
+}
+
 // Steps "lazy batch updates" and "quantize column, spread its error": columns_major [columns, rows]
 // holds Wᵀ in processing order and is updated in place. The columns after a block receive its
 // errors once the block is done, as one matrix product; inside the block a column receives the
@@ -55,53 +64,69 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
   const int64_t columns = columns_major.size(0), rows = columns_major.size(1);
   const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
   const float* d = hinv_diagonal.data_ptr<float>();
-  SolvedColumns solved{at::empty({columns, rows}, at::kInt), {}, {}, 0};
+  SolvedColumns solved{empty_on_huge_pages({columns, rows}, at::kInt), {}, {}, 0};
+  std::vector<RowRange> ranges = row_ranges(rows);
+  const bool split = ranges.size() > 1 && !at::in_parallel_region();
+  const at::Tensor errors_buffer = empty_on_huge_pages({std::min(block_size, columns), rows}, at::kFloat);
   GridParams current;
-  at::Tensor dequantized = at::empty({rows}, at::kFloat);  // the current column's ŵ
 
   for (int64_t i1 = 0; i1 < columns; i1 += block_size) {
     const int64_t i2 = std::min(i1 + block_size, columns), count = i2 - i1;
-    at::Tensor block_errors = at::empty({count, rows}, at::kFloat);  // (w − ŵ) / [H⁻¹]_qq
-    // Columns [i1 + begin, i1 + end) with the errors of the block's first `done` columns applied.
-    auto updated = [&](int64_t done, int64_t begin, int64_t end) {
-      const at::Tensor stale = columns_major.slice(0, i1 + begin, i1 + end);
+    const at::Tensor block_errors = errors_buffer.slice(0, 0, count);  // (w − ŵ) / [H⁻¹]_qq
+    // Columns [i1 + begin, i1 + end) of rows [first, last) with the errors of the block's first
+    // `done` columns applied.
+    auto updated = [&](int64_t done, int64_t begin, int64_t end, int64_t first, int64_t last) {
+      const at::Tensor stale = columns_major.slice(0, i1 + begin, i1 + end).slice(1, first, last);
       if (done == 0) return stale;
       return at::addmm(stale, hinv.slice(0, i1, i1 + done).slice(1, i1 + begin, i1 + end).t(),
-                       block_errors.slice(0, 0, done), 1.0, -1.0);
+                       block_errors.slice(0, 0, done).slice(1, first, last), 1.0, -1.0);
     };
-    {
-      const SingleThreaded column_steps;
-      for (int64_t i = 0; i < count; ++i) {
+    // Columns [i1 + begin, i1 + end), none of which starts a group, on the rows of one range.
+    auto quantize_rows = [&](int64_t begin, int64_t end, RowRange& range) {
+      for (int64_t i = begin; i < end; ++i) {
         const int64_t q = i1 + i;
-        if (!plan.up_front && q % plan.choose_span == 0) {
-          // The groups are chosen from fully updated weights, also where they reach past the block
-          // (the reference code looks at weights that lack the current block's errors there).
-          const int64_t end = std::min(q + plan.choose_span, columns);
-          const at::Tensor importance =
-              plan.importance.defined() ? plan.importance.slice(0, q, end) : at::Tensor();
-          const at::Tensor span = updated(i, i, end - i1).t();
-          if (const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid)) {
-            solved.stored.emplace_back();
-            current = span_grid->choose_stored(span, importance, solved.stored.back());
-          } else {
-            current = grid.choose(span, importance);
-          }
-          solved.chosen.push_back(current);
-        }
-        const GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q])
-                                                : current.group((q % plan.choose_span) / plan.group_size);
-
-        const at::Tensor column = updated(i, i, i + 1).squeeze(0).contiguous();
-        at::Tensor column_codes = solved.codes[q];
-        grid.quantize_column(column, params, column_codes, dequantized);
-        const float *w = column.data_ptr<float>(), *w_hat = dequantized.data_ptr<float>();
-        float* error = block_errors[i].data_ptr<float>();
-        for (int64_t r = 0; r < rows; ++r) error[r] = (w[r] - w_hat[r]) / d[q];
+        GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q])
+                                          : current.group((q % plan.choose_span) / plan.group_size);
+        params = {params.scale.slice(0, range.begin, range.end), params.zero.slice(0, range.begin, range.end)};
+        const at::Tensor column = updated(i, i, i + 1, range.begin, range.end).squeeze(0).contiguous();
+        at::Tensor column_codes = solved.codes[q].slice(0, range.begin, range.end);
+        grid.quantize_column(column, params, column_codes, range.dequantized);
+        const float *w = column.data_ptr<float>(), *w_hat = range.dequantized.data_ptr<float>();
+        float* error = block_errors.data_ptr<float>() + i * rows + range.begin;
+        for (int64_t r = 0; r < range.end - range.begin; ++r) error[r] = (w[r] - w_hat[r]) / d[q];
       }
+    };
+    for (int64_t i = 0; i < count;) {
+      const int64_t q = i1 + i;
+      if (!plan.up_front && q % plan.choose_span == 0) {
+        // The groups are chosen from fully updated weights, also where they reach past the block
+        // (the reference code looks at weights that lack the current block's errors there).
+        const int64_t end = std::min(q + plan.choose_span, columns);
+        const at::Tensor importance = plan.importance.defined() ? plan.importance.slice(0, q, end) : at::Tensor();
+        const at::Tensor span = updated(i, i, end - i1, 0, rows).t();
+        if (const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid)) {
+          solved.stored.emplace_back();
+          current = span_grid->choose_stored(span, importance, solved.stored.back());
+        } else {
+          current = grid.choose(span, importance);
+        }
+        solved.chosen.push_back(current);
+      }
+      // Up to the next group choice or the block's end, range by range.
+      const int64_t next = plan.up_front ? count : std::min(count, (q / plan.choose_span + 1) * plan.choose_span - i1);
+      if (split) {
+        // Each range calls BLAS from its own thread; OpenBLAS's threads would only queue behind them.
+        const SingleThreadedBlas blas_on_caller;
+        at::parallel_for(0, static_cast<int64_t>(ranges.size()), 1, [&](int64_t first, int64_t last) {
+          for (int64_t k = first; k < last; ++k) quantize_rows(i, next, ranges[k]);
+        });
+      } else {
+        for (RowRange& range : ranges) quantize_rows(i, next, range);
+      }
+      i = next;
     }
     solved.loss += block_errors.square().sum().item<double>() / 2;
-    columns_major.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), block_errors, 1.0,
-                                      -1.0);
+    columns_major.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), block_errors, 1.0, -1.0);
   }
   return solved;
 }
@@ -111,46 +136,61 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
 GptqHessian prepare_gptq_hessian(const at::Tensor& h, const GptqOptions& options) {
   if (h.dim() != 2 || h.size(0) != h.size(1)) fail_runtime("GPTQ: the Hessian must be a square matrix");
   if (options.damp <= 0) fail_input("GPTQ options", "block size and damping must be positive");
+  const int64_t n = h.size(0);
   GptqHessian result;
   // Dead inputs never fire: their weights cannot matter, so they become 0 and H_ii 1.
   result.dead = h.diagonal() == 0;
   result.dead_columns = result.dead.sum().item<int64_t>();
+  // One column-major matrix is all the factorization works in (quant/inverse_cholesky.h): it
+  // receives the lower triangle of H, with dead inputs' H_ii = 1 and, for act-order, rows and
+  // columns in processing order, and becomes U in place.
+  at::Tensor matrix = empty_on_huge_pages({n, n}, h.scalar_type(), /*column_major=*/true);
   auto undamped = [&] {
-    at::Tensor hessian = h.clone();
-    hessian.diagonal().masked_fill_(result.dead, 1.0);
     if (!result.order.defined()) {
+      at::tril_out(matrix, h);
+      matrix.diagonal().masked_fill_(result.dead, 1.0);
       // Act-order: columns with the largest H_ii (the most input energy) go first.
-      result.order = options.act_order ? std::get<1>(hessian.diagonal().sort(/*dim=*/0, /*descending=*/true))
-                                       : at::arange(h.size(0), at::kLong);
+      result.order = options.act_order ? std::get<1>(matrix.diagonal().sort(/*dim=*/0, /*descending=*/true))
+                                       : at::arange(n, at::kLong);
+      if (!options.act_order) return;
     }
-    if (options.act_order) hessian = hessian.index_select(0, result.order).index_select(1, result.order);
-    return hessian;
+    if (options.act_order) {
+      // The rows in processing order go to the matrix's memory (read as row-major), then the
+      // columns to a second matrix, whose lower triangle the matrix receives.
+      at::Tensor rows = matrix.t();
+      at::index_select_out(rows, h, 0, result.order);
+      at::Tensor permuted = empty_on_huge_pages({n, n}, h.scalar_type());
+      at::index_select_out(permuted, rows, 1, result.order);
+      at::tril_out(matrix, permuted);
+      matrix.diagonal().masked_fill_(result.dead.index_select(0, result.order), 1.0);
+    } else {
+      at::tril_out(matrix, h);
+      matrix.diagonal().masked_fill_(result.dead, 1.0);
+    }
+  };
+  auto finite = [&] {
+    const at::Tensor values = matrix.t();  // the same memory, contiguous
+    if (matrix.scalar_type() == at::kDouble) {
+      const double* v = values.data_ptr<double>();
+      return std::all_of(v, v + n * n, [](double x) { return std::isfinite(x); });
+    }
+    const float* v = values.data_ptr<float>();
+    return std::all_of(v, v + n * n, [](float x) { return std::isfinite(x); });
   };
 
   // Step "Cholesky reformulation": H ← H + λI, then the upper Cholesky factor of H⁻¹. λ starts at
-  // damp · mean(diag H) and grows ×10 while either factorization fails. Each matrix is dropped as
-  // soon as the next one exists (for down_proj of a 7B model each is 0.5 GB), and a retry rebuilds
-  // H + λI from h rather than keeping a copy of the undamped matrix.
-  at::Tensor hessian = undamped();
-  result.diagonal = hessian.diagonal().to(at::kFloat).contiguous();
-  const double mean_diagonal = hessian.diagonal().mean().item<double>();
+  // damp · mean(diag H) and grows ×10 while either factorization fails; a retry rebuilds H + λI
+  // from h rather than keeping a copy of the undamped matrix.
+  undamped();
+  result.diagonal = matrix.diagonal().to(at::kFloat).contiguous();
+  const double mean_diagonal = matrix.diagonal().mean().item<double>();
   result.damp_used = options.damp;
-  while (result.damp_used <= options.max_damp) {
-    if (!hessian.defined()) hessian = undamped();
-    hessian.diagonal().add_(result.damp_used * mean_diagonal);
-    at::Tensor lower, info;
-    std::tie(lower, info) = at::linalg_cholesky_ex(hessian);
-    hessian = at::Tensor();
-    if (info.item<int>() == 0) {
-      at::Tensor inverse = at::cholesky_inverse(lower);
-      lower = at::Tensor();
-      at::Tensor upper;
-      std::tie(upper, info) = at::linalg_cholesky_ex(inverse, /*upper=*/true);
-      inverse = at::Tensor();
-      if (info.item<int>() == 0 && upper.isfinite().all().item<bool>()) {
-        result.upper = upper.to(at::kFloat);
-        return result;
-      }
+  for (bool first = true; result.damp_used <= options.max_damp; first = false) {
+    if (!first) undamped();
+    matrix.diagonal().add_(result.damp_used * mean_diagonal);
+    if (upper_cholesky_of_inverse_in_place(matrix) && finite()) {
+      result.upper = matrix.to(at::kFloat);
+      return result;
     }
     result.damp_used *= 10;
     ++result.damp_raises;
@@ -177,7 +217,8 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   result.dead_columns = hessian.dead_columns;
   result.damp_used = hessian.damp_used;
   result.damp_raises = hessian.damp_raises;
-  at::Tensor weight = w.to(at::kFloat).masked_fill(hessian.dead.unsqueeze(0), 0.0);
+  at::Tensor weight = w.to(at::kFloat);
+  if (hessian.dead_columns > 0) weight = weight.masked_fill(hessian.dead.unsqueeze(0), 0.0);
 
   // Per-channel and static groups are chosen from the whole unmodified W; otherwise each group is
   // chosen from the already-updated weights when its first column comes up.
@@ -194,7 +235,13 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
   if (span_grid && (permuted || groups_up_front))
     fail_input("GPTQ options", "act-order and static groups cannot run on a grid whose parameters span several "
                                "groups (ggml blocks)");
-  at::Tensor columns_major = permuted ? weight.t().index_select(0, order) : weight.t().contiguous();
+  const int64_t rows = weight.size(0);
+  at::Tensor columns_major = empty_on_huge_pages({columns, rows}, at::kFloat);
+  if (permuted) {
+    at::index_select_out(columns_major, weight.t(), 0, order);
+  } else {
+    columns_major.copy_(weight.t());
+  }
   weight = at::Tensor();
   const at::Tensor processed_groups = column_groups.index_select(0, order).contiguous();
   const int64_t group_size = grid->group_size() == -1 ? columns : grid->group_size();
@@ -213,10 +260,15 @@ GptqResult quantize_gptq(const at::Tensor& w, const GptqHessian& hessian, std::s
     // Groups were formed along the processing order; map each original column to its group.
     g_idx = column_groups.index_select(0, inverse_order);
   }
-  at::Tensor codes = permuted ? solved.codes.index_select(0, inverse_order) : solved.codes;
+  at::Tensor codes = empty_on_huge_pages({rows, columns}, at::kInt);
+  if (permuted) {
+    at::index_select_out(codes, solved.codes.t(), 1, inverse_order);
+  } else {
+    codes.copy_(solved.codes.t());
+  }
   solved.codes = at::Tensor();
   if (span_grid) grid = span_grid->bind(at::cat(solved.stored, 1));
-  result.layer = {codes.t().contiguous(), params.scale, params.zero, g_idx, std::move(grid)};
+  result.layer = {codes, params.scale, params.zero, g_idx, std::move(grid)};
   return result;
 }
 

@@ -36,8 +36,8 @@ struct GptqHessian {
   int64_t dead_columns = 0;
 };
 
-// h: [in, in] Hessian (f32 or f64), e.g. HessianAccumulator::matrix(). Holds at most two more
-// [in, in] matrices at a time besides h.
+// h: [in, in] Hessian (f32 or f64), e.g. HessianAccumulator::matrix(), not modified. Holds one more
+// [in, in] matrix besides h (two for act-order, while it permutes), which becomes `upper`.
 GptqHessian prepare_gptq_hessian(const at::Tensor& h, const GptqOptions& options = {});
 
 // w: [out, in] weight.

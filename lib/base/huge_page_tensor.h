@@ -1,0 +1,20 @@
+// Large CPU tensors backed by transparent huge pages.
+//
+// A fresh block above glibc's mmap threshold (32 MiB at most) is new memory from the kernel, and
+// every 4 KiB page of it faults on first touch. On the 2-core development VM a fault costs about
+// 20 µs: 0.3 CPU s to first touch a 64 MiB matrix (a 4096² f32 Hessian), about as long as LAPACK
+// takes to factorize it. Mapped with MADV_HUGEPAGE the same 64 MiB faults 32 times, in 0.006 CPU s
+// (measured, docs/performance.md "GPTQ against its flop bound"). Used for the few [n, n] and
+// [out, in] work matrices of GPTQ, which are allocated once per layer.
+#pragma once
+#include <ATen/ATen.h>
+
+namespace mp {
+
+// An uninitialised CPU tensor; blocks of at least 2 MiB are mapped on their own and advised
+// MADV_HUGEPAGE (the kernel honours it when transparent huge pages are "always" or "madvise"),
+// smaller ones come from LibTorch's allocator. Contiguous, or column-major [rows, columns] when
+// `column_major` (strides (1, rows)), what LAPACK works on.
+at::Tensor empty_on_huge_pages(at::IntArrayRef sizes, at::ScalarType dtype, bool column_major = false);
+
+}  // namespace mp
