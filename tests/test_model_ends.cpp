@@ -5,6 +5,7 @@
 // into many chunks and a short last one. Also: GGUF rows decoded straight to bf16 equal f32 decoding
 // cast to bf16.
 #include <filesystem>
+#include <limits>
 
 #include "formats/gguf_export.h"
 #include "formats/gguf_rows.h"
@@ -70,8 +71,15 @@ void check_ends_match(const std::shared_ptr<const ModelSource>& source, at::Scal
   const at::Tensor expected = output_logits(c, hidden, whole.final_norm, whole.head);
   const at::Tensor logits = chunked_logits(*source, hidden, whole.final_norm, dtype, chunk_rows);
   REQUIRE(logits.sizes() == expected.sizes());
-  INFO("max |difference| " << (logits - expected).abs().max().item<float>());
-  CHECK(at::equal(logits, expected));
+  const float difference = (logits - expected).abs().max().item<float>();
+  const float largest = expected.abs().max().item<float>();
+  INFO("max |difference| " << difference << ", max |logit| " << largest);
+  // bf16 products are exact per chunk. f32 ones go through OpenBLAS's sgemm, whose blocking depends
+  // on the number of head rows in the product, so a chunk's sums may round differently in the last
+  // bits (measured: up to 2.3e-5 on logits of this size); bounded at 8 f32 ulps of the largest logit.
+  if (dtype == at::kBFloat16) CHECK(at::equal(logits, expected));
+  else CHECK(difference <= 8 * std::numeric_limits<float>::epsilon() * largest);
+  // LlamaModel's own chunks (16 MiB: the whole head of these small models) give the same logits.
   CHECK(at::equal(model.logits(hidden), expected));
 }
 
@@ -86,7 +94,7 @@ TEST_CASE("the embedding and the LM head of a Q4_K_M GGUF read in chunks give th
     // The ends are stored quantized, so the chunks really are decoded from blocks.
     const GgufTensorInfo* embd = source->file().find_tensor("token_embd.weight");
     REQUIRE(embd);
-    CHECK(embd->type == GgmlType::Q4_K);
+    CHECK(embd->type == (tied ? GgmlType::Q6_K : GgmlType::Q4_K));  // tied: the output's type
     REQUIRE(source->config().tie_word_embeddings == tied);
     if (!tied) CHECK(source->file().find_tensor("output.weight")->type == GgmlType::Q6_K);
     for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
@@ -115,7 +123,7 @@ TEST_CASE("GGUF tensors decode to bf16 and by rows as f32 decoding cast and inde
     INFO(info.name << " " << ggml_type_name(info.type));
     const at::Tensor f32 = file.tensor(info);
     CHECK(at::equal(gguf_decode(file, info, at::kBFloat16), f32.to(at::kBFloat16)));
-    const at::Tensor rows = at::tensor({int64_t{3}, 0, f32.size(0) - 1, 3}, at::kLong);
+    const at::Tensor rows = at::tensor(std::vector<int64_t>{3, 0, f32.size(0) - 1, 3});
     CHECK(at::equal(gguf_decode_rows(file, info, rows, at::kFloat), f32.index_select(0, rows)));
     CHECK(at::equal(gguf_decode_rows(file, info, rows, at::kBFloat16), f32.index_select(0, rows).to(at::kBFloat16)));
     ++checked;
