@@ -34,15 +34,17 @@ layer_params=$((4 * h * h + 3 * h * f + 2 * h))
 # and the logits (vocab); K/V of one layer are among the 6 h (eval runs layer-major, no cache is kept).
 act_mib=$(( tokens * (6 * h + 3 * f + 32 * ctx + vocab) * 4 / 1048576 ))
 
-echo "| program | compute | wall s | CPU s | peak RSS MiB | goal MiB (file $file_mib + layer + activations $act_mib) | PPL |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+# Minor page faults: every page of freshly allocated memory a program writes costs one, and on this
+# machine they cost more than the decoding (docs/performance.md, "Memory of eval").
+echo "| program | compute | wall s | CPU s | minor faults | peak RSS MiB | goal MiB (file $file_mib + layer + activations $act_mib) | PPL |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 run() {  # label dtype goal command...
-  local label=$1 dtype=$2 goal=$3 out wall user sys kib ppl
+  local label=$1 dtype=$2 goal=$3 out wall user sys kib faults ppl
   shift 3
-  out="$( { /usr/bin/time -f 'TIME %e %U %S %M' "$@"; } 2>&1)" || { echo "$out" | tail -5 >&2; return 1; }
-  read -r _ wall user sys kib <<<"$(grep '^TIME' <<<"$out")"
+  out="$( { /usr/bin/time -f 'TIME %e %U %S %M %R' "$@"; } 2>&1)" || { echo "$out" | tail -5 >&2; return 1; }
+  read -r _ wall user sys kib faults <<<"$(grep '^TIME' <<<"$out")"
   ppl="$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)"
-  echo "| $label | $dtype | $wall | $(echo "$user + $sys" | bc) | $((kib / 1024)) | $goal | $ppl |"
+  echo "| $label | $dtype | $wall | $(echo "$user + $sys" | bc) | $faults | $((kib / 1024)) | $goal | $ppl |"
 }
 for dtype in f32 bf16; do
   bytes=4; [ "$dtype" = bf16 ] && bytes=2

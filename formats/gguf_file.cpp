@@ -1,10 +1,9 @@
 #include "formats/gguf_file.h"
 
-#include <ATen/Parallel.h>
 #include <cstring>
 #include <fstream>
 
-#include "formats/gguf_codecs.h"
+#include "formats/gguf_rows.h"
 #include "lib/base/error.h"
 
 namespace mp {
@@ -222,20 +221,6 @@ const GgufTensorInfo* GgufFile::find_tensor(const std::string& name) const {
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
-at::Tensor GgufFile::tensor(const GgufTensorInfo& info) const {
-  at::Tensor out = at::empty(info.shape(), at::kFloat);
-  const int64_t row = info.dims.empty() ? 1 : info.dims[0];
-  if (out.numel() == 0) return out;
-  const uint64_t row_bytes = ggml_row_bytes(info.type, row);
-  const uint8_t* src = bytes(info);
-  float* dst = out.data_ptr<float>();
-  // Rows decode independently; the runtime dequantizes a layer each time it runs, so this is on
-  // the forward pass's path.
-  const int64_t rows_per_task = std::max<int64_t>(1, (1 << 16) / row);
-  at::parallel_for(0, out.numel() / row, rows_per_task, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) dequantize_row(info.type, src + r * row_bytes, dst + r * row, row);
-  });
-  return out;
-}
+at::Tensor GgufFile::tensor(const GgufTensorInfo& info) const { return gguf_decode(*this, info, at::kFloat); }
 
 }  // namespace mp

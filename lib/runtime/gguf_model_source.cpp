@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "formats/gguf_keys.h"
+#include "formats/gguf_rows.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/runtime/gguf_tokenizer.h"
@@ -60,6 +61,16 @@ nlohmann::json config_json(const GgufFile& f) {
   return j;
 }
 
+// The types gguf_decode decodes to directly; others (f16) are cast from f32.
+bool decodes_to(at::ScalarType dtype) { return dtype == at::kFloat || dtype == at::kBFloat16; }
+
+// [indices..., columns]: what a lookup of `indices` in a 2-D tensor gives.
+std::vector<int64_t> out_shape(const at::Tensor& indices, const GgufTensorInfo& info) {
+  std::vector<int64_t> shape = indices.sizes().vec();
+  shape.push_back(info.dims[0]);
+  return shape;
+}
+
 }  // namespace
 
 GgufModelSource::GgufModelSource(const std::string& path)
@@ -78,13 +89,37 @@ GgufModelSource::GgufModelSource(const std::string& path)
   }
 }
 
-at::Tensor GgufModelSource::tensor(const std::string& name) const {
+const LlamaTensorName& GgufModelSource::name_of(const std::string& name) const {
   const auto it = names_.find(name);
   if (it == names_.end()) fail_runtime(file_.path() + ": no tensor named " + name);
-  at::Tensor t = file_.tensor(*file_.find_tensor(it->second.gguf));
-  check_tensor_shape(config_, name, t, file_.path() + ": " + it->second.gguf);
-  if (it->second.gguf_offset != 0) t = t - it->second.gguf_offset;
-  return it->second.permute_heads > 0 ? gguf_to_hf_rows(t, it->second.permute_heads) : t;
+  return it->second;
+}
+
+at::Tensor GgufModelSource::tensor(const std::string& name) const { return converted(name, at::kFloat); }
+
+at::Tensor GgufModelSource::converted(const std::string& name, at::ScalarType dtype) const {
+  const LlamaTensorName& n = name_of(name);
+  // An offset (Gemma's norms, stored as 1 + w) is subtracted in f32, then cast; so is f16 (CUDA).
+  const at::ScalarType decoded = n.gguf_offset != 0 || !decodes_to(dtype) ? at::kFloat : dtype;
+  at::Tensor t = gguf_decode(file_, *file_.find_tensor(n.gguf), decoded);
+  check_tensor_shape(config_, name, t, file_.path() + ": " + n.gguf);
+  if (n.gguf_offset != 0) t = t - n.gguf_offset;
+  t = t.to(dtype);
+  return n.permute_heads > 0 ? gguf_to_hf_rows(t, n.permute_heads) : t;
+}
+
+at::Tensor GgufModelSource::rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const {
+  const LlamaTensorName& n = name_of(name);
+  const GgufTensorInfo& info = *file_.find_tensor(n.gguf);
+  if (info.dims.size() != 2) fail_runtime(file_.path() + ": rows of " + n.gguf + ", which is not a matrix");
+  // Rows of q/k (permuted heads) are not stored as they are read: the whole path.
+  if (n.gguf_offset != 0 || n.permute_heads > 0)
+    return converted(name, dtype).index_select(0, indices.reshape({-1}).to(at::kLong)).view(out_shape(indices, info));
+  const std::vector<int64_t> shape = info.shape();
+  if (const auto expected = expected_tensor_shape(config_, name); expected && *expected != shape)
+    fail_input(file_.path() + ": " + n.gguf, "tensor '" + name + "' has shape " + c10::str(at::IntArrayRef(shape)) +
+                                                 ", config implies " + c10::str(at::IntArrayRef(*expected)));
+  return gguf_decode_rows(file_, info, indices, decodes_to(dtype) ? dtype : at::kFloat).to(dtype).view(out_shape(indices, info));
 }
 
 Tokenizer GgufModelSource::tokenizer() const { return gguf_tokenizer(file_); }

@@ -6,6 +6,7 @@
 
 #include "lib/arch/architecture.h"
 #include "lib/base/heap_reuse.h"
+#include "lib/runtime/model_ends.h"
 
 namespace mp {
 
@@ -14,7 +15,15 @@ KeptLayers::KeptLayers(LlamaModel& model) : model_(model) {
   // caches, which glibc would otherwise map and unmap every step. Served from the heap, tinymix-10M
   // Q4_K_M decoding took half the CPU seconds at batch 1 and 16 (docs/teacher-data.md).
   keep_freed_memory_for_reuse();
-  const int64_t budget = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4;
+  int64_t budget = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4;
+  const ModelSource& source = model.source();
+  const RuntimeOptions& options = model.options();
+  const int64_t head_bytes = model.config().vocab_size * model.config().hidden_size * c10::elementSize(options.dtype);
+  if (head_bytes <= budget) {
+    head_ = converted_tensor(source, head_tensor_name(source), options.dtype).to(options.device);
+    final_norm_ = source.tensor(hf_names::final_norm).to(options.device, options.dtype);
+    budget -= head_bytes;
+  }
   // Decoder layers share one shape, so the first one's size says how many fit.
   DecoderLayerWeights first = model.load_layer(0);
   int64_t layer_bytes = 0;
@@ -33,7 +42,7 @@ at::Tensor KeptLayers::forward(const at::Tensor& tokens, int64_t start_pos, KVCa
     h = i < static_cast<int64_t>(layers_.size())
             ? decoder_layer_forward(c, layers_[i], model_.rope(), h, start_pos, &cache[i])
             : model_.run_layer(i, h, start_pos, &cache);
-  return model_.logits(h);
+  return head_.defined() ? output_logits(c, h, final_norm_, head_) : model_.logits(h);
 }
 
 }  // namespace mp

@@ -1,7 +1,8 @@
 // Decoding runs every layer once per token, where converting a quantized layer again each step
 // costs more than the step (tinymix-10M Q4_K_M decoded at 6 instead of 63 tokens/s). So the layers
 // converted for the prompt are kept for the whole generation, as many as fit in a quarter of the
-// machine's memory; layers past that are converted on each step, as eval does, so a model whose
+// machine's memory, after the LM head (converted whole and kept when it fits, rather than converted
+// a chunk at a time at every step as eval's LlamaModel::logits does); layers past that are converted on each step, as eval does, so a model whose
 // f32 form does not fit still runs (docs/performance.md, "Memory of eval").
 #pragma once
 #include <vector>
@@ -20,6 +21,7 @@ class KeptLayers {
  private:
   LlamaModel& model_;
   std::vector<DecoderLayerWeights> layers_;
+  at::Tensor head_, final_norm_;  // undefined when the head did not fit: model().logits()
 };
 
 }  // namespace mp

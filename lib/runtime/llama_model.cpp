@@ -5,6 +5,7 @@
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/runtime/compute_type.h"
+#include "lib/runtime/model_ends.h"
 
 namespace mp {
 
@@ -31,10 +32,7 @@ RuntimeOptions parse_runtime_options(const std::string& device, const std::strin
 
 LlamaModel::LlamaModel(std::shared_ptr<const ModelSource> source, RuntimeOptions options)
     : source_(std::move(source)), options_(options), rope_(source_->config()) {
-  const auto& c = config();
-  embed_ = place(source_->tensor(hf_names::embed));
   final_norm_ = place(source_->tensor(hf_names::final_norm));
-  lm_head_ = c.tie_word_embeddings || !source_->has(hf_names::lm_head) ? embed_ : place(source_->tensor(hf_names::lm_head));
 }
 
 at::Tensor LlamaModel::place(const at::Tensor& t) const {
@@ -48,7 +46,7 @@ DecoderLayerWeights LlamaModel::load_layer(int64_t i) const {
   return assemble_layer(c, i, [&](const std::string& suffix) {
     const std::string name = hf_names::layer(i, suffix);
     if (!source_->has(name)) fail_input(source_->path(), "no tensor " + name + " (config.json implies it)");
-    at::Tensor t = source_->tensor(name);
+    at::Tensor t = converted_tensor(*source_, name, options_.dtype);
     if (!t.sizes().equals(shapes.at(suffix)))
       fail_input(source_->path(), "layer " + std::to_string(i) + " " + suffix + " has shape " + c10::str(t.sizes()) +
                                       ", config.json implies " + c10::str(at::IntArrayRef(shapes.at(suffix))));
@@ -57,7 +55,7 @@ DecoderLayerWeights LlamaModel::load_layer(int64_t i) const {
 }
 
 at::Tensor LlamaModel::embed(const at::Tensor& tokens) {
-  return embed_tokens(config(), embed_, tokens);
+  return lookup_embeddings(*source_, tokens, options_.dtype, options_.device);
 }
 
 at::Tensor LlamaModel::run_layer(int64_t i, const at::Tensor& hidden, int64_t start_pos, KVCache* cache,
@@ -73,7 +71,7 @@ at::Tensor LlamaModel::run_layer(int64_t i, const at::Tensor& hidden, int64_t st
 }
 
 at::Tensor LlamaModel::logits(const at::Tensor& hidden) {
-  return output_logits(config(), hidden, final_norm_, lm_head_);
+  return chunked_logits(*source_, hidden, final_norm_, options_.dtype, head_chunk_rows(config()));
 }
 
 at::Tensor LlamaModel::forward(const at::Tensor& tokens, int64_t start_pos, KVCache* cache) {

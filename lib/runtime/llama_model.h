@@ -1,8 +1,9 @@
 // A Llama-family model ready to run: weights come from a ModelSource, a decoder layer at a time.
 // Decoder layers are streamed: a layer is converted (dequantized, cast) to the compute device and
 // type only while it runs and dropped after, so memory holds the source's stored form (a memory
-// map) plus one layer in the compute type, never the whole model in it. The embeddings, final norm
-// and LM head stay resident in the compute type.
+// map) plus one layer in the compute type, never the whole model in it. The token embedding and the
+// LM head stay stored too: a lookup converts only its tokens' rows and the logits take the head a
+// chunk of rows at a time (lib/runtime/model_ends.h); only the final norm is held converted.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -53,7 +54,7 @@ class LlamaModel {
   std::shared_ptr<const ModelSource> source_;
   RuntimeOptions options_;
   RotaryEmbedding rope_;
-  at::Tensor embed_, final_norm_, lm_head_;
+  at::Tensor final_norm_;
 };
 
 }  // namespace mp
