@@ -134,7 +134,7 @@ TEST_CASE("GGUF tensors decode to bf16 and by rows as f32 decoding cast and inde
   for (const LayerTensor& t : architecture_of(c).layer_tensors(c)) {
     const std::string name = hf_names::layer(1, t.hf);
     INFO(name);
-    CHECK(at::equal(source.converted(name, at::kBFloat16), source.tensor(name).to(at::kBFloat16)));
-    CHECK(at::equal(converted_tensor(source, name, at::kFloat), source.tensor(name)));
+    CHECK(at::equal(source.tensor_as(name, at::kBFloat16), source.tensor(name).to(at::kBFloat16)));
+    CHECK(at::equal(source.tensor_as(name, at::kFloat), source.tensor(name)));
   }
 }

@@ -95,9 +95,9 @@ const LlamaTensorName& GgufModelSource::name_of(const std::string& name) const {
   return it->second;
 }
 
-at::Tensor GgufModelSource::tensor(const std::string& name) const { return converted(name, at::kFloat); }
+at::Tensor GgufModelSource::tensor(const std::string& name) const { return tensor_as(name, at::kFloat); }
 
-at::Tensor GgufModelSource::converted(const std::string& name, at::ScalarType dtype) const {
+at::Tensor GgufModelSource::tensor_as(const std::string& name, at::ScalarType dtype) const {
   const LlamaTensorName& n = name_of(name);
   // An offset (Gemma's norms, stored as 1 + w) is subtracted in f32, then cast; so is f16 (CUDA).
   const at::ScalarType decoded = n.gguf_offset != 0 || !decodes_to(dtype) ? at::kFloat : dtype;
@@ -108,13 +108,13 @@ at::Tensor GgufModelSource::converted(const std::string& name, at::ScalarType dt
   return n.permute_heads > 0 ? gguf_to_hf_rows(t, n.permute_heads) : t;
 }
 
-at::Tensor GgufModelSource::rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const {
+at::Tensor GgufModelSource::tensor_rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const {
   const LlamaTensorName& n = name_of(name);
   const GgufTensorInfo& info = *file_.find_tensor(n.gguf);
   if (info.dims.size() != 2) fail_runtime(file_.path() + ": rows of " + n.gguf + ", which is not a matrix");
   // Rows of q/k (permuted heads) are not stored as they are read: the whole path.
   if (n.gguf_offset != 0 || n.permute_heads > 0)
-    return converted(name, dtype).index_select(0, indices.reshape({-1}).to(at::kLong)).view(out_shape(indices, info));
+    return tensor_as(name, dtype).index_select(0, indices.reshape({-1}).to(at::kLong)).view(out_shape(indices, info));
   const std::vector<int64_t> shape = info.shape();
   if (const auto expected = expected_tensor_shape(config_, name); expected && *expected != shape)
     fail_input(file_.path() + ": " + n.gguf, "tensor '" + name + "' has shape " + c10::str(at::IntArrayRef(shape)) +

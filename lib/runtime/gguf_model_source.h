@@ -15,12 +15,9 @@ class GgufModelSource : public ModelSource {
   const ModelConfig& config() const override { return config_; }
   bool has(const std::string& name) const override { return names_.count(name) > 0; }
   at::Tensor tensor(const std::string& name) const override;
-  // tensor(name) in `dtype` (f32 or bf16: decoded straight to it, without a whole f32 copy; others
-  // cast from f32), the same values as tensor(name).to(dtype).
-  at::Tensor converted(const std::string& name, at::ScalarType dtype) const;
-  // The rows `indices` (int64, any shape) of the 2-D tensor `name` in `dtype`, [indices..., columns],
-  // decoding only those rows: the values tensor(name).to(dtype) has there.
-  at::Tensor rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const;
+  // f32 and bf16 are decoded straight from the blocks; other types cast from f32.
+  at::Tensor tensor_as(const std::string& name, at::ScalarType dtype) const override;
+  at::Tensor tensor_rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const override;
   Tokenizer tokenizer() const override;
   const std::string& path() const override { return file_.path(); }
   const GgufFile& file() const { return file_; }

@@ -20,7 +20,7 @@ KeptLayers::KeptLayers(LlamaModel& model) : model_(model) {
   const RuntimeOptions& options = model.options();
   const int64_t head_bytes = model.config().vocab_size * model.config().hidden_size * c10::elementSize(options.dtype);
   if (head_bytes <= budget) {
-    head_ = converted_tensor(source, head_tensor_name(source), options.dtype).to(options.device);
+    head_ = source.tensor_as(head_tensor_name(source), options.dtype).to(options.device);
     final_norm_ = source.tensor(hf_names::final_norm).to(options.device, options.dtype);
     budget -= head_bytes;
   }

@@ -46,7 +46,7 @@ DecoderLayerWeights LlamaModel::load_layer(int64_t i) const {
   return assemble_layer(c, i, [&](const std::string& suffix) {
     const std::string name = hf_names::layer(i, suffix);
     if (!source_->has(name)) fail_input(source_->path(), "no tensor " + name + " (config.json implies it)");
-    at::Tensor t = converted_tensor(*source_, name, options_.dtype);
+    at::Tensor t = source_->tensor_as(name, options_.dtype);
     if (!t.sizes().equals(shapes.at(suffix)))
       fail_input(source_->path(), "layer " + std::to_string(i) + " " + suffix + " has shape " + c10::str(t.sizes()) +
                                       ", config.json implies " + c10::str(at::IntArrayRef(shapes.at(suffix))));

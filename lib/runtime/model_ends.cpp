@@ -3,23 +3,8 @@
 #include <algorithm>
 
 #include "lib/runtime/decoder_layer.h"
-#include "lib/runtime/gguf_model_source.h"
 
 namespace mp {
-
-at::Tensor converted_tensor(const ModelSource& source, const std::string& name, at::ScalarType dtype) {
-  if (const auto* gguf = dynamic_cast<const GgufModelSource*>(&source)) return gguf->converted(name, dtype);
-  return source.tensor(name).to(dtype);
-}
-
-at::Tensor tensor_rows(const ModelSource& source, const std::string& name, const at::Tensor& indices,
-                       at::ScalarType dtype) {
-  if (const auto* gguf = dynamic_cast<const GgufModelSource*>(&source)) return gguf->rows(name, indices, dtype);
-  const at::Tensor all = source.tensor(name);
-  std::vector<int64_t> shape = indices.sizes().vec();
-  shape.push_back(all.size(1));
-  return all.index_select(0, indices.reshape({-1}).to(at::kLong)).to(dtype).view(shape);
-}
 
 const char* head_tensor_name(const ModelSource& source) {
   return source.config().tie_word_embeddings || !source.has(hf_names::lm_head) ? hf_names::embed : hf_names::lm_head;
@@ -30,7 +15,7 @@ at::Tensor lookup_embeddings(const ModelSource& source, const at::Tensor& tokens
   // Each distinct token's row once, then the lookup among those rows: embed_tokens' own path, so the
   // values (and the scaling) are the whole-matrix lookup's.
   const auto [distinct, position] = at::_unique(tokens.cpu().to(at::kLong), /*sorted=*/true, /*return_inverse=*/true);
-  const at::Tensor rows = tensor_rows(source, hf_names::embed, distinct, dtype).to(device);
+  const at::Tensor rows = source.tensor_rows(hf_names::embed, distinct, dtype).to(device);
   return embed_tokens(source.config(), rows, position.view(tokens.sizes()));
 }
 
@@ -47,7 +32,7 @@ at::Tensor chunked_logits(const ModelSource& source, const at::Tensor& hidden, c
   at::Tensor out = at::empty(shape, hidden.options().dtype(at::kFloat));
   for (int64_t start = 0; start < c.vocab_size; start += chunk_rows) {
     const int64_t n = std::min(chunk_rows, c.vocab_size - start);
-    const at::Tensor rows = tensor_rows(source, head, at::arange(start, start + n, at::kLong), dtype).to(hidden.device());
+    const at::Tensor rows = source.tensor_rows(head, at::arange(start, start + n, at::kLong), dtype).to(hidden.device());
     // output_logits normalizes again for every chunk: a [tokens, hidden] pass, small beside the
     // chunk's product, and the same values each time.
     out.narrow(-1, start, n).copy_(output_logits(c, hidden, final_norm, rows));

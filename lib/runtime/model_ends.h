@@ -1,11 +1,10 @@
 // The model's two ends read from the stored form: the token embedding and the LM head are never
 // converted whole to the compute type. A lookup converts only the rows of its tokens; the logits are
 // computed a chunk of vocabulary rows at a time (convert the chunk, multiply, drop it). Each logit
-// depends only on its own head row, so the values are those of the whole-matrix path
-// (tests/test_model_ends.cpp). What a 7B model saves: 32000 × 4096 in f32 is 500 MiB, twice untied
+// depends only on its own head row: in bf16 the values are the whole-matrix path's; in f32 OpenBLAS
+// may round a chunk's products differently in the last bits (tests/test_model_ends.cpp bounds it). What a 7B model saves: 32000 × 4096 in f32 is 500 MiB, twice untied
 // (docs/performance.md, "Memory of eval").
-// GGUF sources decode just those rows from their blocks; other sources convert the rows of
-// ModelSource::tensor(), a view over the mapped file for HF checkpoints.
+// Rows come from ModelSource::tensor_rows (a GGUF decodes just those rows from its blocks).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -14,15 +13,6 @@
 #include "lib/runtime/model_source.h"
 
 namespace mp {
-
-// source.tensor(name).to(dtype), decoded straight to `dtype` where the source decodes (a GGUF
-// layer in bf16 never exists in f32 whole).
-at::Tensor converted_tensor(const ModelSource& source, const std::string& name, at::ScalarType dtype);
-
-// The rows `indices` (int64, any shape) of the 2-D tensor `name` in `dtype`: [indices..., columns],
-// the values source.tensor(name).to(dtype) has there.
-at::Tensor tensor_rows(const ModelSource& source, const std::string& name, const at::Tensor& indices,
-                       at::ScalarType dtype);
 
 // The LM head's tensor: lm_head.weight, or the token embedding when they are tied.
 const char* head_tensor_name(const ModelSource& source);

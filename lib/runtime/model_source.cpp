@@ -10,6 +10,13 @@ std::string hf_names::layer(int64_t i, const std::string& suffix) {
   return "model.layers." + std::to_string(i) + "." + suffix;
 }
 
+at::Tensor ModelSource::tensor_rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const {
+  const at::Tensor all = tensor(name);
+  std::vector<int64_t> shape = indices.sizes().vec();
+  shape.push_back(all.size(1));
+  return all.index_select(0, indices.reshape({-1}).to(at::kLong)).to(dtype).view(shape);
+}
+
 std::optional<hf_names::LayerTensorName> hf_names::split_layer(const std::string& name) {
   const std::string prefix = "model.layers.";
   if (name.rfind(prefix, 0) != 0) return std::nullopt;

@@ -21,6 +21,12 @@ class ModelSource {
   virtual bool has(const std::string& name) const = 0;
   // A float CPU tensor; may be a read-only view over a memory map, so copy before writing to it.
   virtual at::Tensor tensor(const std::string& name) const = 0;
+  // tensor(name) in `dtype`; a source that decodes (GGUF blocks) decodes straight to it, so a bf16
+  // layer never exists in f32 whole.
+  virtual at::Tensor tensor_as(const std::string& name, at::ScalarType dtype) const { return tensor(name).to(dtype); }
+  // The rows `indices` (int64, any shape) of the 2-D tensor `name` in `dtype`: [indices..., columns],
+  // the values tensor_as(name, dtype) has there; a GGUF source decodes only those rows.
+  virtual at::Tensor tensor_rows(const std::string& name, const at::Tensor& indices, at::ScalarType dtype) const;
   // The caller is done with this tensor: a memory-mapped source may drop its pages.
   virtual void release(const std::string& name) const {}
   // The codes and group parameters a quantized checkpoint stores for a linear weight
