@@ -17,6 +17,7 @@
 #include "formats/safetensors.h"
 #include "lib/runtime/llama_model.h"
 #include "quant/rtn.h"
+#include "tests/qad_teacher.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -29,19 +30,7 @@ struct QadSetup {
   std::string teacher, common;
   explicit QadSetup(const nlohmann::json& config = mp::test::kquant_config()) {
     teacher = dir.path("teacher");
-    // The random head is shrunk tenfold: logits of a trained model's spread, not one-hot ones
-    // whose KL divergence any rounding makes huge.
-    std::map<std::string, at::Tensor> tensors = mp::test::write_random_model(teacher, config, 5);
-    if (tensors.count("lm_head.weight")) tensors["lm_head.weight"] = tensors["lm_head.weight"] * 0.1;
-    mp::save_safetensors(teacher + "/model.safetensors", {tensors.begin(), tensors.end()});
-    std::filesystem::copy_file(mp::test::shared_path("models/stories260K/tokenizer.model"), teacher + "/tokenizer.model");
-    mp::TokenDatasetWriter writer(dir.path("tokens.h5"), "tok");
-    for (int d = 0; d < 8; ++d) {
-      std::vector<int32_t> doc(160);
-      for (size_t i = 0; i < doc.size(); ++i) doc[i] = static_cast<int32_t>((i * 13 + d * 5) % 251 + 3);
-      writer.add_document(doc);
-    }
-    writer.commit();
+    mp::test::write_qad_teacher(teacher, dir.path("tokens.h5"), config);
     common = "distill-train --student '" + teacher + "' --teacher '" + teacher + "' --data '" + dir.path("tokens.h5") +
              "' --seq 32 --batch 2 --warmup 0 --threads 1 --quiet --json --seed 1";
   }

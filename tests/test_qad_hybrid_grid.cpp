@@ -16,6 +16,7 @@
 #include "formats/gguf_stored_grids.h"
 #include "formats/safetensors.h"
 #include "lib/runtime/llama_model.h"
+#include "tests/qad_teacher.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -29,17 +30,7 @@ struct HybridSetup {
   std::string teacher, init, base, common;  // common = base + --init-weights init
   HybridSetup(const std::string& type, const std::vector<std::string>& tensor_types) {
     teacher = dir.path("teacher");
-    std::map<std::string, at::Tensor> tensors = mp::test::write_random_model(teacher, mp::test::kquant_config(), 5);
-    tensors["lm_head.weight"] = tensors["lm_head.weight"] * 0.1;
-    mp::save_safetensors(teacher + "/model.safetensors", {tensors.begin(), tensors.end()});
-    std::filesystem::copy_file(mp::test::shared_path("models/stories260K/tokenizer.model"), teacher + "/tokenizer.model");
-    mp::TokenDatasetWriter writer(dir.path("tokens.h5"), "tok");
-    for (int d = 0; d < 8; ++d) {
-      std::vector<int32_t> doc(160);
-      for (size_t i = 0; i < doc.size(); ++i) doc[i] = static_cast<int32_t>((i * 13 + d * 5) % 251 + 3);
-      writer.add_document(doc);
-    }
-    writer.commit();
+    mp::test::write_qad_teacher(teacher, dir.path("tokens.h5"), mp::test::kquant_config());
     mp::GgufExportOptions options;
     options.type = mp::parse_gguf_export_type(type, false);
     for (const std::string& spec : tensor_types) options.type.overrides.add_tensor_type("--tensor-type", spec);
