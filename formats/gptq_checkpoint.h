@@ -21,6 +21,7 @@ class GptqCheckpointSink : public QuantizedModelSink {
   void add_linear(int64_t index, const std::string& suffix, const QuantizedLinear& q) override;
   void write_layer(int64_t index, const DecoderLayerWeights& dense, const nlohmann::json& record) override;
   void keep_partial() override { out_.keep(); }
+  std::string resume_dir() const override { return out_.staging(); }
   void commit(const ModelSource& source, const nlohmann::json& report) override;
 
  protected:

@@ -45,6 +45,9 @@ class QuantizedModelSink {
   virtual void write_output_stage(const nlohmann::json& record) { (void)record; }
   // The run stops after the stages written so far, as if killed: they stay for a resume.
   virtual void keep_partial() {}
+  // A directory that an interrupted run leaves for its resume, where the quantizer may keep what a
+  // resume would otherwise recompute; empty when this format does not resume.
+  virtual std::string resume_dir() const { return ""; }
   // Embeddings, final norm and head come from the source; `report` is kept beside the output.
   virtual void commit(const ModelSource& source, const nlohmann::json& report) = 0;
 };

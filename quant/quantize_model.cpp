@@ -6,8 +6,10 @@
 
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
+#include "lib/base/heap_reuse.h"
 #include "lib/base/progress.h"
 #include "lib/runtime/model_tokenizer.h"
+#include "quant/calibration_states.h"
 #include "quant/hessian.h"
 #include "quant/quantize_output.h"
 #include "quant/quantize_request.h"
@@ -33,9 +35,11 @@ DecoderLayerWeights with_dtype(const ModelConfig& config, const DecoderLayerWeig
 }
 
 // Runs layer `w` over all calibration states in batches, in the states' compute type; `capture`
-// sees every linear input.
+// sees every linear input. With `stop_after`, each batch's forward ends at that input and nothing
+// is returned.
 at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
-                     const at::Tensor& states, int64_t batch, const CaptureFn& capture) {
+                     const at::Tensor& states, int64_t batch, const CaptureFn& capture,
+                     const char* stop_after = nullptr) {
   if (states.size(0) == 0) return states;  // data-free RTN: nothing to run
   const bool cast = states.scalar_type() != w.q.scalar_type();
   const DecoderLayerWeights forward_weights = cast ? with_dtype(config, w, states.scalar_type()) : DecoderLayerWeights{};
@@ -43,8 +47,8 @@ at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, Ro
   for (int64_t s = 0; s < states.size(0); s += batch)
     outputs.push_back(decoder_layer_forward(config, cast ? forward_weights : w, rope,
                                             states.narrow(0, s, std::min(batch, states.size(0) - s)), 0, nullptr,
-                                            capture));
-  return at::cat(outputs, 0);
+                                            capture, stop_after));
+  return stop_after ? at::Tensor() : at::cat(outputs, 0);
 }
 
 // Every linear input of layer `w` over all calibration states, by capture name: [N, T, in].
@@ -52,7 +56,8 @@ std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, cons
                                                  RotaryEmbedding& rope, const at::Tensor& states, int64_t batch) {
   std::map<std::string, std::vector<at::Tensor>> parts;
   run_layer(config, w, rope, states, batch,
-            [&](const char* input, const at::Tensor& x) { parts[input].push_back(x.to(at::kFloat)); });
+            [&](const char* input, const at::Tensor& x) { parts[input].push_back(x.to(at::kFloat)); },
+            decoder_linear_groups(config).back().input);
   std::map<std::string, at::Tensor> inputs;
   for (auto& [name, batches] : parts) inputs[name] = at::cat(batches, 0);
   return inputs;
@@ -138,10 +143,11 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
       const int64_t in = w.linear(g->linears.front()).size(1);
       hessians.emplace(g->input, HessianAccumulator(in, at::kFloat));
     }
+    // Groups come in forward order, so the pass's last input is as far as its forward must go.
     run_layer(config, w, rope, states, plan.batch, [&](const char* input, const at::Tensor& x) {
       auto it = hessians.find(input);
       if (it != hessians.end()) it->second.add(x.to(at::kFloat));
-    });
+    }, pass.back()->input);
     for (const LinearGroup* g : pass) {
       const at::Tensor& h = hessians.at(g->input).matrix();
       std::optional<GptqHessian> inverse;  // shared by the group's linears, computed when first needed
@@ -254,6 +260,7 @@ nlohmann::ordered_json QuantizeReport::to_json(bool with_timings) const {
 QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& plan, const RuntimeOptions& runtime,
                               QuantizedModelSink& sink, const ResumeOptions& resume) {
   plan.validate();
+  keep_freed_memory_for_reuse();  // every batch allocates and frees the same activations
   const auto start = Clock::now();
   const ModelConfig& config = source.config();
   CalibrationOptions calibration = plan.calibration;
@@ -279,6 +286,14 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   at::Tensor states = model.embed(tokens).to(runtime.dtype);
   // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
   source.release(hf_names::embed);
+  // A resume runs only the finished layers after the last saved states.
+  const SavedStates saved = output_resumed ? SavedStates{}
+                                           : load_calibration_states(sink.resume_dir(), report.resumed_layers, states);
+  if (saved.states.defined()) {
+    states = saved.states;
+    std::fprintf(stderr, "quantize: resuming from the calibration states after layer %lld\n",
+                 static_cast<long long>(saved.after_layer));
+  }
 
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {
@@ -286,7 +301,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     if (i < report.resumed_layers) {
       // Not solved again: the committed layer is read back to compute the next layer's inputs.
       restore_layer_record(i, finished[i], report);
-      if (output_resumed) {  // nothing left that needs the layers' outputs
+      if (output_resumed || i <= saved.after_layer) {  // nothing left that needs this layer's outputs
         progress.advance(1, "resumed");
         continue;
       }
@@ -297,13 +312,15 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
       quantize_layer(i, w, states, source, plan, model.rope(), sink, report);
       sink.write_layer(i, w, layer_record(report, before));
     }
+    states = run_layer(config, w, model.rope(), states, plan.batch, {});
+    release_layer_pages(source, i);
+    if (!sink.resume_dir().empty() && states.numel() > 0 && i + 1 < stages)
+      save_calibration_states(sink.resume_dir(), i, states);
     if (i == resume.stop_after_layer && i + 1 < stages) {
       sink.keep_partial();
       report.stopped_after_layer = i;
       break;
     }
-    states = run_layer(config, w, model.rope(), states, plan.batch, {});
-    release_layer_pages(source, i);
     double worst = 0;
     for (const auto& l : report.linears)
       if (l.module.rfind(hf_names::layer(i, ""), 0) == 0) worst = std::max(worst, l.relative_error);
@@ -327,7 +344,10 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     }
   }
   report.seconds = seconds_since(start);
-  if (report.stopped_after_layer < 0) sink.commit(source, report.to_json(/*with_timings=*/false));
+  if (report.stopped_after_layer < 0) {
+    remove_calibration_states(sink.resume_dir());
+    sink.commit(source, report.to_json(/*with_timings=*/false));
+  }
   return report;
 }
 

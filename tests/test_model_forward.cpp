@@ -2,6 +2,7 @@
 // random models covering GQA, q/k/v biases, tied/untied embeddings, llama3 rope scaling, qwen3's q/k
 // norms and sliding windows shorter than the context; and incremental decoding against the full forward.
 #include <cmath>
+#include <map>
 
 #include "lib/runtime/llama_model.h"
 #include "tests/test_support.h"
@@ -318,6 +319,70 @@ TEST_CASE("forward matches the reference: a sliding window shorter than the cont
   qwen3["sliding_window"] = 3;
   qwen3["layer_types"] = {"sliding_attention", "full_attention"};
   check_against_reference(qwen3);
+}
+
+namespace {
+
+// attention_score_bytes for the scope of a test.
+struct ScoreBytes {
+  int64_t saved = attention_score_bytes;
+  explicit ScoreBytes(int64_t bytes) { attention_score_bytes = bytes; }
+  ~ScoreBytes() { attention_score_bytes = saved; }
+};
+
+// The budget that makes the 12-token reference context attend in blocks of `block` queries.
+int64_t budget_for_blocks_of(const nlohmann::json& config, int64_t block) {
+  return block * config["num_attention_heads"].get<int64_t>() * 12 * int64_t{sizeof(float)};
+}
+
+}  // namespace
+
+TEST_CASE("forward matches the reference with queries attended in blocks", "[model][attention_blocks]") {
+  auto mistral = test::tiny_config("mistral");
+  mistral["sliding_window"] = 5;
+  for (const nlohmann::json& config : {test::tiny_config("llama"), mistral, gemma2_config(), qwen3_config()}) {
+    INFO(config["model_type"].get<std::string>());
+    for (int64_t block : {1, 5}) {  // one query at a time; 5 + 5 + 2
+      INFO("blocks of " << block);
+      ScoreBytes budget(budget_for_blocks_of(config, block));
+      check_against_reference(config);
+    }
+  }
+}
+
+TEST_CASE("attending in blocks keeps decoding through the KV cache exact", "[model][attention_blocks]") {
+  auto mistral = test::tiny_config("mistral");
+  mistral["sliding_window"] = 4;
+  ScoreBytes budget(1);
+  check_cache_against_full_forward(mistral, 20, 9);
+}
+
+TEST_CASE("a forward stopped after an input computes that input as the full forward does", "[model]") {
+  test::ScratchDir dir;
+  test::write_random_model(dir.path("m"), test::tiny_config("llama"), 3);
+  LlamaModel model(open_model(dir.path("m")), RuntimeOptions{});
+  const DecoderLayerWeights w = model.load_layer(1);
+  at::manual_seed(2);
+  const at::Tensor hidden = at::randn({2, 7, model.config().hidden_size});
+  std::map<std::string, at::Tensor> full;
+  const at::Tensor out = decoder_layer_forward(model.config(), w, model.rope(), hidden, 0, nullptr,
+                                               [&](const char* input, const at::Tensor& x) { full[input] = x; });
+  REQUIRE(out.defined());
+  REQUIRE(full.size() == 4);
+  for (const char* stop : {"attn_in", "o_in", "mlp_in", "down_in"}) {
+    INFO("stop after " << stop);
+    std::vector<std::string> seen;
+    at::Tensor last;
+    const at::Tensor stopped = decoder_layer_forward(model.config(), w, model.rope(), hidden, 0, nullptr,
+                                                     [&](const char* input, const at::Tensor& x) {
+                                                       seen.push_back(input);
+                                                       last = x;
+                                                     },
+                                                     stop);
+    CHECK_FALSE(stopped.defined());
+    CHECK(seen.back() == stop);
+    CHECK(at::equal(last, full.at(stop)));
+  }
 }
 
 TEST_CASE("a sliding window changes the logits only past its length", "[model]") {

@@ -64,12 +64,29 @@ TEST_CASE("quantize --resume after --stop-after-layer writes the bytes of an uni
         INFO(r.err);
         REQUIRE(r.exit_code == 0);
         CHECK(r.err.find(std::to_string(stop + 1) + " of 3 layers were finished") != std::string::npos);
+        CHECK(r.err.find("resuming from the calibration states after layer " + std::to_string(stop)) != std::string::npos);
         CHECK_FALSE(fs::exists(f.resumable));
         CHECK(test::hash_tree(f.out) == uninterrupted);
         fs::remove_all(f.out);
       }
     }
   }
+}
+
+// Without the saved calibration states (a run killed before it wrote them), the finished layers
+// are run again to rebuild them.
+TEST_CASE("quantize --resume without saved calibration states runs the finished layers again", "[quantize][resume]") {
+  ResumeFixture f;
+  const char* method = "--method gptq";
+  const auto uninterrupted = f.complete(method);
+  auto r = f.quantize(std::string(method) + " --stop-after-layer 1");
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(fs::remove(f.resumable + "/calibration-states.safetensors"));
+  r = f.quantize(std::string(method) + " --resume");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("resuming from the calibration states") == std::string::npos);
+  CHECK(test::hash_tree(f.out) == uninterrupted);
 }
 
 // A resumed layer's biases are read as stored, not taken for the packed weight beside them.

@@ -12,8 +12,8 @@ namespace mp {
 
 // Raises glibc's mmap and trim thresholds to 1 GiB for the rest of the process: blocks up to that
 // size come from and return to the heap. Memory freed this way stays in the process (it is reused,
-// not returned), so only steady loops whose peak is their working set should ask for it: distill-train
-// and decoding (lib/runtime/kept_layers.h).
+// not returned), so only steady loops whose peak is their working set should ask for it: distill-train,
+// decoding (lib/runtime/kept_layers.h) and the quantizers' layer loop.
 // A no-op without glibc.
 void keep_freed_memory_for_reuse();
 

@@ -1,6 +1,8 @@
 #include "lib/runtime/decoder_layer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
@@ -141,11 +143,53 @@ at::Tensor grouped_mask(const at::Tensor& mask, const LayerKVCache* cache, int64
       .reshape({b * kv_heads, group * t, total});
 }
 
+// Hands input `name` to the capture; true when the forward ends there (decoder_layer_forward's stop_after).
+bool deliver(const CaptureFn& capture, const char* name, const at::Tensor& x, const char* stop_after) {
+  if (capture) capture(name, x);
+  return stop_after && !std::strcmp(stop_after, name);
+}
+
+// Queries q [b, heads, t, d] at positions start_pos.. attend to k, v [b, kv_heads, total, d]:
+// [b, heads, t, d].
+// Grouped-query attention without repeating K/V: the `group` query heads that share a KV head
+// are stacked along the query axis. Scale and mask are fused into one batched GEMM, and the
+// softmax runs in place: attention is memory-bound at small head sizes.
+at::Tensor attend(const ModelConfig& c, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  int64_t start_pos, int64_t window, const LayerKVCache* cache) {
+  const int64_t b = q.size(0), t = q.size(2), d = q.size(3), kv_heads = k.size(1), group = q.size(1) / kv_heads;
+  const int64_t total = k.size(2);
+  at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
+  at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
+  at::Tensor mask = attention_mask(t, total, start_pos, window, q.device()).to(q.scalar_type());
+  const at::Tensor group_mask = grouped_mask(mask, cache, b, kv_heads, group);
+  const double scale = c.query_scale > 0 ? c.query_scale : 1.0 / std::sqrt(static_cast<double>(d));
+  // A soft cap goes between scaling and masking, so it cannot be fused.
+  at::Tensor scores = c.attn_softcap > 0 ? soft_cap(at::bmm(qg, kt) * scale, c.attn_softcap) + group_mask
+                                         : at::baddbmm(group_mask, qg, kt, /*beta=*/1.0, /*alpha=*/scale);
+  // Autograd cannot differentiate the in-place (out=) softmax, so training takes the plain one.
+  at::Tensor probs = scores.scalar_type() != at::kFloat ? at::softmax(scores, -1, at::kFloat).to(v.scalar_type())
+                     : scores.requires_grad()           ? at::softmax(scores, -1)
+                                                        : at::softmax_out(scores, scores, -1);
+  return at::bmm(probs, v.reshape({b * kv_heads, total, d})).view({b, q.size(1), t, d});
+}
+
+// attend() over blocks of queries, each block's f32 scores within attention_score_bytes.
+at::Tensor attend_in_blocks(const ModelConfig& c, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            int64_t start_pos, int64_t window, const LayerKVCache* cache) {
+  const int64_t t = q.size(2), score_row_bytes = q.size(0) * q.size(1) * k.size(2) * int64_t{sizeof(float)};
+  const int64_t block = std::max<int64_t>(1, attention_score_bytes / std::max<int64_t>(1, score_row_bytes));
+  if (block >= t) return attend(c, q, k, v, start_pos, window, cache);
+  std::vector<at::Tensor> outputs;
+  for (int64_t s = 0; s < t; s += block)
+    outputs.push_back(attend(c, q.narrow(2, s, std::min(block, t - s)), k, v, start_pos + s, window, cache));
+  return at::cat(outputs, 2);
+}
+
 at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                           const at::Tensor& x, int64_t start_pos, LayerKVCache* cache,
-                          const CaptureFn& capture) {
+                          const CaptureFn& capture, const char* stop_after) {
   const int64_t b = x.size(0), t = x.size(1), d = c.head_dim;
-  const int64_t kv_heads = c.num_kv_heads, group = c.num_heads / c.num_kv_heads;
+  const int64_t kv_heads = c.num_kv_heads;
   at::Tensor q, k, v;
   if (w.qkv.defined()) {
     const std::vector<at::Tensor> parts = linear(x, w.qkv, w.qkv_bias).split_with_sizes({c.q_size(), c.kv_size(), c.kv_size()}, -1);
@@ -178,29 +222,14 @@ at::Tensor self_attention(const ModelConfig& c, const DecoderLayerWeights& w, Ro
     cache->k = k;
     cache->v = v;
   }
-  const int64_t total = k.size(2);
-  // Grouped-query attention without repeating K/V: the `group` query heads that share a KV head
-  // are stacked along the query axis. Scale and mask are fused into one batched GEMM, and the
-  // softmax runs in place: attention is memory-bound at small head sizes.
-  at::Tensor qg = q.reshape({b * kv_heads, group * t, d});
-  at::Tensor kt = k.reshape({b * kv_heads, total, d}).transpose(1, 2);
-  at::Tensor mask = attention_mask(t, total, start_pos, w.attention_window, x.device()).to(q.scalar_type());
-  const at::Tensor group_mask = grouped_mask(mask, cache, b, kv_heads, group);
-  const double scale = c.query_scale > 0 ? c.query_scale : 1.0 / std::sqrt(static_cast<double>(d));
-  // A soft cap goes between scaling and masking, so it cannot be fused.
-  at::Tensor scores = c.attn_softcap > 0 ? soft_cap(at::bmm(qg, kt) * scale, c.attn_softcap) + group_mask
-                                         : at::baddbmm(group_mask, qg, kt, /*beta=*/1.0, /*alpha=*/scale);
-  // Autograd cannot differentiate the in-place (out=) softmax, so training takes the plain one.
-  at::Tensor probs = scores.scalar_type() != at::kFloat ? at::softmax(scores, -1, at::kFloat).to(v.scalar_type())
-                     : scores.requires_grad()           ? at::softmax(scores, -1)
-                                                        : at::softmax_out(scores, scores, -1);
-  at::Tensor out = at::bmm(probs, v.reshape({b * kv_heads, total, d}))
-                       .view({b, c.num_heads, t, d}).transpose(1, 2).reshape({b, t, c.num_heads * d});
-  if (capture) capture("o_in", out);
+  at::Tensor out = attend_in_blocks(c, q, k, v, start_pos, w.attention_window, cache)
+                       .transpose(1, 2).reshape({b, t, c.num_heads * d});
+  if (deliver(capture, "o_in", out, stop_after)) return {};
   return linear(out, w.o, w.o_bias);
 }
 
-at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Tensor& x, const CaptureFn& capture) {
+at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Tensor& x, const CaptureFn& capture,
+               const char* stop_after) {
   at::Tensor gate, up;
   if (w.gate_up.defined()) {
     const std::vector<at::Tensor> halves = linear(x, w.gate_up, w.gate_up_bias).chunk(2, -1);
@@ -209,7 +238,7 @@ at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Ten
     gate = linear(x, w.gate, w.gate_bias), up = linear(x, w.up, w.up_bias);
   }
   at::Tensor h = (c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu(gate)) * up;
-  if (capture) capture("down_in", h);
+  if (deliver(capture, "down_in", h, stop_after)) return {};
   return linear(h, w.down, w.down_bias);
 }
 
@@ -217,24 +246,26 @@ at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Ten
 
 at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                                    const at::Tensor& attn_in) {
-  return self_attention(config, w, rope, attn_in, 0, nullptr, {});
+  return self_attention(config, w, rope, attn_in, 0, nullptr, {}, nullptr);
 }
 
 at::Tensor mlp_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, const at::Tensor& mlp_in) {
-  return mlp(config, w, mlp_in, {});
+  return mlp(config, w, mlp_in, {}, nullptr);
 }
 
 at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
                                  RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,
-                                 LayerKVCache* cache, const CaptureFn& capture) {
+                                 LayerKVCache* cache, const CaptureFn& capture, const char* stop_after) {
   at::Tensor attn_in = rms_norm(config, hidden, w.input_norm);
-  if (capture) capture("attn_in", attn_in);
-  at::Tensor attn_out = self_attention(config, w, rope, attn_in, start_pos, cache, capture);
+  if (deliver(capture, "attn_in", attn_in, stop_after)) return {};
+  at::Tensor attn_out = self_attention(config, w, rope, attn_in, start_pos, cache, capture, stop_after);
+  if (!attn_out.defined()) return {};
   if (w.attn_output_norm.defined()) attn_out = rms_norm(config, attn_out, w.attn_output_norm);
   at::Tensor h = hidden + attn_out;
   at::Tensor mlp_in = rms_norm(config, h, w.post_attention_norm);
-  if (capture) capture("mlp_in", mlp_in);
-  at::Tensor mlp_out = mlp(config, w, mlp_in, capture);
+  if (deliver(capture, "mlp_in", mlp_in, stop_after)) return {};
+  at::Tensor mlp_out = mlp(config, w, mlp_in, capture, stop_after);
+  if (!mlp_out.defined()) return {};
   if (w.mlp_output_norm.defined()) mlp_out = rms_norm(config, mlp_out, w.mlp_output_norm);
   return h + mlp_out;
 }

@@ -72,9 +72,16 @@ at::Tensor attention_block_forward(const ModelConfig& config, const DecoderLayer
                                    const at::Tensor& attn_in);
 at::Tensor mlp_block_forward(const ModelConfig& config, const DecoderLayerWeights& w, const at::Tensor& mlp_in);
 
+// Queries attend in blocks whose f32 scores take at most this many bytes: a calibration batch of
+// 8 × 2048 tokens of a 1B model would otherwise hold 4 GiB of scores at once. Tests lower it.
+inline int64_t attention_score_bytes = int64_t{256} << 20;
+
 // hidden: [B, T, hidden] at positions start_pos.. ; returns the layer's output hidden states.
+// With `stop_after` (a capture input name), the forward ends once that input has been captured and
+// returns an undefined tensor: a quantizer that needs one group's inputs computes no more than that.
 at::Tensor decoder_layer_forward(const ModelConfig& config, const DecoderLayerWeights& w,
                                  RotaryEmbedding& rope, const at::Tensor& hidden, int64_t start_pos,
-                                 LayerKVCache* cache = nullptr, const CaptureFn& capture = {});
+                                 LayerKVCache* cache = nullptr, const CaptureFn& capture = {},
+                                 const char* stop_after = nullptr);
 
 }  // namespace mp

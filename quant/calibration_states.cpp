@@ -1,0 +1,42 @@
+#include "quant/calibration_states.h"
+
+#include <charconv>
+#include <filesystem>
+
+#include "formats/safetensors.h"
+
+namespace mp {
+
+namespace {
+
+constexpr const char* kFile = "calibration-states.safetensors";
+constexpr const char* kTensor = "states";
+constexpr const char* kAfterLayer = "after_layer";
+
+}  // namespace
+
+void save_calibration_states(const std::string& dir, int64_t after_layer, const at::Tensor& states) {
+  save_safetensors(dir + "/" + kFile, {{kTensor, states.contiguous().cpu()}}, {{kAfterLayer, std::to_string(after_layer)}});
+}
+
+SavedStates load_calibration_states(const std::string& dir, int64_t finished_layers, const at::Tensor& like) {
+  const std::string path = dir + "/" + kFile;
+  if (dir.empty() || !std::filesystem::exists(path)) return {};
+  const SafetensorsFile file(path);
+  const TensorInfo* info = file.find(kTensor);
+  const auto after = file.metadata().find(kAfterLayer);
+  if (!info || after == file.metadata().end()) return {};
+  int64_t after_layer = -1;
+  std::from_chars(after->second.data(), after->second.data() + after->second.size(), after_layer);
+  const at::Tensor states = file.tensor(*info);
+  if (after_layer < 0 || after_layer >= finished_layers || states.sizes() != like.sizes() ||
+      states.scalar_type() != like.scalar_type())
+    return {};
+  return {after_layer, states.clone().to(like.device())};
+}
+
+void remove_calibration_states(const std::string& dir) {
+  if (!dir.empty()) std::filesystem::remove(dir + "/" + kFile);
+}
+
+}  // namespace mp
