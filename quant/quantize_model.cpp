@@ -36,30 +36,51 @@ DecoderLayerWeights with_dtype(const ModelConfig& config, const DecoderLayerWeig
 
 // Runs layer `w` over all calibration states in batches, in the states' compute type; `capture`
 // sees every linear input. With `stop_after`, each batch's forward ends at that input and nothing
-// is returned.
+// is returned. Outputs are written into one tensor as they come: a list joined at the end would
+// hold them twice (2 GiB more at 128 × 2048 tokens of a 1B model in bf16).
 at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                      const at::Tensor& states, int64_t batch, const CaptureFn& capture,
                      const char* stop_after = nullptr) {
   if (states.size(0) == 0) return states;  // data-free RTN: nothing to run
   const bool cast = states.scalar_type() != w.q.scalar_type();
   const DecoderLayerWeights forward_weights = cast ? with_dtype(config, w, states.scalar_type()) : DecoderLayerWeights{};
-  std::vector<at::Tensor> outputs;
-  for (int64_t s = 0; s < states.size(0); s += batch)
-    outputs.push_back(decoder_layer_forward(config, cast ? forward_weights : w, rope,
-                                            states.narrow(0, s, std::min(batch, states.size(0) - s)), 0, nullptr,
-                                            capture, stop_after));
-  return stop_after ? at::Tensor() : at::cat(outputs, 0);
+  at::Tensor outputs = stop_after ? at::Tensor() : at::empty_like(states);
+  for (int64_t s = 0; s < states.size(0); s += batch) {
+    const int64_t n = std::min(batch, states.size(0) - s);
+    const at::Tensor out = decoder_layer_forward(config, cast ? forward_weights : w, rope, states.narrow(0, s, n), 0,
+                                                 nullptr, capture, stop_after);
+    if (outputs.defined()) outputs.narrow(0, s, n).copy_(out);
+  }
+  return outputs;
 }
 
-// Every linear input of layer `w` over all calibration states, by capture name: [N, T, in].
+// The calibration windows embedded in the compute type a batch at a time: all windows at once in
+// f32 would be 2 GiB beside their bf16 copy at 128 × 2048 tokens of a 1B model.
+at::Tensor embed_in_batches(LlamaModel& model, const at::Tensor& tokens, at::ScalarType dtype, int64_t batch) {
+  if (tokens.size(0) == 0) return model.embed(tokens).to(dtype);
+  at::Tensor states;
+  for (int64_t s = 0; s < tokens.size(0); s += batch) {
+    const at::Tensor embedded = model.embed(tokens.narrow(0, s, std::min(batch, tokens.size(0) - s)));
+    if (!states.defined()) states = at::empty({tokens.size(0), tokens.size(1), embedded.size(2)}, embedded.options().dtype(dtype));
+    states.narrow(0, s, embedded.size(0)).copy_(embedded);
+  }
+  return states;
+}
+
+// Every linear input of layer `w` over all calibration states, by capture name: [N, T, in] in f32,
+// each written in place as its batches come.
 std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, const DecoderLayerWeights& w,
                                                  RotaryEmbedding& rope, const at::Tensor& states, int64_t batch) {
-  std::map<std::string, std::vector<at::Tensor>> parts;
-  run_layer(config, w, rope, states, batch,
-            [&](const char* input, const at::Tensor& x) { parts[input].push_back(x.to(at::kFloat)); },
-            decoder_linear_groups(config).back().input);
   std::map<std::string, at::Tensor> inputs;
-  for (auto& [name, batches] : parts) inputs[name] = at::cat(batches, 0);
+  std::map<std::string, int64_t> filled;
+  run_layer(config, w, rope, states, batch,
+            [&](const char* input, const at::Tensor& x) {
+              at::Tensor& all = inputs[input];
+              if (!all.defined()) all = at::empty({states.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+              all.narrow(0, filled[input], x.size(0)).copy_(x);
+              filled[input] += x.size(0);
+            },
+            decoder_linear_groups(config).back().input);
   return inputs;
 }
 
@@ -283,7 +304,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     fail_input("--resume", "the interrupted run finished more layers than the model has");
   report.resumed_layers = std::min<int64_t>(static_cast<int64_t>(finished.size()), config.num_layers);
   const bool output_resumed = static_cast<int64_t>(finished.size()) > config.num_layers;
-  at::Tensor states = model.embed(tokens).to(runtime.dtype);
+  at::Tensor states = embed_in_batches(model, tokens, runtime.dtype, plan.batch);
   // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
   source.release(hf_names::embed);
   // A resume runs only the finished layers after the last saved states.

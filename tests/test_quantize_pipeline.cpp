@@ -251,6 +251,15 @@ TEST_CASE("quantize CLI: RTN needs no tokenizer, GPTQ names the missing one", "[
                              test::shared_path("models/stories260K/tokenizer.model") + "' -f '" +
                              test::shared_path("corpora/tinystories/eval.txt") + "'")
             .exit_code == 0);
+  // Without the built-in corpus (scripts/fetch-data.sh not run) too; it is then not recorded as an input.
+  fs::create_directories(dir.path("no-data"));
+  r = test::run_modelpress_after("MODELPRESS_DATA='" + dir.path("no-data") + "'",
+                                 base + "--method rtn -o '" + dir.path("rtn-no-corpus") + "'", "");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto manifest = nlohmann::json::parse(test::read_file(dir.path("rtn-no-corpus/manifest.json")));
+  CHECK(manifest["inputs"].contains("model"));
+  CHECK_FALSE(manifest["inputs"].contains("calibration"));
   r = test::run_modelpress(base + "--method gptq --nsamples 4 --seqlen 32 -o '" + dir.path("gptq") + "'");
   CHECK(r.exit_code == 3);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
