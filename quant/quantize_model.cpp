@@ -323,7 +323,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
       // Not solved again: the committed layer is read back to compute the next layer's inputs.
       restore_layer_record(i, finished[i], report);
       if (output_resumed || i <= saved.after_layer) {  // nothing left that needs this layer's outputs
-        progress.advance(1, "resumed");
+        progress.skip(1, "resumed");
         continue;
       }
       w = sink.read_layer(i);

@@ -71,7 +71,7 @@ TeacherDataSummary generate_teacher_data(LlamaModel& model, const Tokenizer& tok
   const auto start = std::chrono::steady_clock::now();
   KeptLayers layers(model);
   Progress progress("generate", summary.prompts, "prompts");
-  progress.advance(summary.resumed);
+  progress.skip(summary.resumed, "resumed");
   for (int64_t first = summary.resumed; first < summary.prompts; first += r.batch_size) {
     const int64_t end = std::min(summary.prompts, first + r.batch_size);
     const std::vector<std::vector<int32_t>> batch(tokens.begin() + first, tokens.begin() + end);
