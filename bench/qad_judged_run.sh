@@ -7,7 +7,8 @@
 # Usage: bench/qad_judged_run.sh NAME INIT.gguf TYPE LR STEPS [distill-train options...]
 #   e.g. bench/qad_judged_run.sh hybrid-Q2_K gptq-Q2_K.gguf Q2_K 3e-4 200 --grid hybrid
 # env: WORK (default /tmp/qad-judged; the run is WORK/NAME, the file WORK/NAME.gguf), THREADS,
-# BATCH, and gguf_kld_table.sh's (LLAMACPP_BIN, KLD_WORK).
+# BATCH, DATA (training text, default tinymix calib.txt; e.g. the teacher's own samples from
+# `generate --prompts`, docs/teacher-data.md), and gguf_kld_table.sh's (LLAMACPP_BIN, KLD_WORK).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mp="${MODELPRESS_BUILD_DIR:-$root/build}/modelpress"
@@ -22,7 +23,7 @@ mkdir -p "$work"
 out="$work/$name"
 rm -rf "$out"
 /usr/bin/time -f "%e %U %S" -o "$work/$name.time" "$mp" distill-train -q --student "$model" --teacher "$model" \
-  --init-weights "$init" --quantize "gguf:$type" --data "$shared/corpora/tinymix/calib.txt" --seq 256 \
+  --init-weights "$init" --quantize "gguf:$type" --data "${DATA:-$shared/corpora/tinymix/calib.txt}" --seq 256 \
   --batch "${BATCH:-8}" --steps "$steps" --lr "$lr" --min-lr "$(python3 -c "print($lr / 10)")" --warmup 10 \
   --weight-decay 0 -t "$threads" "$@" --out "$out" >/dev/null
 read -r wall user sys <"$work/$name.time"
