@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
+#include "lib/base/version.h"
 #include "tests/hostile_inputs.h"
 
 using mp::test::quoted;
@@ -105,4 +107,16 @@ TEST_CASE("hostile config: a config needing more memory than the limit fails cle
       mp::test::stories_with_config(dir.path("m"), [](nlohmann::json& c) { c["num_hidden_layers"] = 1000000000; });
   const auto r = mp::test::run_modelpress_after("ulimit -v 4000000;", "generate -m " + quoted(model) + " -n 2");
   mp::test::require_bad_input(r, "config.json", "num_hidden_layers");
+}
+
+// fuzz_spm_model (2026-12-01): a SentencePiece model with a zero-length piece made the trie builder
+// throw through the shim's C API, which aborted; it is bad input.
+TEST_CASE("hostile tokenizer: a SentencePiece model with a zero-length piece is bad input", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string model = std::string(mp::source_dir()) + "/tests/fuzz/regressions/spm-zero-length-piece.model";
+  std::ofstream(dir.path("text.txt")) << "hello world\n";
+  mp::test::require_bad_input(mp::test::run_modelpress("tokenize --tokenizer " + quoted(model) + " --out " +
+                                                       quoted(dir.path("out.h5")) + " " + quoted(dir.path("text.txt"))),
+                              "spm-zero-length-piece.model", "zero-length key");
+  mp::test::require_no_output(dir.path(), "out.h5");
 }

@@ -27,6 +27,20 @@ void* finish_load(std::unique_ptr<sentencepiece::SentencePieceProcessor> sp,
   return nullptr;
 }
 
+// SentencePiece's trie builder throws on some malformed models (a zero-length piece: found by
+// fuzz_spm_model); no exception may cross the C API.
+template <typename Load>
+void* load_guarded(Load load, char* err, size_t err_len) {
+  try {
+    return load();
+  } catch (const std::exception& e) {
+    set_error(std::string("malformed model: ") + e.what(), err, err_len);
+  } catch (...) {
+    set_error("malformed model", err, err_len);
+  }
+  return nullptr;
+}
+
 const sentencepiece::SentencePieceProcessor& processor(void* handle) {
   return *static_cast<sentencepiece::SentencePieceProcessor*>(handle);
 }
@@ -62,16 +76,20 @@ extern "C" {
 
 __attribute__((visibility("default"))) void* mpspm_load_file(const char* path, char* err,
                                                             size_t err_len) {
-  auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto status = sp->Load(path);
-  return finish_load(std::move(sp), status, err, err_len);
+  return load_guarded([&] {
+    auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
+    auto status = sp->Load(path);
+    return finish_load(std::move(sp), status, err, err_len);
+  }, err, err_len);
 }
 
 __attribute__((visibility("default"))) void* mpspm_load_proto(const char* bytes, size_t len,
                                                              char* err, size_t err_len) {
-  auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto status = sp->LoadFromSerializedProto(absl::string_view(bytes, len));
-  return finish_load(std::move(sp), status, err, err_len);
+  return load_guarded([&] {
+    auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
+    auto status = sp->LoadFromSerializedProto(absl::string_view(bytes, len));
+    return finish_load(std::move(sp), status, err, err_len);
+  }, err, err_len);
 }
 
 __attribute__((visibility("default"))) void mpspm_free(void* handle) {
