@@ -19,7 +19,8 @@ void save_calibration_states(const std::string& dir, int64_t after_layer, const 
   save_safetensors(dir + "/" + kFile, {{kTensor, states.contiguous().cpu()}}, {{kAfterLayer, std::to_string(after_layer)}});
 }
 
-SavedStates load_calibration_states(const std::string& dir, int64_t finished_layers, const at::Tensor& like) {
+SavedStates load_calibration_states(const std::string& dir, int64_t finished_layers, at::IntArrayRef sizes,
+                                    const at::TensorOptions& options) {
   const std::string path = dir + "/" + kFile;
   if (dir.empty() || !std::filesystem::exists(path)) return {};
   const SafetensorsFile file(path);
@@ -29,10 +30,10 @@ SavedStates load_calibration_states(const std::string& dir, int64_t finished_lay
   int64_t after_layer = -1;
   std::from_chars(after->second.data(), after->second.data() + after->second.size(), after_layer);
   const at::Tensor states = file.tensor(*info);
-  if (after_layer < 0 || after_layer >= finished_layers || states.sizes() != like.sizes() ||
-      states.scalar_type() != like.scalar_type())
+  if (after_layer < 0 || after_layer >= finished_layers || states.sizes() != sizes ||
+      states.scalar_type() != options.dtype().toScalarType())
     return {};
-  return {after_layer, states.clone().to(like.device())};
+  return {after_layer, states.to(options.device(), /*non_blocking=*/false, /*copy=*/true)};
 }
 
 void remove_calibration_states(const std::string& dir) {

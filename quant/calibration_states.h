@@ -17,8 +17,9 @@ struct SavedStates {
 void save_calibration_states(const std::string& dir, int64_t after_layer, const at::Tensor& states);
 
 // The states saved in `dir` if they were taken after one of the first `finished_layers` layers and
-// have the shape and type of `like`; otherwise none.
-SavedStates load_calibration_states(const std::string& dir, int64_t finished_layers, const at::Tensor& like);
+// have these sizes and dtype; otherwise none. Placed on `options`' device.
+SavedStates load_calibration_states(const std::string& dir, int64_t finished_layers, at::IntArrayRef sizes,
+                                    const at::TensorOptions& options);
 
 // Removes them before `dir` becomes the finished output.
 void remove_calibration_states(const std::string& dir);

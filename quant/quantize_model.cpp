@@ -304,17 +304,22 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     fail_input("--resume", "the interrupted run finished more layers than the model has");
   report.resumed_layers = std::min<int64_t>(static_cast<int64_t>(finished.size()), config.num_layers);
   const bool output_resumed = static_cast<int64_t>(finished.size()) > config.num_layers;
-  at::Tensor states = embed_in_batches(model, tokens, runtime.dtype, plan.batch);
-  // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
-  source.release(hf_names::embed);
-  // A resume runs only the finished layers after the last saved states.
-  const SavedStates saved = output_resumed ? SavedStates{}
-                                           : load_calibration_states(sink.resume_dir(), report.resumed_layers, states);
+  // A resume starts from the last saved states and runs only the finished layers after them.
+  const SavedStates saved =
+      output_resumed ? SavedStates{}
+                     : load_calibration_states(sink.resume_dir(), report.resumed_layers,
+                                               {tokens.size(0), tokens.size(1), config.hidden_size},
+                                               at::TensorOptions(runtime.dtype).device(runtime.device));
+  at::Tensor states;
   if (saved.states.defined()) {
     states = saved.states;
     std::fprintf(stderr, "quantize: resuming from the calibration states after layer %lld\n",
                  static_cast<long long>(saved.after_layer));
+  } else {
+    states = embed_in_batches(model, tokens, runtime.dtype, plan.batch);
   }
+  // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
+  source.release(hf_names::embed);
 
   Progress progress("quantize", config.num_layers, "layers");
   for (int64_t i = 0; i < config.num_layers; ++i) {

@@ -79,12 +79,11 @@ void run_quantize(QuantizeArgs& a) {
   a.plan.true_sequential = !a.no_true_sequential;
   for (const auto& o : a.overrides) a.plan.overrides.push_back(parse_module_override(o));
   a.plan.validate();
+  std::vector<std::pair<std::string, std::string>> inputs = {{"model", a.model}};
   const std::string calibration = a.plan.calibration.file.empty() ? default_calibration_file() : a.plan.calibration.file;
   // Data-free RTN also runs without the built-in corpus, which is then no input.
-  if (a.plan.calibration.file.empty() && !std::filesystem::exists(calibration))
-    record_inputs({{"model", a.model}}, a.plan.calibration.seed);
-  else
-    record_inputs({{"model", a.model}, {"calibration", calibration}}, a.plan.calibration.seed);
+  if (!a.plan.calibration.file.empty() || std::filesystem::exists(calibration)) inputs.emplace_back("calibration", calibration);
+  record_inputs(inputs, a.plan.calibration.seed);
   auto source = open_model(a.model);
   if (a.gguf.target.set() && a.to != "gguf") fail_input("--target-bpw/--target-size", "only apply to --to gguf");
   auto sink = make_sink(a, *source);
