@@ -120,6 +120,7 @@ at::Tensor GgufSink::unpack_linear(const SafetensorsCheckpoint& checkpoint, cons
 void GgufSink::commit(const ModelSource& source, const nlohmann::json&) {
   const SafetensorsCheckpoint staged(staging_dir());
   summary_ = export_gguf(StagedModel(source, staged, grids_), out_path_, options_);
+  forget_progress();
 }
 
 }  // namespace mp

@@ -174,6 +174,8 @@ void GptqCheckpointSink::commit_stage(int64_t index, const std::vector<std::pair
   write_file_atomically(out_.file(kProgressFile), progress_.dump(1));
 }
 
+void GptqCheckpointSink::forget_progress() { fs::remove(out_.file(kProgressFile)); }
+
 void GptqCheckpointSink::write_index() const {
   const nlohmann::json qc = quantization_config();
   nlohmann::ordered_json index;

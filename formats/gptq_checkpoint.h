@@ -41,6 +41,10 @@ class GptqCheckpointSink : public QuantizedModelSink {
   void commit_output_stage(const nlohmann::json& record);
   const QuantizePlan& plan() const { return plan_; }
   const std::string& staging_dir() const { return out_.staging(); }
+  // For a sink whose output is not the staging directory itself (GgufSink): the staging stops
+  // being resumable before it is removed, so that a kill while it goes leaves nothing a resume
+  // would trust (a progress record naming shards already deleted).
+  void forget_progress();
   std::vector<std::string>& padded_modules() { return padded_; }
 
  private:

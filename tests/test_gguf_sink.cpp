@@ -150,6 +150,11 @@ TEST_CASE("quantize --to gguf: the staged layers and the output stage reach the 
       {
         RecordingGgufSink sink(f.out, source.config(), plan, options);
         quantize_model(source, plan, {}, sink);
+        // The file is written and the staging about to go: a kill now (CI's kill9 found one while
+        // it was being deleted) must leave no progress record for --resume to trust.
+        CHECK(fs::exists(f.out));
+        CHECK(fs::is_directory(f.staging));
+        CHECK_FALSE(fs::exists(f.staging + "/progress.json"));
         summary = sink.summary();
         measured = sink.measured;
       }
