@@ -1,5 +1,6 @@
 #include "formats/inventory.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,14 @@ namespace fs = std::filesystem;
 namespace mp {
 
 namespace {
+
+// HDF5's format signature, at the start of the files modelpress writes.
+bool is_hdf5_file(const std::string& path) {
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  std::ifstream in(path, std::ios::binary);
+  char head[8];
+  return in.read(head, 8) && std::equal(head, head + 8, kSignature);
+}
 
 void add_safetensors(Inventory& inv, const SafetensorsFile& file) {
   for (const auto& [k, v] : file.metadata()) inv.metadata.emplace_back(k, v);
@@ -105,6 +114,9 @@ Inventory inspect_path(const std::string& path) {
     add_gguf(inv, GgufFile(path));
     return inv;
   }
+  if (is_hdf5_file(path))
+    fail_input(path, "an HDF5 file (a token dataset or a teacher cache): inspect lists safetensors, GGUF and "
+                     "checkpoint directories");
   inv.format = "safetensors";
   add_safetensors(inv, SafetensorsFile(path));
   return inv;

@@ -342,6 +342,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     release_layer_pages(source, i);
     if (!sink.resume_dir().empty() && states.numel() > 0 && i + 1 < stages)
       save_calibration_states(sink.resume_dir(), i, states);
+    return_freed_memory();
     if (i == resume.stop_after_layer && i + 1 < stages) {
       sink.keep_partial();
       report.stopped_after_layer = i;

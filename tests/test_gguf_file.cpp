@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "distill/token_dataset.h"
 #include "formats/gguf_codecs.h"
 #include "formats/gguf_file.h"
 #include "formats/gguf_writer.h"
@@ -377,4 +378,14 @@ TEST_CASE("modelpress inspect lists a GGUF file", "[gguf]") {
   const auto bad = mp::test::run_modelpress("inspect '" + dir.path("bad.gguf") + "'");
   CHECK(bad.exit_code == static_cast<int>(mp::ExitCode::bad_input));
   CHECK_THAT(bad.err, Contains("unsupported GGUF version"));
+
+  // A token dataset is refused as what it is, not read as a safetensors header of absurd length.
+  {
+    mp::TokenDatasetWriter writer(dir.path("tokens.h5"), "tok");
+    writer.add_document({1, 2, 3});
+    writer.commit();
+  }
+  const auto h5 = mp::test::run_modelpress("inspect '" + dir.path("tokens.h5") + "'");
+  CHECK(h5.exit_code == static_cast<int>(mp::ExitCode::bad_input));
+  CHECK_THAT(h5.err, Contains("tokens.h5: an HDF5 file"));
 }

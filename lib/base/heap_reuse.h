@@ -17,4 +17,10 @@ namespace mp {
 // A no-op without glibc.
 void keep_freed_memory_for_reuse();
 
+// Gives the heap's free pages back to the kernel (glibc's malloc_trim). Kept memory fragments:
+// a loop whose blocks change size from one round to the next (the quantizer's layers: Hessians,
+// capture buffers, attention blocks) finds no hole that fits and grows the heap, and the holes stay
+// resident. Called between rounds, it holds the peak to one round's working set. A no-op without glibc.
+void return_freed_memory();
+
 }  // namespace mp
