@@ -318,7 +318,7 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
   } else {
     states = embed_in_batches(model, tokens, runtime.dtype, plan.batch);
   }
-  // The model keeps its f32 copy; the mapped pages of a bf16 embedding would stay resident beside it.
+  // The lookups touched the embedding's mapped pages; nothing reads them again before the commit.
   source.release(hf_names::embed);
 
   Progress progress("quantize", config.num_layers, "layers");

@@ -237,7 +237,17 @@ at::Tensor mlp(const ModelConfig& c, const DecoderLayerWeights& w, const at::Ten
   } else {
     gate = linear(x, w.gate, w.gate_bias), up = linear(x, w.up, w.up_bias);
   }
-  at::Tensor h = (c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu(gate)) * up;
+  at::Tensor h;
+  if (gate.requires_grad() || up.requires_grad()) {
+    h = (c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu(gate)) * up;
+  } else {
+    // In place, the same kernels and bits: two [tokens, ffn] activations at the peak instead of
+    // four (1 GiB at a 1B model's 8 × 2048-token calibration batch in bf16).
+    h = c.gelu_mlp ? at::gelu(gate, "tanh") : at::silu_(gate);
+    gate = at::Tensor();
+    h.mul_(up);
+    if (!h.is_contiguous()) h = h.contiguous();  // a half of a fused gate_up projection
+  }
   if (deliver(capture, "down_in", h, stop_after)) return {};
   return linear(h, w.down, w.down_bias);
 }
