@@ -6,7 +6,7 @@
 
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
-#include "lib/base/heap_reuse.h"
+#include "lib/base/huge_page_tensor.h"
 #include "lib/base/progress.h"
 #include "lib/runtime/model_tokenizer.h"
 #include "quant/calibration_states.h"
@@ -281,7 +281,7 @@ nlohmann::ordered_json QuantizeReport::to_json(bool with_timings) const {
 QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& plan, const RuntimeOptions& runtime,
                               QuantizedModelSink& sink, const ResumeOptions& resume) {
   plan.validate();
-  keep_freed_memory_for_reuse();  // every batch allocates and frees the same activations
+  map_large_tensors_on_huge_pages();  // every batch allocates and frees the same activations
   const auto start = Clock::now();
   const ModelConfig& config = source.config();
   CalibrationOptions calibration = plan.calibration;
@@ -342,7 +342,6 @@ QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& pla
     release_layer_pages(source, i);
     if (!sink.resume_dir().empty() && states.numel() > 0 && i + 1 < stages)
       save_calibration_states(sink.resume_dir(), i, states);
-    return_freed_memory();
     if (i == resume.stop_after_layer && i + 1 < stages) {
       sink.keep_partial();
       report.stopped_after_layer = i;

@@ -1,17 +1,22 @@
-// keep_freed_memory_for_reuse: a large block comes from the heap, not from its own mmap, and
-// return_freed_memory gives it back. Checked in forked children, since the setting lasts for the
-// whole process and the other tests measure memory.
+// keep_freed_memory_for_reuse: a large block comes from the heap, not from its own mmap.
+// map_large_tensors_on_huge_pages: a large tensor is a mapping of its own, on huge-page boundaries,
+// gone when the tensor is freed. Checked in forked children, since each setting lasts for the whole
+// process and the other tests measure memory.
 #include <catch2/catch.hpp>
 
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 
+#include <ATen/ATen.h>
+
 #include "lib/base/heap_reuse.h"
+#include "lib/base/huge_page_tensor.h"
 
 namespace {
 
@@ -47,27 +52,25 @@ size_t resident_bytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-// In a child process that keeps freed memory: whether a freed 96 MiB block stays resident until
-// return_freed_memory (exit 10), or not (11: not kept; 12: not given back; 13: never resident).
-int freed_block_returned_in_child() {
+// In a child process: exit 10 if, once large tensors are mapped on huge pages, a 64 MiB tensor
+// starts on a 2 MiB boundary (glibc's blocks never do: their header comes first) and its pages are
+// returned when it is freed, while a 1 MiB tensor still comes from LibTorch's default allocator.
+int large_tensor_mapped_in_child() {
   const pid_t pid = fork();
   if (pid == 0) {
-    mp::keep_freed_memory_for_reuse();
-    const size_t bytes = size_t{96} << 20;
+    constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+    mp::map_large_tensors_on_huge_pages();
     const size_t before = resident_bytes();
-    char* block = static_cast<char*>(std::malloc(bytes));
-    std::memset(block, 1, bytes);
-    escaped_block = block;
-    char* above = static_cast<char*>(std::malloc(64));  // above it in the heap: no trim from the top
+    at::Tensor large = at::ones({16 << 20}, at::kFloat);  // 64 MiB, touched
+    const bool aligned = reinterpret_cast<uintptr_t>(large.data_ptr()) % kHugePage == 0;
     const size_t used = resident_bytes();
-    std::free(block);
-    const size_t kept = resident_bytes();
-    mp::return_freed_memory();
+    large = at::Tensor();
     const size_t returned = resident_bytes();
-    escaped_block = above;
-    if (used < before + (size_t{90} << 20)) _exit(13);  // the block was never resident: no test
-    if (kept + (size_t{16} << 20) < used) _exit(11);
-    _exit(returned + (size_t{80} << 20) <= kept ? 10 : 12);
+    const at::Tensor small = at::ones({1 << 18}, at::kFloat);  // 1 MiB
+    const bool small_aligned = reinterpret_cast<uintptr_t>(small.data_ptr()) % kHugePage == 0;
+    if (!aligned) _exit(11);
+    if (used < before + (size_t{60} << 20) || returned + (size_t{60} << 20) > used) _exit(12);
+    _exit(small_aligned ? 13 : 10);
   }
   int status = 0;
   waitpid(pid, &status, 0);
@@ -82,6 +85,7 @@ TEST_CASE("keep_freed_memory_for_reuse serves large blocks from the heap", "[hea
   CHECK_FALSE(block_is_mmapped_in_child(true));
 }
 
-TEST_CASE("return_freed_memory gives the heap's kept pages back", "[heap_reuse]") {
-  CHECK(freed_block_returned_in_child() == 10);
+
+TEST_CASE("map_large_tensors_on_huge_pages maps large tensors on their own and returns them", "[heap_reuse]") {
+  CHECK(large_tensor_mapped_in_child() == 10);
 }

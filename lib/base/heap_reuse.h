@@ -12,15 +12,10 @@ namespace mp {
 
 // Raises glibc's mmap and trim thresholds to 1 GiB for the rest of the process: blocks up to that
 // size come from and return to the heap. Memory freed this way stays in the process (it is reused,
-// not returned), so only steady loops whose peak is their working set should ask for it: distill-train,
-// decoding (lib/runtime/kept_layers.h) and the quantizers' layer loop.
+// not returned), so only steady loops whose blocks keep their sizes should ask for it: distill-train
+// and decoding (lib/runtime/kept_layers.h). The quantizers' layers, whose blocks change size from
+// phase to phase, fragmented it (lib/base/huge_page_tensor.h).
 // A no-op without glibc.
 void keep_freed_memory_for_reuse();
-
-// Gives the heap's free pages back to the kernel (glibc's malloc_trim). Kept memory fragments:
-// a loop whose blocks change size from one round to the next (the quantizer's layers: Hessians,
-// capture buffers, attention blocks) finds no hole that fits and grows the heap, and the holes stay
-// resident. Called between rounds, it holds the peak to one round's working set. A no-op without glibc.
-void return_freed_memory();
 
 }  // namespace mp

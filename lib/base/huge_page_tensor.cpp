@@ -6,7 +6,9 @@
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 
 #include "lib/base/error.h"
 
@@ -15,21 +17,32 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-struct Mapping {
-  void* start;
-  size_t bytes;
-};
+// The live mappings by start, with their lengths: a block is freed by its pointer alone, as
+// LibTorch's raw_deallocate (oneDNN's scratch buffers) frees it.
+std::mutex mappings_mutex;
+std::unordered_map<void*, size_t> mappings;
 
-void unmap(void* context) {
-  const auto* mapping = static_cast<Mapping*>(context);
-  ::munmap(mapping->start, mapping->bytes);
-  delete mapping;
+void release(void* start) {
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    const auto it = mappings.find(start);
+    if (it != mappings.end()) {
+      bytes = it->second;
+      mappings.erase(it);
+    }
+  }
+  if (bytes) ::munmap(start, bytes);
+  else c10::GetDefaultCPUAllocator()->raw_deleter()(start);  // a small block: the default's
 }
 
+// Blocks of at least `min_bytes` on their own huge-page mapping; smaller ones from LibTorch's
+// default CPU allocator (never from whatever allocator is installed: that may be this one).
 class HugePageAllocator final : public c10::Allocator {
  public:
+  explicit HugePageAllocator(size_t min_bytes) : min_bytes_(min_bytes) {}
   c10::DataPtr allocate(size_t bytes) const override {
-    if (bytes < kHugePage) return c10::GetCPUAllocator()->allocate(bytes);
+    if (bytes < min_bytes_) return c10::GetDefaultCPUAllocator()->allocate(bytes);
     // Map one huge page more than needed and unmap the ends, so the block starts on a 2 MiB
     // boundary and every one of its pages can be a huge page.
     const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
@@ -40,12 +53,21 @@ class HugePageAllocator final : public c10::Allocator {
     if (start > base) ::munmap(base, start - base);
     if (char* end = start + rounded; end < base + rounded + kHugePage) ::munmap(end, base + rounded + kHugePage - end);
     ::madvise(start, rounded, MADV_HUGEPAGE);  // no huge pages (EINVAL): still a working block
-    return {start, new Mapping{start, rounded}, &unmap, c10::Device(c10::DeviceType::CPU)};
+    {
+      std::lock_guard<std::mutex> lock(mappings_mutex);
+      mappings[start] = rounded;
+    }
+    return {start, start, &release, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+ private:
+  size_t min_bytes_;
 };
 
-HugePageAllocator huge_page_allocator;
+HugePageAllocator huge_page_allocator(kHugePage);
+// Rounding up to whole huge pages wastes at most a fifth of a block this large.
+HugePageAllocator large_tensor_allocator(4 * kHugePage);
 
 }  // namespace
 
@@ -54,6 +76,11 @@ at::Tensor empty_on_huge_pages(at::IntArrayRef sizes, at::ScalarType dtype, bool
   if (!column_major) return at::detail::empty_generic(sizes, &huge_page_allocator, cpu, dtype, c10::nullopt);
   if (sizes.size() != 2) fail_runtime("empty_on_huge_pages: column-major needs a matrix");
   return at::detail::empty_strided_generic(sizes, {1, sizes[0]}, &huge_page_allocator, cpu, dtype);
+}
+
+void map_large_tensors_on_huge_pages() {
+  // Above the default's priority (0), so that LibTorch's CPU tensors are allocated here.
+  c10::SetAllocator(c10::DeviceType::CPU, &large_tensor_allocator, /*priority=*/1);
 }
 
 }  // namespace mp

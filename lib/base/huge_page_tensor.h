@@ -17,4 +17,11 @@ namespace mp {
 // `column_major` (strides (1, rows)), what LAPACK works on.
 at::Tensor empty_on_huge_pages(at::IntArrayRef sizes, at::ScalarType dtype, bool column_major = false);
 
+// For the rest of the process, every CPU tensor of at least 8 MiB is mapped on its own, advised
+// MADV_HUGEPAGE, and unmapped when freed. A loop whose large blocks change size from round to
+// round (the quantizer's layers: calibration batches, captured inputs, Hessians, attention blocks)
+// then neither faults every 4 KiB of them each time (glibc's own mappings) nor fragments a heap
+// that keeps them (keep_freed_memory_for_reuse held 3 GiB of freed blocks at the 1B model's peak).
+void map_large_tensors_on_huge_pages();
+
 }  // namespace mp
