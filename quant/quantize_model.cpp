@@ -281,7 +281,7 @@ nlohmann::ordered_json QuantizeReport::to_json(bool with_timings) const {
 QuantizeReport quantize_model(const ModelSource& source, const QuantizePlan& plan, const RuntimeOptions& runtime,
                               QuantizedModelSink& sink, const ResumeOptions& resume) {
   plan.validate();
-  map_large_tensors_on_huge_pages();  // every batch allocates and frees the same activations
+  map_large_tensors_on_huge_pages();  // batches and phases allocate and free large blocks of changing sizes
   const auto start = Clock::now();
   const ModelConfig& config = source.config();
   CalibrationOptions calibration = plan.calibration;

@@ -85,7 +85,6 @@ TEST_CASE("keep_freed_memory_for_reuse serves large blocks from the heap", "[hea
   CHECK_FALSE(block_is_mmapped_in_child(true));
 }
 
-
 TEST_CASE("map_large_tensors_on_huge_pages maps large tensors on their own and returns them", "[heap_reuse]") {
   CHECK(large_tensor_mapped_in_child() == 10);
 }
