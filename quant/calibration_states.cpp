@@ -1,9 +1,11 @@
 #include "quant/calibration_states.h"
 
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 
 #include "formats/safetensors.h"
+#include "lib/base/error.h"
 
 namespace mp {
 
@@ -23,17 +25,25 @@ SavedStates load_calibration_states(const std::string& dir, int64_t finished_lay
                                     const at::TensorOptions& options) {
   const std::string path = dir + "/" + kFile;
   if (dir.empty() || !std::filesystem::exists(path)) return {};
-  const SafetensorsFile file(path);
-  const TensorInfo* info = file.find(kTensor);
-  const auto after = file.metadata().find(kAfterLayer);
-  if (!info || after == file.metadata().end()) return {};
-  int64_t after_layer = -1;
-  std::from_chars(after->second.data(), after->second.data() + after->second.size(), after_layer);
-  const at::Tensor states = file.tensor(*info);
-  if (after_layer < 0 || after_layer >= finished_layers || states.sizes() != sizes ||
-      states.scalar_type() != options.dtype().toScalarType())
+  // The states only save time: a file damaged after it was written (it is written whole) is
+  // rebuilt by running the finished layers again, not a reason to give up the resume.
+  try {
+    const SafetensorsFile file(path);
+    const TensorInfo* info = file.find(kTensor);
+    const auto after = file.metadata().find(kAfterLayer);
+    if (!info || after == file.metadata().end()) return {};
+    int64_t after_layer = -1;
+    std::from_chars(after->second.data(), after->second.data() + after->second.size(), after_layer);
+    const at::Tensor states = file.tensor(*info);
+    if (after_layer < 0 || after_layer >= finished_layers || states.sizes() != sizes ||
+        states.scalar_type() != options.dtype().toScalarType())
+      return {};
+    return {after_layer, states.to(options.device(), /*non_blocking=*/false, /*copy=*/true)};
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::bad_input) throw;
+    std::fprintf(stderr, "quantize: ignoring the saved calibration states (%s); the finished layers run again\n", e.what());
     return {};
-  return {after_layer, states.to(options.device(), /*non_blocking=*/false, /*copy=*/true)};
+  }
 }
 
 void remove_calibration_states(const std::string& dir) {

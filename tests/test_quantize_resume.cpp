@@ -4,6 +4,7 @@
 // since the command line is part of what the outputs record.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "tests/test_support.h"
@@ -87,6 +88,30 @@ TEST_CASE("quantize --resume without saved calibration states runs the finished 
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.find("resuming from the calibration states") == std::string::npos);
   CHECK(test::hash_tree(f.out) == uninterrupted);
+}
+
+// Damaged saved states (they are only a cache of the finished layers' outputs) are rebuilt, not
+// trusted and not fatal.
+TEST_CASE("quantize --resume with damaged calibration states runs the finished layers again", "[quantize][resume]") {
+  ResumeFixture f;
+  const char* method = "--method gptq";
+  const auto uninterrupted = f.complete(method);
+  const std::string states = f.resumable + "/calibration-states.safetensors";
+  for (const char* damage : {"garbage", "truncated"}) {
+    INFO(damage);
+    REQUIRE(f.quantize(std::string(method) + " --stop-after-layer 1").exit_code == 0);
+    REQUIRE(fs::exists(states));
+    if (std::string(damage) == "garbage") std::ofstream(states, std::ios::trunc) << "not a safetensors file";
+    else fs::resize_file(states, fs::file_size(states) / 2);
+    auto r = f.quantize(std::string(method) + " --resume");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("ignoring the saved calibration states") != std::string::npos);
+    CHECK(r.err.find(states) != std::string::npos);
+    CHECK(r.err.find("resuming from the calibration states") == std::string::npos);
+    CHECK(test::hash_tree(f.out) == uninterrupted);
+    fs::remove_all(f.out);
+  }
 }
 
 // A resumed layer's biases are read as stored, not taken for the packed weight beside them.

@@ -53,3 +53,22 @@ TEST_CASE("tokenizer: a file that is not a SentencePiece model is bad input", "[
   std::ofstream(dir.path("bogus.model")) << "definitely not a protobuf";
   CHECK_THROWS_WITH(Tokenizer::from_file(dir.path("bogus.model")), Catch::StartsWith(dir.path("bogus.model") + ": not a SentencePiece model"));
 }
+
+// A model's vocabulary may be padded past its tokenizer's (Qwen's is): sampled padding ids have no
+// text, and a table lookup past the tokenizer is an error naming it, never a read past its pieces.
+TEST_CASE("tokenizer: ids outside the tokenizer have no text and no piece", "[tokenizer]") {
+  const Tokenizer spm = Tokenizer::from_file(test::shared_path("models/stories260K/tokenizer.model"));
+  const Tokenizer bpe = Tokenizer::open(test::hf_tokenizer_json("llama3"));
+  for (const Tokenizer* tok : {&spm, &bpe}) {
+    INFO(tok->origin());
+    const int32_t n = tok->vocab_size(), word = tok->encode("upon", false).at(0);
+    CHECK(tok->decode({word, n, -1, n + 1000}) == tok->decode({word}));
+    CHECK(tok->token_text(n, false).empty());
+    CHECK(tok->token_text(-1, false).empty());
+    for (int32_t id : {n, -1}) {
+      CHECK_THROWS_WITH(tok->piece(id), Catch::StartsWith(tok->origin() + ": token id " + std::to_string(id) + " is outside"));
+      CHECK_THROWS_AS(tok->type(id), Error);
+      CHECK_THROWS_AS(tok->score(id), Error);
+    }
+  }
+}

@@ -1,5 +1,6 @@
 #include "lib/tokenizer/tokenizer.h"
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -79,14 +80,19 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_special
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const { return backend_->decode(ids); }
 
 std::string Tokenizer::token_text(int32_t id, bool first_in_text) const {
+  if (id < 0 || id >= vocab_size()) return "";  // a model's padding rows, as decode() treats them
   const std::string p = piece(id);
   switch (type(id)) {
     case TokenType::control:
     case TokenType::unknown:
     case TokenType::unused:
       return "";
-    case TokenType::byte:  // spelled "<0xAB>"
-      return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+    case TokenType::byte: {  // spelled "<0xAB>"; anything else is shown as spelled
+      unsigned value = 0;
+      const bool spelled = p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>' &&
+                           std::from_chars(p.data() + 3, p.data() + 5, value, 16).ptr == p.data() + 5;
+      return spelled ? std::string(1, static_cast<char>(value)) : p;
+    }
     default:
       break;
   }
@@ -106,9 +112,16 @@ std::string Tokenizer::token_text(int32_t id, bool first_in_text) const {
 }
 
 int32_t Tokenizer::vocab_size() const { return backend_->vocab_size(); }
-std::string Tokenizer::piece(int32_t id) const { return backend_->piece(id); }
-float Tokenizer::score(int32_t id) const { return backend_->score(id); }
-TokenType Tokenizer::type(int32_t id) const { return backend_->type(id); }
+// The backends index their tables unchecked (SentencePiece's would read past its pieces).
+static int32_t checked(const Tokenizer& tok, int32_t id) {
+  if (id < 0 || id >= tok.vocab_size())
+    fail_runtime(tok.origin() + ": token id " + std::to_string(id) + " is outside the tokenizer's " +
+                 std::to_string(tok.vocab_size()) + " tokens");
+  return id;
+}
+std::string Tokenizer::piece(int32_t id) const { return backend_->piece(checked(*this, id)); }
+float Tokenizer::score(int32_t id) const { return backend_->score(checked(*this, id)); }
+TokenType Tokenizer::type(int32_t id) const { return backend_->type(checked(*this, id)); }
 int32_t Tokenizer::bos_id() const { return backend_->specials().bos; }
 int32_t Tokenizer::eos_id() const { return backend_->specials().eos; }
 int32_t Tokenizer::unk_id() const { return backend_->specials().unk; }

@@ -28,17 +28,18 @@ void* finish_load(std::unique_ptr<sentencepiece::SentencePieceProcessor> sp,
 }
 
 // SentencePiece's trie builder throws on some malformed models (a zero-length piece: found by
-// fuzz_spm_model); no exception may cross the C API.
-template <typename Load>
-void* load_guarded(Load load, char* err, size_t err_len) {
+// fuzz_spm_model), and any call can run out of memory; no exception may cross the C API, so each
+// call returns `failed` with the message instead.
+template <typename Result, typename Call>
+Result guarded(Call call, Result failed, const char* what, char* err, size_t err_len) {
   try {
-    return load();
+    return call();
   } catch (const std::exception& e) {
-    set_error(std::string("malformed model: ") + e.what(), err, err_len);
+    set_error(std::string(what) + ": " + e.what(), err, err_len);
   } catch (...) {
-    set_error("malformed model", err, err_len);
+    set_error(what, err, err_len);
   }
-  return nullptr;
+  return failed;
 }
 
 const sentencepiece::SentencePieceProcessor& processor(void* handle) {
@@ -70,45 +71,89 @@ size_t copy_out(const std::string& s, char* out, size_t cap) {
   return s.size();
 }
 
+// The trainer behind mpspm_train.
+int train(const char* text_path, const char* options, unsigned seed, const char* model_path, char* err,
+          size_t err_len) {
+  std::unordered_map<std::string, std::string> flags;
+  std::istringstream lines(options);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      set_error("trainer option without '=': " + line, err, err_len);
+      return -1;
+    }
+    flags[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  sentencepiece::SetRandomGeneratorSeed(seed);
+  LineIterator text(text_path);
+  std::string model;
+  auto status = text.status();
+  if (status.ok()) status = sentencepiece::SentencePieceTrainer::Train(flags, &text, &model);
+  if (!status.ok()) {
+    set_error(status.ToString(), err, err_len);
+    return -1;
+  }
+  std::ofstream out(model_path, std::ios::binary);
+  out.write(model.data(), static_cast<std::streamsize>(model.size()));
+  out.close();
+  if (!out) {
+    set_error(std::string("cannot write ") + model_path, err, err_len);
+    return -1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
 
 __attribute__((visibility("default"))) void* mpspm_load_file(const char* path, char* err,
                                                             size_t err_len) {
-  return load_guarded([&] {
+  return guarded([&] {
     auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
     auto status = sp->Load(path);
     return finish_load(std::move(sp), status, err, err_len);
-  }, err, err_len);
+  }, static_cast<void*>(nullptr), "malformed model", err, err_len);
 }
 
 __attribute__((visibility("default"))) void* mpspm_load_proto(const char* bytes, size_t len,
                                                              char* err, size_t err_len) {
-  return load_guarded([&] {
+  return guarded([&] {
     auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
     auto status = sp->LoadFromSerializedProto(absl::string_view(bytes, len));
     return finish_load(std::move(sp), status, err, err_len);
-  }, err, err_len);
+  }, static_cast<void*>(nullptr), "malformed model", err, err_len);
 }
 
 __attribute__((visibility("default"))) void mpspm_free(void* handle) {
   delete static_cast<sentencepiece::SentencePieceProcessor*>(handle);
 }
 
-__attribute__((visibility("default"))) size_t mpspm_encode(void* handle, const char* text,
-                                                          size_t len, int* ids, size_t cap) {
-  std::vector<int> out;
-  if (!processor(handle).Encode(absl::string_view(text, len), &out).ok()) return 0;
-  std::memcpy(ids, out.data(), std::min(cap, out.size()) * sizeof(int));
-  return out.size();
+__attribute__((visibility("default"))) size_t mpspm_encode(void* handle, const char* text, size_t len,
+                                                          int* ids, size_t cap, char* err, size_t err_len) {
+  return guarded([&] {
+    std::vector<int> out;
+    const auto status = processor(handle).Encode(absl::string_view(text, len), &out);
+    if (!status.ok()) {
+      set_error(status.ToString(), err, err_len);
+      return MPSPM_FAILED;
+    }
+    std::memcpy(ids, out.data(), std::min(cap, out.size()) * sizeof(int));
+    return out.size();
+  }, MPSPM_FAILED, "encode", err, err_len);
 }
 
 __attribute__((visibility("default"))) size_t mpspm_decode(void* handle, const int* ids, size_t n,
-                                                          char* out, size_t cap) {
-  std::string text;
-  if (!processor(handle).Decode(std::vector<int>(ids, ids + n), &text).ok()) return 0;
-  return copy_out(text, out, cap);
+                                                          char* out, size_t cap, char* err, size_t err_len) {
+  return guarded([&] {
+    std::string text;
+    const auto status = processor(handle).Decode(std::vector<int>(ids, ids + n), &text);
+    if (!status.ok()) {
+      set_error(status.ToString(), err, err_len);
+      return MPSPM_FAILED;
+    }
+    return copy_out(text, out, cap);
+  }, MPSPM_FAILED, "decode", err, err_len);
 }
 
 __attribute__((visibility("default"))) size_t mpspm_serialize(void* handle, char* out, size_t cap) {
@@ -150,33 +195,8 @@ __attribute__((visibility("default"))) int mpspm_special_id(void* handle, int wh
 __attribute__((visibility("default"))) int mpspm_train(const char* text_path, const char* options,
                                                        unsigned seed, const char* model_path, char* err,
                                                        size_t err_len) {
-  std::unordered_map<std::string, std::string> flags;
-  std::istringstream lines(options);
-  for (std::string line; std::getline(lines, line);) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) {
-      set_error("trainer option without '=': " + line, err, err_len);
-      return -1;
-    }
-    flags[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  sentencepiece::SetRandomGeneratorSeed(seed);
-  LineIterator text(text_path);
-  std::string model;
-  auto status = text.status();
-  if (status.ok()) status = sentencepiece::SentencePieceTrainer::Train(flags, &text, &model);
-  if (!status.ok()) {
-    set_error(status.ToString(), err, err_len);
-    return -1;
-  }
-  std::ofstream out(model_path, std::ios::binary);
-  out.write(model.data(), static_cast<std::streamsize>(model.size()));
-  out.close();
-  if (!out) {
-    set_error(std::string("cannot write ") + model_path, err, err_len);
-    return -1;
-  }
-  return 0;
+  return guarded([&] { return train(text_path, options, seed, model_path, err, err_len); }, -1, "training",
+                 err, err_len);
 }
 
 }

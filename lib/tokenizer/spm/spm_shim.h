@@ -14,9 +14,14 @@ enum { MPSPM_NORMAL = 1, MPSPM_UNKNOWN = 2, MPSPM_CONTROL = 3, MPSPM_USER_DEFINE
 typedef void* (*mpspm_load_file_fn)(const char* path, char* err, size_t err_len);
 typedef void* (*mpspm_load_proto_fn)(const char* bytes, size_t len, char* err, size_t err_len);
 typedef void (*mpspm_free_fn)(void* handle);
-/* Return the full count; only the first `cap` are written, so call again with room if larger. */
-typedef size_t (*mpspm_encode_fn)(void* handle, const char* text, size_t len, int* ids, size_t cap);
-typedef size_t (*mpspm_decode_fn)(void* handle, const int* ids, size_t n, char* out, size_t cap);
+/* Return the full count; only the first `cap` are written, so call again with room if larger.
+   MPSPM_FAILED, with a message in err, when SentencePiece fails or throws: no exception crosses
+   this interface. */
+#define MPSPM_FAILED ((size_t)-1)
+typedef size_t (*mpspm_encode_fn)(void* handle, const char* text, size_t len, int* ids, size_t cap,
+                                  char* err, size_t err_len);
+typedef size_t (*mpspm_decode_fn)(void* handle, const int* ids, size_t n, char* out, size_t cap,
+                                  char* err, size_t err_len);
 typedef size_t (*mpspm_serialize_fn)(void* handle, char* out, size_t cap);
 typedef int (*mpspm_vocab_size_fn)(void* handle);
 typedef const char* (*mpspm_piece_fn)(void* handle, int id);
