@@ -17,9 +17,10 @@ at::Tensor clip_weights(const at::Tensor& w, const at::Tensor& inputs, const Gri
   const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid);
   const int64_t size = span_grid ? span_grid->choose_span() : grid.group_size() == -1 ? in : grid.group_size();
   const at::Tensor weight = w.to(at::kFloat);
-  at::Tensor x = inputs.reshape({-1, in}).to(at::kFloat);
+  // The token sample is taken before converting: the inputs may be every search token in bf16.
+  at::Tensor x = inputs.reshape({-1, in});
   const int64_t step = std::max<int64_t>(1, x.size(0) / options.sample_tokens);
-  x = x.slice(0, 0, x.size(0), step).slice(0, 0, options.sample_tokens);
+  x = x.slice(0, 0, x.size(0), step).slice(0, 0, options.sample_tokens).to(at::kFloat);
 
   std::vector<at::Tensor> clipped;
   for (int64_t begin = 0; begin < in; begin += size) {

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "lib/base/error.h"
+#include "quant/layer_compute_copy.h"
 #include "quant/rtn.h"
 
 namespace mp {
@@ -54,6 +55,27 @@ at::Tensor block_output(const ModelConfig& c, const DecoderLayerWeights& w, Rota
   fail_runtime("unknown AWQ block");
 }
 
+// The search runs its block forwards over a few windows at a time: over all 65,536 search tokens
+// of a 1B model at once, each [tokens, ffn] activation of the MLP block would be 1 GiB in bf16.
+// Means are combined weighted by each chunk's share, so one chunk gives exactly the plain mean.
+constexpr int64_t kChunkTokens = 16384;
+
+struct Chunk {
+  at::Tensor x;
+  double share;  // of all windows
+};
+
+std::vector<Chunk> window_chunks(const at::Tensor& x) {
+  if (x.dim() < 3) return {{x, 1.0}};
+  const int64_t per = std::max<int64_t>(1, kChunkTokens / std::max<int64_t>(1, x.size(1)));
+  std::vector<Chunk> chunks;
+  for (int64_t s = 0; s < x.size(0); s += per) {
+    const int64_t n = std::min(per, x.size(0) - s);
+    chunks.push_back({x.narrow(0, s, n), static_cast<double>(n) / static_cast<double>(x.size(0))});
+  }
+  return chunks;
+}
+
 }  // namespace
 
 const std::vector<ScalingGroup>& awq_scaling_groups(const ModelConfig& config) {
@@ -64,10 +86,16 @@ ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& 
                           const ScalingGroup& group, const at::Tensor& inputs, const GridForLinear& grid_for,
                           const AwqScaleOptions& options) {
   if (options.grid < 1) fail_input("--grid", "must be at least 1");
-  const at::Tensor x = inputs.to(at::kFloat);
+  // The block runs in the inputs' compute type; statistics, scales and rounding stay in f32.
+  const at::ScalarType compute = inputs.scalar_type();
+  const std::vector<Chunk> chunks = window_chunks(inputs);
   const bool via_v = group.previous == ScaledOp::v_proj;
   // Step 1: the activation statistic, mean |x| per input channel.
-  at::Tensor x_mean = x.abs().reshape({-1, x.size(-1)}).mean(0);
+  at::Tensor x_mean;
+  for (const Chunk& c : chunks) {
+    const at::Tensor m = c.x.abs().reshape({-1, c.x.size(-1)}).mean(0, /*keepdim=*/false, at::kFloat) * c.share;
+    x_mean = x_mean.defined() ? x_mean + m : m;
+  }
   if (via_v) x_mean = to_v_channels(config, x_mean);
   at::Tensor w_mean;
   if (options.duo_scaling) {
@@ -81,7 +109,9 @@ ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& 
     if (via_v) w_mean = to_v_channels(config, w_mean);
   }
 
-  const at::Tensor reference = block_output(config, w, rope, group.block, x);
+  const DecoderLayerWeights computed = compute == at::kFloat ? w : layer_in_compute_type(config, w, compute);
+  std::vector<at::Tensor> reference;
+  for (const Chunk& c : chunks) reference.push_back(block_output(config, computed, rope, group.block, c.x));
   ScaleChoice best;
   best.loss = std::numeric_limits<double>::infinity();
   // Step 2: for every α, scale, quantize, unscale (Q(W·s)/s, which is what the folded model
@@ -93,13 +123,17 @@ ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& 
     s = at::clamp_min(s, 1e-4);
     s = s / (s.max() * s.min()).sqrt();
     const at::Tensor columns = column_scales(config, group, s);
-    DecoderLayerWeights trial = w;
+    DecoderLayerWeights trial = computed;
     for (const auto& suffix : group.linears) {
       auto grid = grid_for(suffix);
       if (!grid) continue;
-      trial.linear(suffix) = quantize_rtn(w.linear(suffix) * columns, grid).dequantize() / columns;
+      trial.linear(suffix) = (quantize_rtn(w.linear(suffix) * columns, grid).dequantize() / columns).to(compute);
     }
-    const double loss = (block_output(config, trial, rope, group.block, x) - reference).square().mean().item<double>();
+    double loss = 0;
+    for (size_t k = 0; k < chunks.size(); ++k) {
+      const at::Tensor error = block_output(config, trial, rope, group.block, chunks[k].x) - reference[k];
+      loss += error.square().mean(c10::nullopt, /*keepdim=*/false, at::kFloat).item<double>() * chunks[k].share;
+    }
     if (i == 0) best.loss_at_zero = loss;
     if (loss < best.loss) {
       best.loss = loss;
@@ -139,7 +173,9 @@ void fold_scales(const ModelConfig& config, DecoderLayerWeights& w, const Scalin
 
 at::Tensor scaled_inputs(const ModelConfig& config, const ScalingGroup& group, const at::Tensor& inputs,
                          const at::Tensor& scales) {
-  return inputs / column_scales(config, group, scales);
+  // In the inputs' type: bf16 inputs divided by f32 scales would become an f32 copy (2 GiB for
+  // down_proj's 65,536 search tokens of a 1B model).
+  return inputs / column_scales(config, group, scales).to(inputs.scalar_type());
 }
 
 }  // namespace mp

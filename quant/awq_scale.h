@@ -34,7 +34,8 @@ struct ScaleChoice {
   double loss_at_zero = 0;  // ... and at α = 0 (plain RTN)
 };
 
-// inputs: the group's captured input [N, T, in], as the unscaled model computes it.
+// inputs: the group's captured input [N, T, in], as the unscaled model computes it, in the compute
+// type the block is run in (the f32 weights are rounded to it for the search's forwards).
 ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& w, RotaryEmbedding& rope,
                           const ScalingGroup& group, const at::Tensor& inputs, const GridForLinear& grid_for,
                           const AwqScaleOptions& options);
@@ -42,7 +43,8 @@ ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& 
 // Divides the previous operation by s and multiplies the linears' input columns by it.
 void fold_scales(const ModelConfig& config, DecoderLayerWeights& w, const ScalingGroup& group, const at::Tensor& scales);
 
-// What the group's linears see after folding: inputs / s (s spread over the query heads for o_proj).
+// What the group's linears see after folding: inputs / s (s spread over the query heads for o_proj),
+// in the inputs' dtype.
 at::Tensor scaled_inputs(const ModelConfig& config, const ScalingGroup& group, const at::Tensor& inputs,
                          const at::Tensor& scales);
 

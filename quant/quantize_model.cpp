@@ -11,6 +11,7 @@
 #include "lib/runtime/model_tokenizer.h"
 #include "quant/calibration_states.h"
 #include "quant/hessian.h"
+#include "quant/layer_compute_copy.h"
 #include "quant/quantize_output.h"
 #include "quant/quantize_request.h"
 #include "quant/rtn.h"
@@ -23,17 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The layer's tensors in another compute type (the f32 originals stay what is quantized): every
-// slot the family's layers have, so a family's own tensors (q/k norms, output norms) follow.
-DecoderLayerWeights with_dtype(const ModelConfig& config, const DecoderLayerWeights& w, at::ScalarType dtype) {
-  DecoderLayerWeights cast = w;
-  for (const LayerTensor& t : architecture_of(config).layer_tensors(config)) {
-    at::Tensor& slot = cast.tensor(t.slot());
-    if (slot.defined()) slot = slot.to(dtype);
-  }
-  return cast;
-}
-
 // Runs layer `w` over all calibration states in batches, in the states' compute type; `capture`
 // sees every linear input. With `stop_after`, each batch's forward ends at that input and nothing
 // is returned. Outputs are written into one tensor as they come: a list joined at the end would
@@ -43,7 +33,7 @@ at::Tensor run_layer(const ModelConfig& config, const DecoderLayerWeights& w, Ro
                      const char* stop_after = nullptr) {
   if (states.size(0) == 0) return states;  // data-free RTN: nothing to run
   const bool cast = states.scalar_type() != w.q.scalar_type();
-  const DecoderLayerWeights forward_weights = cast ? with_dtype(config, w, states.scalar_type()) : DecoderLayerWeights{};
+  const DecoderLayerWeights forward_weights = cast ? layer_in_compute_type(config, w, states.scalar_type()) : DecoderLayerWeights{};
   at::Tensor outputs = stop_after ? at::Tensor() : at::empty_like(states);
   for (int64_t s = 0; s < states.size(0); s += batch) {
     const int64_t n = std::min(batch, states.size(0) - s);
@@ -67,8 +57,9 @@ at::Tensor embed_in_batches(LlamaModel& model, const at::Tensor& tokens, at::Sca
   return states;
 }
 
-// Every linear input of layer `w` over all calibration states, by capture name: [N, T, in] in f32,
-// each written in place as its batches come.
+// Every linear input of layer `w` over all calibration states, by capture name: [N, T, in] in the
+// states' compute type (AWQ searches in it, as AutoAWQ and llm-compressor search in the model's
+// dtype), each written in place as its batches come.
 std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, const DecoderLayerWeights& w,
                                                  RotaryEmbedding& rope, const at::Tensor& states, int64_t batch) {
   std::map<std::string, at::Tensor> inputs;
@@ -76,7 +67,7 @@ std::map<std::string, at::Tensor> capture_inputs(const ModelConfig& config, cons
   run_layer(config, w, rope, states, batch,
             [&](const char* input, const at::Tensor& x) {
               at::Tensor& all = inputs[input];
-              if (!all.defined()) all = at::empty({states.size(0), x.size(1), x.size(2)}, x.options().dtype(at::kFloat));
+              if (!all.defined()) all = at::empty({states.size(0), x.size(1), x.size(2)}, x.options());
               all.narrow(0, filled[input], x.size(0)).copy_(x);
               filled[input] += x.size(0);
             },

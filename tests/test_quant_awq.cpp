@@ -127,6 +127,33 @@ TEST_CASE("AWQ picks α > 0 and beats RTN when a few input channels carry large 
   CHECK(awq == Approx(choice.loss).epsilon(1e-3));
 }
 
+// The search runs its forwards over chunks of windows (16,384 tokens each) and in the inputs'
+// compute type; neither may change what it finds.
+TEST_CASE("AWQ's search over many windows and in bf16 finds what one f32 pass finds", "[awq]") {
+  at::manual_seed(6);
+  mp::ModelConfig config = stories()->config();
+  mp::DecoderLayerWeights w;
+  w.up = at::randn({config.intermediate_size, config.hidden_size});
+  w.down = at::randn({config.hidden_size, config.intermediate_size});
+  at::Tensor x = at::randn({40, 1024, config.intermediate_size});  // 40,960 tokens: three chunks
+  x.select(2, 3).mul_(40);
+  x.select(2, 50).mul_(25);
+  mp::RotaryEmbedding rope(config);
+  const mp::ScalingGroup& up_down = mp::awq_scaling_groups(config)[3];
+  auto grid_for = [](const std::string&) { return grid4(); };
+  const mp::ScaleChoice f32 = mp::search_scales(config, w, rope, up_down, x, grid_for, {});
+  // Independent of the chunks: the chosen α's loss over all tokens at once.
+  const at::Tensor columns = f32.scales;
+  const at::Tensor trial = mp::quantize_rtn(w.down * columns, grid4()).dequantize() / columns;
+  const double whole = (at::matmul(x, trial.t()) - at::matmul(x, w.down.t())).square().mean().item<double>();
+  CHECK(f32.alpha > 0);
+  CHECK(f32.loss == Approx(whole).epsilon(1e-4));
+  const mp::ScaleChoice bf16 = mp::search_scales(config, w, rope, up_down, x.to(at::kBFloat16), grid_for, {});
+  CHECK(bf16.alpha == f32.alpha);
+  CHECK(bf16.loss == Approx(f32.loss).epsilon(0.02));
+  CHECK(at::allclose(bf16.scales, f32.scales, 1e-2, 0));
+}
+
 TEST_CASE("AWQ clipping lowers the output error and clamps weights no input reaches", "[awq]") {
   at::manual_seed(9);
   at::Tensor w = at::randn({16, 64});
