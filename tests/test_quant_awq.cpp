@@ -97,32 +97,41 @@ TEST_CASE("AWQ search without clipping leaves the float layer's function unchang
   CHECK(relative_difference(mp::decoder_layer_forward(config, w, model.rope(), hidden, 0), expected) < 1e-5);
 }
 
-TEST_CASE("AWQ picks α > 0 and beats RTN when a few input channels carry large activations", "[awq]") {
-  // One linear behind up->down: the block output is x Wᵀ, so the loss can be checked directly.
-  at::manual_seed(5);
+// One linear behind up->down, whose inputs [windows, tokens, ffn] have two channels with large
+// activations: the block output is x Wᵀ, so losses can be checked directly.
+struct OutlierUpDown {
   mp::ModelConfig config = stories()->config();
   mp::DecoderLayerWeights w;
-  w.up = at::randn({config.intermediate_size, config.hidden_size});
-  w.down = at::randn({config.hidden_size, config.intermediate_size});
-  at::Tensor x = at::randn({4, 32, config.intermediate_size});
-  x.select(2, 3).mul_(40);
-  x.select(2, 50).mul_(25);
-  mp::RotaryEmbedding rope(config);
-  const mp::ScalingGroup& up_down = mp::awq_scaling_groups(config)[3];
+  at::Tensor x;
+  OutlierUpDown(uint64_t seed, int64_t windows, int64_t tokens) {
+    at::manual_seed(seed);
+    w.up = at::randn({config.intermediate_size, config.hidden_size});
+    w.down = at::randn({config.hidden_size, config.intermediate_size});
+    x = at::randn({windows, tokens, config.intermediate_size});
+    x.select(2, 3).mul_(40);
+    x.select(2, 50).mul_(25);
+  }
+  const mp::ScalingGroup& up_down() const { return mp::awq_scaling_groups(config)[3]; }
+};
+
+TEST_CASE("AWQ picks α > 0 and beats RTN when a few input channels carry large activations", "[awq]") {
+  const OutlierUpDown c(5, 4, 32);
+  mp::RotaryEmbedding rope(c.config);
+  const mp::ScalingGroup& up_down = c.up_down();
   const mp::ScaleChoice choice =
-      mp::search_scales(config, w, rope, up_down, x, [](const std::string&) { return grid4(); }, {});
+      mp::search_scales(c.config, c.w, rope, up_down, c.x, [](const std::string&) { return grid4(); }, {});
   CHECK(choice.alpha > 0);
   // Independent of the search's bookkeeping: fold, round with RTN, compare output errors.
   auto output_error = [&](const at::Tensor& down, const at::Tensor& inputs) {
-    return (at::matmul(inputs, mp::quantize_rtn(down, grid4()).dequantize().t()) - at::matmul(x, w.down.t()))
+    return (at::matmul(inputs, mp::quantize_rtn(down, grid4()).dequantize().t()) - at::matmul(c.x, c.w.down.t()))
         .square()
         .mean()
         .item<double>();
   };
-  mp::DecoderLayerWeights scaled = w;
-  mp::fold_scales(config, scaled, up_down, choice.scales);
-  const double awq = output_error(scaled.down, mp::scaled_inputs(config, up_down, x, choice.scales));
-  const double rtn = output_error(w.down, x);
+  mp::DecoderLayerWeights scaled = c.w;
+  mp::fold_scales(c.config, scaled, up_down, choice.scales);
+  const double awq = output_error(scaled.down, mp::scaled_inputs(c.config, up_down, c.x, choice.scales));
+  const double rtn = output_error(c.w.down, c.x);
   CHECK(awq < 0.9 * rtn);
   CHECK(awq == Approx(choice.loss).epsilon(1e-3));
 }
@@ -130,25 +139,18 @@ TEST_CASE("AWQ picks α > 0 and beats RTN when a few input channels carry large 
 // The search runs its forwards over chunks of windows (16,384 tokens each) and in the inputs'
 // compute type; neither may change what it finds.
 TEST_CASE("AWQ's search over many windows and in bf16 finds what one f32 pass finds", "[awq]") {
-  at::manual_seed(6);
-  mp::ModelConfig config = stories()->config();
-  mp::DecoderLayerWeights w;
-  w.up = at::randn({config.intermediate_size, config.hidden_size});
-  w.down = at::randn({config.hidden_size, config.intermediate_size});
-  at::Tensor x = at::randn({40, 1024, config.intermediate_size});  // 40,960 tokens: three chunks
-  x.select(2, 3).mul_(40);
-  x.select(2, 50).mul_(25);
-  mp::RotaryEmbedding rope(config);
-  const mp::ScalingGroup& up_down = mp::awq_scaling_groups(config)[3];
+  const OutlierUpDown c(6, 40, 1024);  // 40,960 tokens: three chunks
+  mp::RotaryEmbedding rope(c.config);
+  const mp::ScalingGroup& up_down = c.up_down();
   auto grid_for = [](const std::string&) { return grid4(); };
-  const mp::ScaleChoice f32 = mp::search_scales(config, w, rope, up_down, x, grid_for, {});
+  const mp::ScaleChoice f32 = mp::search_scales(c.config, c.w, rope, up_down, c.x, grid_for, {});
   // Independent of the chunks: the chosen α's loss over all tokens at once.
   const at::Tensor columns = f32.scales;
-  const at::Tensor trial = mp::quantize_rtn(w.down * columns, grid4()).dequantize() / columns;
-  const double whole = (at::matmul(x, trial.t()) - at::matmul(x, w.down.t())).square().mean().item<double>();
+  const at::Tensor trial = mp::quantize_rtn(c.w.down * columns, grid4()).dequantize() / columns;
+  const double whole = (at::matmul(c.x, trial.t()) - at::matmul(c.x, c.w.down.t())).square().mean().item<double>();
   CHECK(f32.alpha > 0);
   CHECK(f32.loss == Approx(whole).epsilon(1e-4));
-  const mp::ScaleChoice bf16 = mp::search_scales(config, w, rope, up_down, x.to(at::kBFloat16), grid_for, {});
+  const mp::ScaleChoice bf16 = mp::search_scales(c.config, c.w, rope, up_down, c.x.to(at::kBFloat16), grid_for, {});
   CHECK(bf16.alpha == f32.alpha);
   CHECK(bf16.loss == Approx(f32.loss).epsilon(0.02));
   CHECK(at::allclose(bf16.scales, f32.scales, 1e-2, 0));
