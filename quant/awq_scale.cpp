@@ -66,7 +66,6 @@ struct Chunk {
 };
 
 std::vector<Chunk> window_chunks(const at::Tensor& x) {
-  if (x.dim() < 3) return {{x, 1.0}};
   const int64_t per = std::max<int64_t>(1, kChunkTokens / std::max<int64_t>(1, x.size(1)));
   std::vector<Chunk> chunks;
   for (int64_t s = 0; s < x.size(0); s += per) {

@@ -47,9 +47,10 @@ class SpmBackend final : public TokenizerBackend {
   }
   // Ids the tokenizer does not have (a model's padding rows) have no text, as in the tokenizer.json backend.
   std::string decode(const std::vector<int32_t>& ids) const override {
+    const int32_t pieces = vocab_size();  // one call into the shim, not one per id
     std::vector<int> in;
     for (int32_t id : ids)
-      if (id >= 0 && id < vocab_size()) in.push_back(id);
+      if (id >= 0 && id < pieces) in.push_back(id);
     const auto out = grow_until_fits<char>(in.size() * 8 + 16, origin_, [&](char* buf, size_t cap, char* err, size_t err_len) {
       return shim().decode(handle_, in.data(), in.size(), buf, cap, err, err_len);
     });
