@@ -62,6 +62,12 @@ const RowCodec& codec_for(GgmlType type, int64_t n) {
 
 }  // namespace
 
+bool has_codec(GgmlType type) {
+  for (const auto& codec : all_codecs())
+    if (codec.type == type) return true;
+  return false;
+}
+
 void dequantize_row(GgmlType type, const uint8_t* bytes, float* out, int64_t n) {
   codec_for(type, n).decode(bytes, out, n);
 }

@@ -12,6 +12,9 @@
 
 namespace mp {
 
+// Whether dequantize_row and quantize_row handle `type` (docs/gguf.md lists the types).
+bool has_codec(GgmlType type);
+
 void dequantize_row(GgmlType type, const uint8_t* bytes, float* out, int64_t n);
 void quantize_row(GgmlType type, const float* in, uint8_t* out, int64_t n, const float* importance = nullptr);
 

@@ -60,13 +60,6 @@ class Reader {
   uint64_t pos_ = 0;
 };
 
-// Names from the file go into one-line messages: control characters escaped, long names cut short.
-std::string quote_name(const std::string& name) {
-  std::string text = GgufValue::string(name).to_text();
-  if (text.size() > 80) text = text.substr(0, 77) + "...";
-  return "'" + text + "'";
-}
-
 uint64_t min_value_bytes(GgufType type) {
   if (type == GgufType::STRING) return 8;
   if (type == GgufType::ARRAY) return 12;
@@ -114,19 +107,25 @@ void size_tensor(const Reader& in, GgufTensorInfo& t) {
   int64_t numel = 1, extent = 1;
   for (int64_t d : t.dims)
     if (__builtin_mul_overflow(numel, d, &numel) || __builtin_mul_overflow(extent, d == 0 ? 1 : d, &extent))
-      in.fail("tensor " + quote_name(t.name) + " has dimensions whose product overflows");
+      in.fail("tensor " + quote_gguf_name(t.name) + " has dimensions whose product overflows");
   const int64_t row = t.dims.empty() ? 1 : t.dims[0];
   if (row % type.block_size != 0)
-    in.fail("tensor " + quote_name(t.name) + " has rows of " + std::to_string(row) +
+    in.fail("tensor " + quote_gguf_name(t.name) + " has rows of " + std::to_string(row) +
             " values, not a multiple of the " + type.name + " block size " + std::to_string(type.block_size));
   uint64_t bytes;
   if (__builtin_mul_overflow(static_cast<uint64_t>(numel / type.block_size),
                              static_cast<uint64_t>(type.block_bytes), &bytes))
-    in.fail("tensor " + quote_name(t.name) + " has a byte size that overflows");
+    in.fail("tensor " + quote_gguf_name(t.name) + " has a byte size that overflows");
   t.bytes = bytes;
 }
 
 }  // namespace
+
+std::string quote_gguf_name(const std::string& name) {
+  std::string text = GgufValue::string(name).to_text();
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return "'" + text + "'";
+}
 
 std::vector<int64_t> GgufTensorInfo::shape() const { return {dims.rbegin(), dims.rend()}; }
 
@@ -158,12 +157,12 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
 
   for (uint64_t i = 0; i < n_metadata; ++i) {
     std::string key = in.string("metadata key");
-    const uint32_t type_id = in.scalar<uint32_t>("type of " + quote_name(key));
+    const uint32_t type_id = in.scalar<uint32_t>("type of " + quote_gguf_name(key));
     if (!is_gguf_type(type_id))
-      in.fail("metadata " + quote_name(key) + " has unknown value type " + std::to_string(type_id));
-    GgufValue value = read_value(in, static_cast<GgufType>(type_id), quote_name(key), 0);
+      in.fail("metadata " + quote_gguf_name(key) + " has unknown value type " + std::to_string(type_id));
+    GgufValue value = read_value(in, static_cast<GgufType>(type_id), quote_gguf_name(key), 0);
     if (!key_index_.emplace(key, metadata_.size()).second)
-      in.fail("duplicate metadata key " + quote_name(key));
+      in.fail("duplicate metadata key " + quote_gguf_name(key));
     metadata_.emplace_back(std::move(key), std::move(value));
   }
   if (const GgufValue* a = find("general.alignment")) {
@@ -176,24 +175,24 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
     t.name = in.string("tensor name");
-    const uint32_t n_dims = in.scalar<uint32_t>("dimension count of " + quote_name(t.name));
+    const uint32_t n_dims = in.scalar<uint32_t>("dimension count of " + quote_gguf_name(t.name));
     if (n_dims > kMaxDims)
-      in.fail("tensor " + quote_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (at most " +
+      in.fail("tensor " + quote_gguf_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (at most " +
               std::to_string(kMaxDims) + ")");
     for (uint32_t d = 0; d < n_dims; ++d) {
-      const uint64_t dim = in.scalar<uint64_t>("dimensions of " + quote_name(t.name));
+      const uint64_t dim = in.scalar<uint64_t>("dimensions of " + quote_gguf_name(t.name));
       if (dim > static_cast<uint64_t>(INT64_MAX))
-        in.fail("tensor " + quote_name(t.name) + " has dimension " + std::to_string(dim) + " out of range");
+        in.fail("tensor " + quote_gguf_name(t.name) + " has dimension " + std::to_string(dim) + " out of range");
       t.dims.push_back(static_cast<int64_t>(dim));
     }
-    const uint32_t type_id = in.scalar<uint32_t>("ggml type of " + quote_name(t.name));
+    const uint32_t type_id = in.scalar<uint32_t>("ggml type of " + quote_gguf_name(t.name));
     if (!find_ggml_type(type_id))
-      in.fail("tensor " + quote_name(t.name) + " has unknown ggml type " + std::to_string(type_id));
+      in.fail("tensor " + quote_gguf_name(t.name) + " has unknown ggml type " + std::to_string(type_id));
     t.type = static_cast<GgmlType>(type_id);
-    t.offset = in.scalar<uint64_t>("data offset of " + quote_name(t.name));
+    t.offset = in.scalar<uint64_t>("data offset of " + quote_gguf_name(t.name));
     size_tensor(in, t);
     if (!tensor_index_.emplace(t.name, tensors_.size()).second)
-      in.fail("duplicate tensor name " + quote_name(t.name));
+      in.fail("duplicate tensor name " + quote_gguf_name(t.name));
     tensors_.push_back(std::move(t));
   }
 
@@ -202,10 +201,10 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   const uint64_t data_size = data_offset_ <= file_->size() ? file_->size() - data_offset_ : 0;
   for (const auto& t : tensors_) {
     if (t.offset % alignment_ != 0)
-      in.fail("tensor " + quote_name(t.name) + " data offset " + std::to_string(t.offset) +
+      in.fail("tensor " + quote_gguf_name(t.name) + " data offset " + std::to_string(t.offset) +
               " is not a multiple of the alignment " + std::to_string(alignment_));
     if (t.offset > data_size || t.bytes > data_size - t.offset)
-      in.fail("tensor " + quote_name(t.name) + " data (" + std::to_string(t.bytes) + " bytes at offset " +
+      in.fail("tensor " + quote_gguf_name(t.name) + " data (" + std::to_string(t.bytes) + " bytes at offset " +
               std::to_string(t.offset) + ") runs past the end of the data section (" +
               std::to_string(data_size) + " bytes)");
   }

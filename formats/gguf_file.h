@@ -34,6 +34,9 @@ struct GgufTensorInfo {
 // True when the file starts with the GGUF magic (false for short or unreadable files).
 bool is_gguf_file(const std::string& path);
 
+// A name from a GGUF file quoted for a one-line message: control characters escaped, long names cut.
+std::string quote_gguf_name(const std::string& name);
+
 class GgufFile {
  public:
   explicit GgufFile(const std::string& path);  // fails with "<path>: <problem>" on any defect

@@ -36,7 +36,12 @@ void decode_rows(const GgmlType type, const uint8_t* src, int64_t row, const int
   });
 }
 
-void check_dtype(const GgufTensorInfo& info, at::ScalarType dtype) {
+// A file may hold any ggml type (llama.cpp writes the i-quants too): one modelpress cannot decode
+// is a property of the input, so it is reported as bad input naming the file and the tensor.
+void check_decodable(const GgufFile& file, const GgufTensorInfo& info, at::ScalarType dtype) {
+  if (!has_codec(info.type))
+    fail_input(file.path(), "tensor " + quote_gguf_name(info.name) + " is " + ggml_type_name(info.type) +
+                                ", which modelpress does not decode (docs/gguf.md lists the types it does)");
   if (dtype != at::kFloat && dtype != at::kBFloat16)
     fail_runtime("GGUF tensor " + info.name + ": decodes to f32 or bf16, not " + std::string(c10::toString(dtype)));
 }
@@ -46,7 +51,7 @@ int64_t row_length(const GgufTensorInfo& info) { return info.dims.empty() ? 1 : 
 }  // namespace
 
 at::Tensor gguf_decode(const GgufFile& file, const GgufTensorInfo& info, at::ScalarType dtype) {
-  check_dtype(info, dtype);
+  check_decodable(file, info, dtype);
   at::Tensor out = at::empty(info.shape(), dtype);
   if (out.numel() == 0) return out;
   const int64_t row = row_length(info);
@@ -56,7 +61,7 @@ at::Tensor gguf_decode(const GgufFile& file, const GgufTensorInfo& info, at::Sca
 
 at::Tensor gguf_decode_rows(const GgufFile& file, const GgufTensorInfo& info, const at::Tensor& rows,
                             at::ScalarType dtype) {
-  check_dtype(info, dtype);
+  check_decodable(file, info, dtype);
   const int64_t row = row_length(info);
   const int64_t stored_rows = row == 0 ? 0 : info.numel() / row;
   const at::Tensor index = rows.to(at::kLong).contiguous().reshape({-1});

@@ -195,6 +195,34 @@ TEST_CASE("AWQ with α = 0 and no clipping is exactly RTN", "[awq]") {
     }
 }
 
+TEST_CASE("AWQ then RTN weighs its reported errors by the search windows only", "[awq]") {
+  // RTN reads no inputs, so the Hessians weight only the reported errors. With α = 0 and no clipping
+  // the weights are RTN's: over every window the errors are RTN's, over one window they differ.
+  auto source = stories();
+  mp::QuantizePlan rtn = small_plan(mp::QuantMethod::rtn);
+  RecordingSink rtn_sink;
+  const mp::QuantizeReport plain = mp::quantize_model(*source, rtn, mp::RuntimeOptions{}, rtn_sink);
+  auto awq_errors = [&](int64_t search_tokens) {
+    mp::QuantizePlan awq = rtn;
+    awq.awq = mp::AwqOptions{};
+    awq.awq->scale.grid = 1;
+    awq.awq->clip = false;
+    awq.awq->search_tokens = search_tokens;
+    RecordingSink sink;
+    return mp::quantize_model(*source, awq, mp::RuntimeOptions{}, sink).linears;
+  };
+  const auto every_window = awq_errors(0), one_window = awq_errors(64);
+  REQUIRE(plain.linears.size() == every_window.size());
+  REQUIRE(plain.linears.size() == one_window.size());
+  int differing = 0;
+  for (size_t k = 0; k < plain.linears.size(); ++k) {
+    INFO(plain.linears[k].module);
+    CHECK(every_window[k].relative_error == plain.linears[k].relative_error);
+    differing += one_window[k].relative_error != plain.linears[k].relative_error;
+  }
+  CHECK(differing == static_cast<int>(plain.linears.size()));
+}
+
 TEST_CASE("AWQ GEMM checkpoints load back to the same weights as the GPTQ checkpoint of the same run", "[awq]") {
   // Two independent packers (GPTQ packs along the input, AWQ along the output in 0,2,4,6,1,3,5,7
   // order) and two loaders must agree on every weight, padded gate/up (172 outputs) included.
@@ -245,7 +273,7 @@ TEST_CASE("AWQ's searches read the first windows that hold --search-tokens", "[a
   CHECK(at::equal(mp::awq_search_states(states, 100), states.narrow(0, 0, 2)));
 
   // On stories260K (8 windows of 64): a budget that covers every window is the full search,
-  // exactly; one window gives other search losses (and the rounding still sees all 8 windows).
+  // exactly; one window gives other search losses.
   auto source = stories();
   auto run = [&](int64_t search_tokens) {
     mp::QuantizePlan plan = small_plan(mp::QuantMethod::rtn);
