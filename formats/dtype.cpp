@@ -31,6 +31,8 @@ bool parse_dtype(const std::string& name, DType* out) {
   return false;
 }
 
+bool has_scalar_type(DType dtype) { return dtype != DType::U16 && dtype != DType::U32 && dtype != DType::U64; }
+
 at::ScalarType to_scalar_type(DType dtype) {
   switch (dtype) {
     case DType::BOOL: return at::kBool;

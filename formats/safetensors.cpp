@@ -128,6 +128,10 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
 }
 
 at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
+  // A valid file may hold them (the format has unsigned types); no model modelpress reads does.
+  if (!has_scalar_type(info.dtype))
+    fail_input(path(), "tensor '" + info.name + "' is " + dtype_name(info.dtype) +
+                           ", a type LibTorch has no tensors of (modelpress reads the signed, float and bool types)");
   const auto type = to_scalar_type(info.dtype);
   const uint8_t* p = bytes(info);
   auto options = at::TensorOptions().dtype(type);

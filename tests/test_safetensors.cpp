@@ -127,6 +127,23 @@ TEST_CASE("broken safetensors files are rejected with one clear line", "[safeten
   expect_rejected(file("metadata.safetensors"), "is not a string");
 }
 
+TEST_CASE("an unsigned tensor is listed, and reading it is bad input", "[safetensors]") {
+  // fuzz_safetensors: U32 is valid safetensors, but LibTorch 1.13 has no uint32 tensors.
+  test::ScratchDir dir;
+  const std::string path = dir.path("u32.safetensors");
+  write_raw(path, R"({"a":{"dtype":"U32","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'));
+  const SafetensorsFile file(path);
+  REQUIRE(file.tensors().size() == 1);
+  CHECK(file.tensors()[0].dtype == DType::U32);
+  try {
+    (void)file.tensor(file.tensors()[0]);
+    FAIL("read a U32 tensor");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::bad_input);
+    CHECK_THAT(e.what(), Catch::StartsWith(path + ": tensor 'a' is U32, a type LibTorch has no tensors of"));
+  }
+}
+
 TEST_CASE("the CLI reports a broken file in one line and exits with the bad-input code", "[safetensors][cli]") {
   test::ScratchDir dir;
   write_raw(dir.path("broken.safetensors"), R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0'));
