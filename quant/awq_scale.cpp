@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "lib/base/error.h"
+#include "lib/base/huge_page_tensor.h"
 #include "quant/layer_compute_copy.h"
 #include "quant/rtn.h"
 
@@ -59,6 +60,9 @@ at::Tensor block_output(const ModelConfig& c, const DecoderLayerWeights& w, Rota
 // of a 1B model at once, each [tokens, ffn] activation of the MLP block would be 1 GiB in bf16.
 // Means are combined weighted by each chunk's share, so one chunk gives exactly the plain mean.
 constexpr int64_t kChunkTokens = 16384;
+// The trial loop frees and allocates the same blocks for each α (the chunk's activations, the trial
+// weights): kept for reuse up to this much, they are not zeroed afresh by the kernel each time.
+constexpr size_t kReusedBytes = size_t{512} << 20;
 
 struct Chunk {
   at::Tensor x;
@@ -108,6 +112,7 @@ ScaleChoice search_scales(const ModelConfig& config, const DecoderLayerWeights& 
     if (via_v) w_mean = to_v_channels(config, w_mean);
   }
 
+  const ReuseFreedHugePages reuse(kReusedBytes);
   const DecoderLayerWeights computed = compute == at::kFloat ? w : layer_in_compute_type(config, w, compute);
   std::vector<at::Tensor> reference;
   for (const Chunk& c : chunks) reference.push_back(block_output(config, computed, rope, group.block, c.x));

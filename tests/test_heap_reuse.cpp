@@ -1,6 +1,7 @@
 // keep_freed_memory_for_reuse: a large block comes from the heap, not from its own mmap.
 // map_large_tensors_on_huge_pages: a large tensor is a mapping of its own, on huge-page boundaries,
-// gone when the tensor is freed. Checked in forked children, since each setting lasts for the whole
+// gone when the tensor is freed, or kept for the next tensor of its length while a
+// ReuseFreedHugePages scope is open. Checked in forked children, since each setting lasts for the whole
 // process and the other tests measure memory.
 #include <catch2/catch.hpp>
 
@@ -87,4 +88,46 @@ TEST_CASE("keep_freed_memory_for_reuse serves large blocks from the heap", "[hea
 
 TEST_CASE("map_large_tensors_on_huge_pages maps large tensors on their own and returns them", "[heap_reuse]") {
   CHECK(large_tensor_mapped_in_child() == 10);
+}
+
+namespace {
+
+// In a child process: exit 10 if, inside a ReuseFreedHugePages scope of 128 MiB, a freed 64 MiB
+// tensor is kept and serves the next 64 MiB tensor, a freed 160 MiB one (past the budget) is not
+// kept, and the scope's end unmaps what it kept.
+int freed_mapping_reused_in_child() {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    constexpr size_t kMiB = size_t{1} << 20;
+    mp::map_large_tensors_on_huge_pages();
+    size_t resident_with_kept = 0;
+    {
+      const mp::ReuseFreedHugePages reuse(128 * kMiB);
+      at::Tensor first = at::ones({16 << 20}, at::kFloat);
+      void* const block = first.data_ptr();
+      first = at::Tensor();
+      if (mp::kept_huge_page_bytes() != 64 * kMiB) _exit(11);
+      at::Tensor second = at::empty({16 << 20}, at::kFloat);
+      if (second.data_ptr() != block || mp::kept_huge_page_bytes() != 0) _exit(12);
+      at::Tensor larger = at::ones({40 << 20}, at::kFloat);  // 160 MiB
+      larger = at::Tensor();
+      if (mp::kept_huge_page_bytes() != 0) _exit(13);
+      second.fill_(1);
+      second = at::Tensor();
+      if (mp::kept_huge_page_bytes() != 64 * kMiB) _exit(14);
+      resident_with_kept = resident_bytes();
+    }
+    if (mp::kept_huge_page_bytes() != 0 || resident_bytes() + 60 * kMiB > resident_with_kept) _exit(15);
+    _exit(10);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_CASE("ReuseFreedHugePages serves a freed mapping again, within its budget", "[heap_reuse]") {
+  CHECK(freed_mapping_reused_in_child() == 10);
 }

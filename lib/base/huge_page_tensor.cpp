@@ -22,6 +22,11 @@ constexpr size_t kHugePage = size_t{2} << 20;
 std::mutex mappings_mutex;
 std::unordered_map<void*, size_t> mappings;
 
+// Freed mappings kept for the next block of the same length while a ReuseFreedHugePages scope is
+// open, up to its budget (under the same mutex).
+std::unordered_multimap<size_t, void*> kept;
+size_t kept_bytes = 0, keep_budget = 0;
+
 void release(void* start) {
   size_t bytes = 0;
   {
@@ -30,10 +35,27 @@ void release(void* start) {
     if (it != mappings.end()) {
       bytes = it->second;
       mappings.erase(it);
+      if (kept_bytes + bytes <= keep_budget) {
+        kept.emplace(bytes, start);
+        kept_bytes += bytes;
+        return;
+      }
     }
   }
   if (bytes) ::munmap(start, bytes);
   else c10::GetDefaultCPUAllocator()->raw_deleter()(start);  // a small block: the default's
+}
+
+// A kept mapping of exactly `rounded` bytes, registered as live again; null when there is none.
+void* reuse_kept(size_t rounded) {
+  std::lock_guard<std::mutex> lock(mappings_mutex);
+  const auto it = kept.find(rounded);
+  if (it == kept.end()) return nullptr;
+  void* start = it->second;
+  kept.erase(it);
+  kept_bytes -= rounded;
+  mappings[start] = rounded;
+  return start;
 }
 
 // Blocks of at least `min_bytes` on their own huge-page mapping; smaller ones from LibTorch's
@@ -46,6 +68,7 @@ class HugePageAllocator final : public c10::Allocator {
     // Map one huge page more than needed and unmap the ends, so the block starts on a 2 MiB
     // boundary and every one of its pages can be a huge page.
     const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    if (void* start = reuse_kept(rounded)) return {start, start, &release, c10::Device(c10::DeviceType::CPU)};
     void* mapped = ::mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
     auto* base = static_cast<char*>(mapped);
@@ -81,6 +104,28 @@ at::Tensor empty_on_huge_pages(at::IntArrayRef sizes, at::ScalarType dtype, bool
 void map_large_tensors_on_huge_pages() {
   // Above the default's priority (0), so that LibTorch's CPU tensors are allocated here.
   c10::SetAllocator(c10::DeviceType::CPU, &large_tensor_allocator, /*priority=*/1);
+}
+
+ReuseFreedHugePages::ReuseFreedHugePages(size_t budget_bytes) {
+  std::lock_guard<std::mutex> lock(mappings_mutex);
+  if (keep_budget != 0) fail_runtime("ReuseFreedHugePages: scopes do not nest");
+  keep_budget = budget_bytes;
+}
+
+ReuseFreedHugePages::~ReuseFreedHugePages() {
+  std::unordered_multimap<size_t, void*> unmap;
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    keep_budget = 0;
+    kept_bytes = 0;
+    unmap.swap(kept);
+  }
+  for (const auto& [bytes, start] : unmap) ::munmap(start, bytes);
+}
+
+size_t kept_huge_page_bytes() {
+  std::lock_guard<std::mutex> lock(mappings_mutex);
+  return kept_bytes;
 }
 
 }  // namespace mp
