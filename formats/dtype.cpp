@@ -1,5 +1,7 @@
 #include "formats/dtype.h"
 
+#include <optional>
+
 #include "lib/base/error.h"
 
 namespace mp {
@@ -31,9 +33,9 @@ bool parse_dtype(const std::string& name, DType* out) {
   return false;
 }
 
-bool has_scalar_type(DType dtype) { return dtype != DType::U16 && dtype != DType::U32 && dtype != DType::U64; }
-
-at::ScalarType to_scalar_type(DType dtype) {
+namespace {
+// The LibTorch type of `dtype`; none for the unsigned types LibTorch 1.13 lacks.
+std::optional<at::ScalarType> scalar_type_of(DType dtype) {
   switch (dtype) {
     case DType::BOOL: return at::kBool;
     case DType::U8: return at::kByte;
@@ -45,8 +47,16 @@ at::ScalarType to_scalar_type(DType dtype) {
     case DType::F32: return at::kFloat;
     case DType::I64: return at::kLong;
     case DType::F64: return at::kDouble;
-    default: fail_runtime(std::string("LibTorch has no tensor type for ") + dtype_name(dtype));
+    default: return std::nullopt;
   }
+}
+}  // namespace
+
+bool has_scalar_type(DType dtype) { return scalar_type_of(dtype).has_value(); }
+
+at::ScalarType to_scalar_type(DType dtype) {
+  if (const auto type = scalar_type_of(dtype)) return *type;
+  fail_runtime(std::string("LibTorch has no tensor type for ") + dtype_name(dtype));
 }
 
 DType from_scalar_type(at::ScalarType type) {

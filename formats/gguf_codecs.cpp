@@ -53,20 +53,21 @@ const std::vector<RowCodec>& all_codecs() {
   return codecs;
 }
 
+const RowCodec* find_codec(GgmlType type) {
+  for (const auto& codec : all_codecs())
+    if (codec.type == type) return &codec;
+  return nullptr;
+}
+
 const RowCodec& codec_for(GgmlType type, int64_t n) {
   ggml_row_bytes(type, n);  // checks that n is whole blocks
-  for (const auto& codec : all_codecs())
-    if (codec.type == type) return codec;
+  if (const RowCodec* codec = find_codec(type)) return *codec;
   fail_runtime(std::string("no codec for ggml type ") + ggml_type_name(type));
 }
 
 }  // namespace
 
-bool has_codec(GgmlType type) {
-  for (const auto& codec : all_codecs())
-    if (codec.type == type) return true;
-  return false;
-}
+bool has_codec(GgmlType type) { return find_codec(type) != nullptr; }
 
 void dequantize_row(GgmlType type, const uint8_t* bytes, float* out, int64_t n) {
   codec_for(type, n).decode(bytes, out, n);

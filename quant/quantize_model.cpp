@@ -133,11 +133,11 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
   // RTN rounds without reading inputs: its Hessians only weight the reported errors. After AWQ they
   // are accumulated over the search windows, not all calibration windows (at 128 × 2048 tokens the
   // passes over all of them were a third of a 1B layer's time).
-  const at::Tensor error_states =
-      plan.awq && plan.method == QuantMethod::rtn ? awq_search_states(states, plan.awq->search_tokens) : states;
+  const at::Tensor search_states = plan.awq ? awq_search_states(states, plan.awq->search_tokens) : states;
+  const at::Tensor& error_states = plan.method == QuantMethod::rtn ? search_states : states;
   if (plan.awq) {
     auto grid_for = [&](const std::string& suffix) { return plan.grid_for(hf_names::layer(i, suffix)); };
-    const auto inputs = capture_inputs(config, w, rope, awq_search_states(states, plan.awq->search_tokens), plan.batch);
+    const auto inputs = capture_inputs(config, w, rope, search_states, plan.batch);
     for (auto& r : apply_awq(config, w, rope, inputs, grid_for, *plan.awq, "model.layers." + std::to_string(i)))
       report.awq.push_back(std::move(r));
     release_layer_pages(source, i);  // the scaled layer is a copy
