@@ -53,14 +53,16 @@ gib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 2^30 }'; }
 # f32, the calibration states in and out of the layer, and the widest Hessian (down_proj's, ×3
 # while GPTQ factorizes it). AWQ holds no Hessian but the captured inputs of its four groups over
 # the search tokens (--search-tokens, 65,536), the layer in the compute type, and the MLP
-# activations of one chunk of its search (16,384 tokens), all in the compute type.
+# activations of one chunk of its search (16,384 tokens), all in the compute type. AWQ then RTN
+# carries only the search windows' states through the layers.
 states=$(( 2 * nsamples * seqlen * hidden * bytes ))
 hessian=$(( ffn * ffn * 4 ))
 search_windows=$(( (65536 + seqlen - 1) / seqlen )); [ "$search_windows" -gt "$nsamples" ] && search_windows=$nsamples
+awq_states=$(( 2 * search_windows * seqlen * hidden * bytes ))
 awq_inputs=$(( search_windows * seqlen * (2 * hidden + q_rows + ffn) * bytes ))
 awq_chunk=$(( 16384 * 3 * ffn * bytes ))
 gptq_layer=$(( 2 * layer_params * 4 + states + 3 * hessian ))
-awq_layer=$(( 2 * layer_params * 4 + layer_params * bytes + states + awq_inputs + awq_chunk ))
+awq_layer=$(( 2 * layer_params * 4 + layer_params * bytes + awq_states + awq_inputs + awq_chunk ))
 # Export: one layer's weights in f32 and their encoded copy; eval: the layer in the compute type,
 # one batch's MLP activations and its f32 logits.
 export_layer=$(( layer_params * 4 * 2 ))
@@ -72,7 +74,7 @@ bound() { awk -v l="$1" -v e="$2" 'BEGIN { printf "%.2f", (l + e) * 1.2 / 2^30 }
 echo "# modelpress 1B-class bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "checkpoint: $model ($layers layers, $(du -sh "$model" | cut -f1) on disk, bf16 shards); calibration $nsamples×$seqlen tokens; eval $chunks chunks of $ctx"
 echo "bound parts: one layer $(gib $((layer_params * 4))) GiB in f32; calibration states in+out $(gib $states) GiB;" \
-     "down_proj Hessian $(gib $hessian) GiB; AWQ's captured inputs $(gib $awq_inputs) GiB and search chunk $(gib $awq_chunk) GiB;" \
+     "down_proj Hessian $(gib $hessian) GiB; AWQ's states in+out $(gib $awq_states) GiB, captured inputs $(gib $awq_inputs) GiB and search chunk $(gib $awq_chunk) GiB;" \
      "embeddings $(gib $embeddings) GiB in f32, $(gib $embeddings_compute) GiB in $dtype"
 echo
 echo "| stage | dtype | wall s | CPU s | peak RSS GiB | bound GiB | within | load before |"
