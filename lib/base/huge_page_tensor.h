@@ -27,8 +27,9 @@ void map_large_tensors_on_huge_pages();
 // While one is alive, a freed mapping (of either function above) is kept, up to `budget_bytes` in
 // all, and serves the next block of the same rounded length; at its end the kept ones are unmapped.
 // For loops that allocate the same large temporaries round after round (AWQ's 20 trial scales of
-// a group): every fresh mapping is zeroed by the kernel on first touch, and in the 1B AWQ search
-// that zeroing (clear_page_erms) was 45 % of the process's CPU samples (docs/performance.md).
+// a group, the quantizer's calibration batches): every fresh mapping is zeroed by the kernel on
+// first touch, and in the 1B AWQ search that zeroing (clear_page_erms) was 45 % of the process's
+// CPU samples (docs/performance.md).
 // Scoped, because kept blocks add to the peak: kept for a whole eval they raised it past its bound.
 class ReuseFreedHugePages {
  public:
