@@ -35,7 +35,8 @@ std::vector<AwqGroupReport> apply_awq(const ModelConfig& config, DecoderLayerWei
 
 nlohmann::ordered_json to_json(const AwqGroupReport& report);
 
-// The calibration windows the searches read: the first ⌈search_tokens / T⌉ of states [N, T, hidden].
+// The calibration windows the searches read: the first ⌈search_tokens / T⌉ of states [N, T, hidden]
+// (or of the calibration tokens [N, T]).
 at::Tensor awq_search_states(const at::Tensor& states, int64_t search_tokens);
 
 }  // namespace mp

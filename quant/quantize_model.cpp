@@ -139,7 +139,8 @@ void quantize_layer(int64_t i, DecoderLayerWeights& w, const at::Tensor& states,
   const ModelConfig& config = source.config();
   // RTN rounds without reading inputs: its Hessians only weight the reported errors. After AWQ they
   // are accumulated over the search windows, not all calibration windows (at 128 × 2048 tokens the
-  // passes over all of them were a third of a 1B layer's time).
+  // passes over all of them were a third of a 1B layer's time). Only a calibrated output stage
+  // (`--to gguf`) carries more windows than that here: otherwise windows_read already dropped them.
   const at::Tensor search_states = plan.awq ? awq_search_states(states, plan.awq->search_tokens) : states;
   const at::Tensor& error_states = plan.method == QuantMethod::rtn ? search_states : states;
   if (plan.awq) {
