@@ -17,6 +17,7 @@
 #include <string>
 
 #include "bench/bench_support.h"
+#include "lib/runtime/thread_waits.h"
 #include "quant/affine_grid.h"
 #include "quant/awq.h"
 
@@ -48,6 +49,7 @@ at::Tensor activations(int64_t sequences, int64_t seqlen, int64_t features) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int threads = 2;
   int64_t sequences = 2, seqlen = 512;
   int grid_points = 20;

@@ -14,10 +14,12 @@
 #include "bench/synthetic_model.h"
 #include "lib/runtime/batch_generate.h"
 #include "lib/runtime/runtime.h"
+#include "lib/runtime/thread_waits.h"
 
 using namespace mp;
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   if (argc < 2 || argv[1][0] == '-') {
     std::fprintf(stderr, "usage: bench_batched_decode MODEL [--prompt-tokens P] [--gen-tokens G] [--batches 1,16] "
                          "[--threads N] [--dtype f32|bf16] [--seed S]\n");

@@ -10,8 +10,9 @@
 #include <filesystem>
 
 #include "bench/synthetic_model.h"
-#include "lib/runtime/llama_model.h"
 #include "lib/base/version.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/runtime/thread_waits.h"
 
 namespace fs = std::filesystem;
 using namespace mp;
@@ -37,6 +38,7 @@ void measure(const std::string& label, const std::string& model_dir, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int threads = 2, layers = 2;
   int64_t tokens = 256;
   std::string shared = fs::path(mp::source_dir()).parent_path().string() + "/shared";

@@ -11,12 +11,14 @@
 #include "formats/gguf_export.h"
 #include "lib/base/progress.h"
 #include "lib/base/version.h"
+#include "lib/runtime/thread_waits.h"
 
 namespace fs = std::filesystem;
 using namespace mp;
 using namespace mp::bench;
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int layers = 2;
   std::string shared = fs::path(mp::source_dir()).parent_path().string() + "/shared";
   std::vector<std::string> types;

@@ -19,6 +19,7 @@
 #include "bench/bench_support.h"
 #include "bench/synthetic_calibration.h"
 #include "lib/base/sha256.h"
+#include "lib/runtime/thread_waits.h"
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
 #include "quant/rtn.h"
@@ -91,6 +92,7 @@ void bench_solve(int64_t out, const HessianTiming& hessian, bool act_order, bool
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int threads = 2;
   bool quick = false, act_order = false, square_only = false, print_sha256 = false;
   for (int i = 1; i < argc; ++i) {

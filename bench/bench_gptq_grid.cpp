@@ -30,6 +30,7 @@
 #include "formats/gguf_codecs.h"
 #include "formats/gguf_sink.h"
 #include "formats/hf_config.h"
+#include "lib/runtime/thread_waits.h"
 #include "quant/affine_grid.h"
 #include "quant/gptq.h"
 
@@ -63,6 +64,7 @@ double encode_seconds(mp::GgmlType type, const at::Tensor& w) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int threads = 2, layer = 4;
   int64_t sequences = 8;
   std::string type = "Q4_K_M";

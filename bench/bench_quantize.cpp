@@ -12,13 +12,15 @@
 
 #include "bench/synthetic_model.h"
 #include "formats/gptq_checkpoint.h"
-#include "lib/runtime/hf_model_source.h"
-#include "quant/quantize_model.h"
 #include "lib/base/version.h"
+#include "lib/runtime/hf_model_source.h"
+#include "lib/runtime/thread_waits.h"
+#include "quant/quantize_model.h"
 
 using namespace mp;
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int threads = 2, layers = 2;
   QuantizePlan plan;
   plan.calibration.samples = 16;

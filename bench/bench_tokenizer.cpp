@@ -17,6 +17,7 @@
 #include "bench/bench_support.h"
 #include "lib/base/version.h"
 #include "lib/runtime/runtime.h"
+#include "lib/runtime/thread_waits.h"
 #include "lib/tokenizer/parallel_encode.h"
 #include "lib/tokenizer/tokenizer.h"
 
@@ -70,6 +71,7 @@ void bench(const std::string& label, const std::string& path, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   const std::string root = mp::source_dir();
   std::string text_path = root + "/.cache/data/moby-dick.txt";
   int threads = static_cast<int>(std::thread::hardware_concurrency());

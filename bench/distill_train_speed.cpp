@@ -13,10 +13,11 @@
 #include "distill/losses.h"
 #include "distill/student_model.h"
 #include "distill/tokenize_corpus.h"
-#include "lib/runtime/llama_model.h"
-#include "lib/runtime/runtime.h"
 #include "lib/base/heap_reuse.h"
 #include "lib/base/version.h"
+#include "lib/runtime/llama_model.h"
+#include "lib/runtime/runtime.h"
+#include "lib/runtime/thread_waits.h"
 
 namespace {
 
@@ -72,6 +73,7 @@ mp::ModelConfig synthetic_100m() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   int threads = 2, steps = 5, big_steps = 2;
   bool skip_big = false;
   for (int i = 1; i < argc; ++i) {

@@ -10,6 +10,7 @@
 
 #include "distill/teacher_cache.h"
 #include "formats/hdf5_file.h"
+#include "lib/runtime/thread_waits.h"
 
 namespace {
 
@@ -25,6 +26,7 @@ mp::TeacherTopK synthetic_rows(int64_t rows, int64_t k) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mp::rerun_with_passive_thread_waits(argv);  // as modelpress itself runs
   const int64_t tokens = argc > 1 ? std::atoll(argv[1]) : int64_t{1} << 21, k = 32, window = 4096;
   const std::string path = (std::filesystem::temp_directory_path() / "modelpress-bench-cache-read.h5").string();
   at::manual_seed(0);

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/base/blas_threads.h"
 #include "lib/base/error.h"
 #include "lib/base/huge_page_tensor.h"
+#include "quant/block_errors.h"
 #include "quant/inverse_cholesky.h"
 #include "quant/span_grid.h"
 
@@ -32,14 +32,15 @@ struct GroupPlan {
 };
 
 // GPTQ's rows are independent given U, and a column's steps (its update from the block's earlier
-// columns, quantize, error) are latency-bound, ~85 µs for 4096 rows on one thread: they run on the
-// rows cut into ranges, one per thread. A range is whole tiles of 64 rows. The matrix products of
-// these steps have one column and give the same bits on any rows (OpenBLAS's sgemm, checked on
-// 200 to 11008 rows); products of several columns do not (rows near a cut round differently), so
-// the lazy-batch update and the update before a group is chosen stay one product over all rows.
+// columns, quantize, error) are latency-bound: they run on the rows cut into ranges, one per
+// thread. A range is whole tiles of 64 rows. The update of one column gives the same bits on any
+// rows (quant/block_errors.h); matrix products of several columns do not (rows near a cut round
+// differently), so the lazy-batch update and the update before a group is chosen stay one product
+// over all rows.
 struct RowRange {
   int64_t begin, end;
-  at::Tensor dequantized;  // the current column's ŵ on these rows
+  at::Tensor column;       // the current column on these rows, updated
+  at::Tensor dequantized;  // its ŵ
 };
 
 std::vector<RowRange> row_ranges(int64_t rows) {
@@ -49,7 +50,7 @@ std::vector<RowRange> row_ranges(int64_t rows) {
   std::vector<RowRange> ranges;
   for (int64_t p = 0; p < parts; ++p) {
     const int64_t begin = tiles * p / parts * kTile, end = std::min(rows, tiles * (p + 1) / parts * kTile);
-    ranges.push_back({begin, end, at::empty({end - begin}, at::kFloat)});
+    ranges.push_back({begin, end, at::empty({end - begin}, at::kFloat), at::empty({end - begin}, at::kFloat)});
   }
   return ranges;
 }
@@ -57,29 +58,29 @@ std::vector<RowRange> row_ranges(int64_t rows) {
 // Steps "lazy batch updates" and "quantize column, spread its error": columns_major [columns, rows]
 // holds Wᵀ in processing order and is updated in place. The columns after a block receive its
 // errors once the block is done, as one matrix product; inside the block a column receives the
-// errors of the block's earlier columns just before it is quantized (one matrix-vector product,
-// rather than a rank-1 update of the whole block after every column: fewer, larger operations).
+// errors of the block's earlier columns just before it is quantized (one pass over them, rather
+// than a rank-1 update of the whole block after every column: fewer, larger operations).
 SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv, const Grid& grid,
                                const GroupPlan& plan, int64_t block_size) {
   const int64_t columns = columns_major.size(0), rows = columns_major.size(1);
   const at::Tensor hinv_diagonal = hinv.diagonal().contiguous();
   const float* d = hinv_diagonal.data_ptr<float>();
+  const float* u = hinv.data_ptr<float>();
+  const int64_t u_rows = hinv.stride(0), u_columns = hinv.stride(1);
   SolvedColumns solved{empty_on_huge_pages({columns, rows}, at::kInt), {}, {}, 0};
   std::vector<RowRange> ranges = row_ranges(rows);
-  const bool split = ranges.size() > 1 && !at::in_parallel_region();
   const at::Tensor errors_buffer = empty_on_huge_pages({std::min(block_size, columns), rows}, at::kFloat);
   GridParams current;
 
   for (int64_t i1 = 0; i1 < columns; i1 += block_size) {
     const int64_t i2 = std::min(i1 + block_size, columns), count = i2 - i1;
     const at::Tensor block_errors = errors_buffer.slice(0, 0, count);  // (w − ŵ) / [H⁻¹]_qq
-    // Columns [i1 + begin, i1 + end) of rows [first, last) with the errors of the block's first
-    // `done` columns applied.
-    auto updated = [&](int64_t done, int64_t begin, int64_t end, int64_t first, int64_t last) {
-      const at::Tensor stale = columns_major.slice(0, i1 + begin, i1 + end).slice(1, first, last);
+    // Columns [i1 + begin, i1 + end) with the errors of the block's first `done` columns applied.
+    auto updated = [&](int64_t done, int64_t begin, int64_t end) {
+      const at::Tensor stale = columns_major.slice(0, i1 + begin, i1 + end);
       if (done == 0) return stale;
       return at::addmm(stale, hinv.slice(0, i1, i1 + done).slice(1, i1 + begin, i1 + end).t(),
-                       block_errors.slice(0, 0, done).slice(1, first, last), 1.0, -1.0);
+                       block_errors.slice(0, 0, done), 1.0, -1.0);
     };
     // Columns [i1 + begin, i1 + end), none of which starts a group, on the rows of one range.
     auto quantize_rows = [&](int64_t begin, int64_t end, RowRange& range) {
@@ -88,10 +89,12 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
         GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q])
                                           : current.group((q % plan.choose_span) / plan.group_size);
         params = {params.scale.slice(0, range.begin, range.end), params.zero.slice(0, range.begin, range.end)};
-        const at::Tensor column = updated(i, i, i + 1, range.begin, range.end).squeeze(0).contiguous();
+        subtract_block_errors(columns_major.data_ptr<float>() + q * rows + range.begin,
+                              block_errors.data_ptr<float>() + range.begin, rows, u + i1 * u_rows + q * u_columns,
+                              u_rows, i, range.end - range.begin, range.column.data_ptr<float>());
         at::Tensor column_codes = solved.codes[q].slice(0, range.begin, range.end);
-        grid.quantize_column(column, params, column_codes, range.dequantized);
-        const float *w = column.data_ptr<float>(), *w_hat = range.dequantized.data_ptr<float>();
+        grid.quantize_column(range.column, params, column_codes, range.dequantized);
+        const float *w = range.column.data_ptr<float>(), *w_hat = range.dequantized.data_ptr<float>();
         float* error = block_errors.data_ptr<float>() + i * rows + range.begin;
         for (int64_t r = 0; r < range.end - range.begin; ++r) error[r] = (w[r] - w_hat[r]) / d[q];
       }
@@ -103,7 +106,7 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
         // (the reference code looks at weights that lack the current block's errors there).
         const int64_t end = std::min(q + plan.choose_span, columns);
         const at::Tensor importance = plan.importance.defined() ? plan.importance.slice(0, q, end) : at::Tensor();
-        const at::Tensor span = updated(i, i, end - i1, 0, rows).t();
+        const at::Tensor span = updated(i, i, end - i1).t();
         if (const auto* span_grid = dynamic_cast<const SpanGrid*>(&grid)) {
           solved.stored.emplace_back();
           current = span_grid->choose_stored(span, importance, solved.stored.back());
@@ -114,15 +117,9 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
       }
       // Up to the next group choice or the block's end, range by range.
       const int64_t next = plan.up_front ? count : std::min(count, (q / plan.choose_span + 1) * plan.choose_span - i1);
-      if (split) {
-        // Each range calls BLAS from its own thread; OpenBLAS's threads would only queue behind them.
-        const SingleThreadedBlas blas_on_caller;
-        at::parallel_for(0, static_cast<int64_t>(ranges.size()), 1, [&](int64_t first, int64_t last) {
-          for (int64_t k = first; k < last; ++k) quantize_rows(i, next, ranges[k]);
-        });
-      } else {
-        for (RowRange& range : ranges) quantize_rows(i, next, range);
-      }
+      at::parallel_for(0, static_cast<int64_t>(ranges.size()), 1, [&](int64_t first, int64_t last) {
+        for (int64_t k = first; k < last; ++k) quantize_rows(i, next, ranges[k]);
+      });
       i = next;
     }
     solved.loss += block_errors.square().sum().item<double>() / 2;

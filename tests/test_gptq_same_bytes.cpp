@@ -1,13 +1,18 @@
 // GPTQ's speed-ups that must not change a bit: the factorization in one buffer through LAPACK
-// against LibTorch's operators, and the solve split into row ranges (one per thread) against one
-// range. Equality is exact (at::equal, ==), not within a tolerance.
+// against LibTorch's operators, the solve split into row ranges (one per thread) against one
+// range, and the in-batch column update against its definition. Equality is exact (at::equal, ==),
+// not within a tolerance.
 #include <ATen/Parallel.h>
+
+#include <cmath>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "formats/gguf_block_grid.h"
 #include "lib/base/huge_page_tensor.h"
 #include "quant/affine_grid.h"
+#include "quant/block_errors.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
 #include "quant/inverse_cholesky.h"
@@ -129,5 +134,35 @@ TEST_CASE("GPTQ on ggml blocks gives the same bytes in one row range or several"
     REQUIRE(a != nullptr);
     REQUIRE(b != nullptr);
     REQUIRE(at::equal(a->stored(), b->stored()));
+  }
+}
+
+TEST_CASE("The in-batch column update is its sum of FMAs in order, bit for bit, on any rows", "[gptq][same_bytes]") {
+  at::manual_seed(5);
+  const int64_t stride = 2100;
+  const at::Tensor errors = at::randn({127, stride});
+  const at::Tensor u = at::randn({160, 160}).t();  // column-major, as the factorization leaves U
+  const float* e = errors.data_ptr<float>();
+  const float* u_column = u.data_ptr<float>() + 3 * u.stride(0) + 150 * u.stride(1);  // U[3.., 150]
+  for (const int64_t rows : {1, 7, 8, 63, 64, 65, 200, 2053}) {
+    const at::Tensor stale = at::randn({rows});
+    for (const int64_t count : {0, 1, 2, 17, 127}) {
+      std::vector<float> out(rows), expected(rows);
+      mp::subtract_block_errors(stale.data_ptr<float>(), e, stride, u_column, u.stride(0), count, rows, out.data());
+      double worst = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        float sum = 0;
+        double exact = 0;
+        for (int64_t k = 0; k < count; ++k) {
+          sum = std::fma(u_column[k * u.stride(0)], e[k * stride + r], sum);
+          exact += double(u_column[k * u.stride(0)]) * e[k * stride + r];
+        }
+        expected[r] = stale.data_ptr<float>()[r] - sum;
+        worst = std::max(worst, std::abs(out[r] - (stale.data_ptr<float>()[r] - exact)));
+      }
+      INFO("rows " << rows << ", count " << count);
+      REQUIRE(out == expected);
+      REQUIRE(worst < 1e-4);  // and it is the sum it claims: |terms| ~ 1, 127 of them, f32
+    }
   }
 }

@@ -3,11 +3,11 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "lib/runtime/openmp_wait.h"
+#include "lib/runtime/thread_waits.h"
 #include "tools/tools.h"
 
 int main(int argc, char** argv) {
-  mp::rerun_with_passive_openmp_wait(argv);  // first: nothing may have started OpenMP threads yet
+  mp::rerun_with_passive_thread_waits(argv);  // first: nothing may have started OpenMP threads yet
   const int code = mp::tools::run_command_line(argv[0], std::vector<std::string>(argv + 1, argv + argc));
   if (code == 0) return 0;
   // After a failure, libraries' exit handlers may trip over what the failure left: HDF5 closes the

@@ -1,6 +1,7 @@
-// modelpress runs with OMP_WAIT_POLICY=PASSIVE unless the user chose a policy. The variable has to
-// be in the environment the process started with (libgomp reads it before main), so the test reads
-// /proc/PID/environ of a running modelpress: `eval -f -` waits on its standard input meanwhile.
+// modelpress runs with OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4 unless the user chose
+// values. The variables have to be in the environment the process started with (libgomp and
+// OpenBLAS read them before main), so the test reads /proc/PID/environ of a running modelpress:
+// `eval -f -` waits on its standard input meanwhile.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,9 +15,9 @@
 
 namespace {
 
-// The value of OMP_WAIT_POLICY in the environment modelpress runs with, given the one it is started
-// with (nullptr: unset). Empty when it never appeared within a minute.
-std::string policy_seen(const char* started_with) {
+// The value of `variable` in the environment modelpress runs with, given the one it is started with
+// (nullptr: unset). Empty when it never appeared within a minute.
+std::string value_seen(const std::string& variable, const char* started_with) {
   const std::string binary = mp::test::modelpress_binary(), model = mp::test::shared_path("models/stories260K");
   int input[2];
   REQUIRE(::pipe(input) == 0);
@@ -25,8 +26,8 @@ std::string policy_seen(const char* started_with) {
   if (pid == 0) {
     ::dup2(input[0], 0);
     ::close(input[1]);
-    if (started_with) ::setenv("OMP_WAIT_POLICY", started_with, 1);
-    else ::unsetenv("OMP_WAIT_POLICY");
+    if (started_with) ::setenv(variable.c_str(), started_with, 1);
+    else ::unsetenv(variable.c_str());
     ::execl(binary.c_str(), binary.c_str(), "eval", "-q", "--threads", "1", "-m", model.c_str(), "-f", "-",
             static_cast<char*>(nullptr));
     ::_exit(127);
@@ -35,7 +36,7 @@ std::string policy_seen(const char* started_with) {
   std::string seen;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   const std::string proc = "/proc/" + std::to_string(pid) + "/";
-  const std::string key = "OMP_WAIT_POLICY=";
+  const std::string key = variable + "=";
   while (seen.empty() && std::chrono::steady_clock::now() < deadline) {
     // Until the exec the child shows the test's own environment; only modelpress's counts (the
     // command line first: once it is modelpress's, the environment read after it is too).
@@ -59,7 +60,9 @@ std::string policy_seen(const char* started_with) {
 
 }  // namespace
 
-TEST_CASE("modelpress runs with OMP_WAIT_POLICY=PASSIVE unless the user set a policy", "[cli][threads]") {
-  CHECK(policy_seen(nullptr) == "PASSIVE");
-  CHECK(policy_seen("ACTIVE") == "ACTIVE");
+TEST_CASE("modelpress's idle threads sleep unless the user set the variables", "[cli][threads]") {
+  CHECK(value_seen("OMP_WAIT_POLICY", nullptr) == "PASSIVE");
+  CHECK(value_seen("OMP_WAIT_POLICY", "ACTIVE") == "ACTIVE");
+  CHECK(value_seen("OPENBLAS_THREAD_TIMEOUT", nullptr) == "4");
+  CHECK(value_seen("OPENBLAS_THREAD_TIMEOUT", "28") == "28");
 }

@@ -1,0 +1,22 @@
+#include "lib/runtime/thread_waits.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <utility>
+
+namespace mp {
+
+void rerun_with_passive_thread_waits(char** argv) {
+  bool changed = false;
+  for (const auto& [name, value] : {std::pair{"OMP_WAIT_POLICY", "PASSIVE"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
+    if (std::getenv(name) != nullptr) continue;
+    if (::setenv(name, value, 1) != 0) return;
+    changed = true;
+  }
+  if (!changed) return;
+  ::execv("/proc/self/exe", argv);
+  // Only speed depends on the waits, so a failed exec (no /proc) is not worth stopping for.
+}
+
+}  // namespace mp
