@@ -1,5 +1,7 @@
 #include "formats/gguf_block_grid.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -79,17 +81,24 @@ GridParams GgufBlockGrid::choose_stored(const at::Tensor& w, const at::Tensor& i
       importance.defined() ? importance.to(at::kFloat).expand({rows, span}).contiguous() : at::Tensor();
   GridParams params{at::empty({rows, blocks * subs}, at::kFloat), at::empty({rows, blocks * subs}, at::kFloat)};
   stored = at::empty({rows, blocks, codec_->header_bytes}, at::kByte);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t at_value = r * span + b * block_values_, at_sub = r * blocks * subs + b * subs;
-      const float* block_importance = imp.defined() ? imp.data_ptr<float>() + at_value : nullptr;
-      if (block_importance &&
-          std::all_of(block_importance, block_importance + block_values_, [](float v) { return v == 0; }))
-        block_importance = nullptr;
-      codec_->choose(x.data_ptr<float>() + at_value, block_importance,
-                     stored.data_ptr<uint8_t>() + (r * blocks + b) * codec_->header_bytes,
-                     params.scale.data_ptr<float>() + at_sub, params.zero.data_ptr<float>() + at_sub);
-    }
+  const float* values = x.data_ptr<float>();
+  const float* importances = imp.defined() ? imp.data_ptr<float>() : nullptr;
+  uint8_t* headers = stored.data_ptr<uint8_t>();
+  float *scales = params.scale.data_ptr<float>(), *zeros = params.zero.data_ptr<float>();
+  // Blocks are chosen independently (the k-quant searches are most of GPTQ-in-grid's solve), so
+  // rows split across threads without changing a bit.
+  at::parallel_for(0, rows, 16, [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t at_value = r * span + b * block_values_, at_sub = r * blocks * subs + b * subs;
+        const float* block_importance = importances ? importances + at_value : nullptr;
+        if (block_importance &&
+            std::all_of(block_importance, block_importance + block_values_, [](float v) { return v == 0; }))
+          block_importance = nullptr;
+        codec_->choose(values + at_value, block_importance, headers + (r * blocks + b) * codec_->header_bytes,
+                       scales + at_sub, zeros + at_sub);
+      }
+  });
   return params;
 }
 
