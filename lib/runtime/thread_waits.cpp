@@ -7,14 +7,18 @@
 
 namespace mp {
 
-void rerun_with_passive_thread_waits(char** argv) {
+bool set_passive_thread_waits() {
   bool changed = false;
   for (const auto& [name, value] : {std::pair{"OMP_WAIT_POLICY", "PASSIVE"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
     if (std::getenv(name) != nullptr) continue;
-    if (::setenv(name, value, 1) != 0) return;
+    if (::setenv(name, value, 1) != 0) return changed;
     changed = true;
   }
-  if (!changed) return;
+  return changed;
+}
+
+void rerun_with_passive_thread_waits(char** argv) {
+  if (!set_passive_thread_waits()) return;
   ::execv("/proc/self/exe", argv);
   // Only speed depends on the waits, so a failed exec (no /proc) is not worth stopping for.
 }

@@ -1,32 +1,21 @@
 #include "lib/tokenizer/spm_module.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
-#include <climits>
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <string>
 
 #include "lib/base/error.h"
+#include "lib/runtime/installed_file.h"
 
 namespace mp {
 
 namespace {
 
-// Beside the executable in a build tree; in <prefix>/lib/modelpress for <prefix>/bin/modelpress
-// after `cmake --install` (or the .deb), so an installed tree can move as a whole.
 std::string shim_path() {
   if (const char* env = std::getenv("MODELPRESS_SPM_SHIM")) return env;
-  char exe[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) fail_runtime("cannot locate the running executable to find libmodelpress_spm.so");
-  exe[n] = '\0';
-  const std::filesystem::path bin = std::filesystem::path(exe).parent_path();
-  const std::filesystem::path beside = bin / "libmodelpress_spm.so";
-  const std::filesystem::path installed = bin.parent_path() / "lib" / "modelpress" / "libmodelpress_spm.so";
-  return (std::filesystem::exists(beside) || !std::filesystem::exists(installed) ? beside : installed).string();
+  return installed_file("libmodelpress_spm.so").string();
 }
 
 template <typename Fn>
