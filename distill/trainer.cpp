@@ -9,6 +9,7 @@
 #include "distill/train_checkpoint.h"
 #include "distill/training_windows.h"
 #include "formats/json_file.h"
+#include "lib/base/atomic_output.h"
 #include "lib/base/error.h"
 #include "lib/base/heap_reuse.h"
 #include "lib/base/progress.h"
@@ -92,6 +93,12 @@ TrainSummary train(StudentModel& student, TeacherSignal& signal, const TokenData
   const std::string checkpoint_dir = o.out + "/checkpoint", metrics_path = o.out + "/metrics.jsonl";
   TrainSummary summary;
   TrainProgress at_step;
+  // A run killed while replacing its checkpoint may have left the previous one aside: locking the
+  // checkpoint puts it back before it is looked for.
+  if (o.resume && world.is_writer() && fs::is_directory(o.out)) {
+    const OutputLock tidy_up(checkpoint_dir);
+  }
+  if (o.resume) world.barrier();
   if (o.resume && fs::exists(checkpoint_dir + "/state.json")) {
     at_step = load_checkpoint(checkpoint_dir, student, optimizer, settings);
     summary.resumed_from = at_step.step;

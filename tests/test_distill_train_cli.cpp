@@ -73,9 +73,15 @@ TEST_CASE("distill-train: a killed run resumes to bit-identical weights", "[dist
   auto killed = mp::test::run_modelpress(run + " --out '" + t.dir.path("resumed") + "' --stop-after-step 5");
   REQUIRE(killed.exit_code == 0);
   REQUIRE_FALSE(std::filesystem::exists(t.dir.path("resumed/model.safetensors")));
+  // As if killed while replacing its checkpoint, between moving the old one aside and renaming the
+  // new one into place (scripts/kill9.sh met the step after: the old one left aside in the output).
+  std::filesystem::rename(t.dir.path("resumed/checkpoint"), t.dir.path("resumed/.checkpoint.previous-99999"));
+  std::filesystem::create_directories(t.dir.path("resumed/.checkpoint.partial-99999"));
   auto resumed = mp::test::run_modelpress(run + " --out '" + t.dir.path("resumed") + "' --resume --json");
   REQUIRE(resumed.exit_code == 0);
   CHECK(nlohmann::json::parse(resumed.out)["resumed_from_step"] == 4);
+  for (const auto& entry : std::filesystem::directory_iterator(t.dir.path("resumed")))
+    CHECK(entry.path().filename().string().rfind(".checkpoint", 0) == std::string::npos);
 
   const auto a = weights(t.dir.path("full")), b = weights(t.dir.path("resumed"));
   REQUIRE(a.size() == b.size());

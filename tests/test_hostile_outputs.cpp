@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "formats/safetensors.h"
+#include "lib/base/atomic_output.h"
 #include "tests/hostile_inputs.h"
 
 namespace fs = std::filesystem;
@@ -126,4 +127,21 @@ TEST_CASE("hostile outputs: temporaries a killed run left behind are removed by 
   CHECK_FALSE(fs::exists(dir.path(".m.gguf.partial-4243")));
   CHECK(fs::exists(dir.path(".m.gguf.partial-notapid")));
   CHECK(fs::exists(dir.path(".other.gguf.partial-4244")));
+}
+
+TEST_CASE("hostile outputs: a directory output a killed run had moved aside is put back, else removed", "[hostile]") {
+  // AtomicDirectory::commit() moves the existing output to `.NAME.previous-PID` before renaming the
+  // new one into place, and removes it after: a SIGKILL between the steps leaves it behind.
+  mp::test::ScratchDir dir;
+  const std::string out = dir.path("out");
+  fs::create_directories(dir.path(".out.previous-4242"));
+  std::ofstream(dir.path(".out.previous-4242/model.safetensors")) << "the complete previous output";
+  { const mp::OutputLock lock(out); }
+  CHECK(fs::exists(dir.path("out/model.safetensors")));
+  CHECK_FALSE(fs::exists(dir.path(".out.previous-4242")));
+
+  fs::create_directories(dir.path(".out.previous-4243"));
+  { const mp::OutputLock lock(out); }
+  CHECK_FALSE(fs::exists(dir.path(".out.previous-4243")));
+  CHECK(fs::exists(dir.path("out/model.safetensors")));
 }

@@ -36,21 +36,36 @@ std::string with_parent_directories(std::string path) {
   if (!parent.empty()) fs::create_directories(parent, ec);
   return path;
 }
-// Temporaries of `path` that a killed run left behind (`.NAME.partial-PID`, files or staging
-// directories). Called with the output's lock held: its holder is the only writer, so none is in use.
-void remove_abandoned_temporaries(const std::string& path) {
-  const fs::path prefix_path(hidden_sibling(path, ".partial-"));
+// The siblings `.NAME<tag>PID` of `path` that a process made with temporary_sibling().
+std::vector<fs::path> temporaries_of(const std::string& path, const char* tag) {
+  const fs::path prefix_path(hidden_sibling(path, tag));
   const std::string prefix = prefix_path.filename().string();
   const fs::path parent = prefix_path.parent_path().empty() ? fs::path(".") : prefix_path.parent_path();
-  std::vector<fs::path> abandoned;
+  std::vector<fs::path> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(parent, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
         name.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
-      abandoned.push_back(entry.path());
+      found.push_back(entry.path());
   }
-  for (const auto& p : abandoned) fs::remove_all(p, ec);
+  return found;
+}
+// What a killed run left behind. Called with the output's lock held: its holder is the only writer,
+// so none of it is in use. Its temporaries (`.NAME.partial-PID`) go. A directory output it was
+// replacing was moved aside as `.NAME.previous-PID`: if the kill came before the new one took its
+// place, the previous output is put back (the path held a complete output and holds it again);
+// otherwise it is removed.
+void clean_up_after_killed_runs(const std::string& path) {
+  std::error_code ec;
+  for (const auto& p : temporaries_of(path, ".partial-")) fs::remove_all(p, ec);
+  std::vector<fs::path> previous = temporaries_of(path, ".previous-");
+  if (!previous.empty() && !fs::exists(path)) {
+    // Only one run can be between its two renames at a time, so at most one is waiting to go back.
+    fs::rename(previous.back(), path, ec);
+    if (!ec) previous.pop_back();
+  }
+  for (const auto& p : previous) fs::remove_all(p, ec);
 }
 }  // namespace
 
@@ -70,7 +85,7 @@ OutputLock::OutputLock(const std::string& path) : lock_path_(hidden_sibling(path
     struct stat held {}, named {};
     if (::fstat(fd_, &held) == 0 && ::stat(lock_path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
         held.st_dev == named.st_dev) {
-      remove_abandoned_temporaries(path);
+      clean_up_after_killed_runs(path);
       return;
     }
     ::close(fd_);

@@ -11,6 +11,7 @@ namespace mp {
 
 // Held while an output is written: `.NAME.lock` beside it, flock'ed, so that a second run writing
 // the same output at once fails clearly instead of both renaming into place. Removed on release.
+// Taking it first tidies up after runs killed while writing this output (see atomic_output.cpp).
 class OutputLock {
  public:
   explicit OutputLock(const std::string& path);
