@@ -41,21 +41,11 @@ using LaneLevels = IntLanes;  // levels[i][lane]: element i's level under candid
 #define MP_LANE_CLONES
 #endif
 
-// The helpers are inlined into each clone; their ABI, which GCC warns about, is never used.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#define MP_LANE_HELPER inline __attribute__((always_inline))
-MP_LANE_HELPER FloatLanes load_lanes(const float* values) {
-  FloatLanes lanes;
-  std::memcpy(&lanes, values, sizeof lanes);
-  return lanes;
-}
-MP_LANE_HELPER FloatLanes splat(float value) { return FloatLanes{} + value; }
-MP_LANE_HELPER FloatLanes to_float(IntLanes values) { return __builtin_convertvector(values, FloatLanes); }
-
-// nearest_int on every lane.
-MP_LANE_HELPER IntLanes nearest_ints(FloatLanes values) {
+// nearest_int on every lane. Vectors pass by reference: by value they would need the AVX calling
+// convention, which the default clone lacks.
+inline void nearest_ints(const FloatLanes& values, IntLanes* rounded) {
   const FloatLanes shifted = values + 12582912.0f;
-  return (IntLanes(shifted) & 0x007fffff) - 0x00400000;
+  *rounded = (IntLanes(shifted) & 0x007fffff) - 0x00400000;
 }
 
 struct QxFits {
@@ -65,16 +55,18 @@ struct QxFits {
 // make_qx_quants' fit for the kLanes inverse scales at `iscales`.
 MP_LANE_CLONES QxFits fit_qx_candidates(int n, int nmax, const float* x, const float* weights,
                                         const float* iscales, LaneLevels* levels) {
-  const FloatLanes iscale = load_lanes(iscales);
+  FloatLanes iscale;
+  std::memcpy(&iscale, iscales, sizeof iscale);
   const IntLanes lowest = IntLanes{} - nmax, highest = IntLanes{} + (nmax - 1);
   FloatLanes sumlx{}, suml2{};
   for (int i = 0; i < n; ++i) {
     const float w = weights ? weights[i] : x[i] * x[i];
-    IntLanes l = nearest_ints(iscale * x[i]);
+    IntLanes l;
+    nearest_ints(iscale * x[i], &l);
     l = highest < l ? highest : l;
     l = l < lowest ? lowest : l;
     levels[i] = l;
-    const FloatLanes lf = to_float(l);
+    const FloatLanes lf = __builtin_convertvector(l, FloatLanes);
     sumlx += (w * x[i]) * lf;
     suml2 += w * lf * lf;
   }
@@ -98,15 +90,19 @@ struct QkxFits {
 // make_qkx_quants' fit for the kLanes inverse scales at `iscales`: levels, then the weighted least
 // squares scale and offset for them, then their error.
 MP_LANE_CLONES QkxFits fit_qkx_candidates(const QkxSearch& s, const float* iscales, LaneLevels* levels) {
-  const FloatLanes iscale = load_lanes(iscales), top = splat(static_cast<float>(s.nmax));
+  FloatLanes iscale;
+  std::memcpy(&iscale, iscales, sizeof iscale);
+  const FloatLanes top = FloatLanes{} + static_cast<float>(s.nmax), one = FloatLanes{} + 1.0f;
   FloatLanes sum_l{}, sum_l2{}, sum_xl{};
   for (int i = 0; i < s.n; ++i) {
     const float w = s.weights[i];
     const FloatLanes v = iscale * (s.x[i] - s.min);
     const FloatLanes capped = top < v ? top : v;
-    const IntLanes l = v > 0.0f ? nearest_ints(capped) : IntLanes{};
+    IntLanes l;
+    nearest_ints(capped, &l);
+    l = v > 0.0f ? l : IntLanes{};
     levels[i] = l;
-    const FloatLanes lf = to_float(l);
+    const FloatLanes lf = __builtin_convertvector(l, FloatLanes);
     sum_l += w * lf;
     sum_l2 += w * lf * lf;
     sum_xl += w * lf * s.x[i];
@@ -114,7 +110,7 @@ MP_LANE_CLONES QkxFits fit_qkx_candidates(const QkxSearch& s, const float* iscal
   // Weighted least squares for scale and offset with these levels (2x2 normal equations).
   const FloatLanes D = s.sum_w * sum_l2 - sum_l * sum_l;
   const IntLanes solvable = D > 0.0f;
-  const FloatLanes divisor = solvable ? D : splat(1), l2_divisor = solvable ? sum_l2 : splat(1);
+  const FloatLanes divisor = solvable ? D : one, l2_divisor = solvable ? sum_l2 : one;
   FloatLanes scale = (s.sum_w * sum_xl - s.sum_x * sum_l) / divisor;
   FloatLanes min = (sum_l2 * s.sum_x - sum_l * sum_xl) / divisor;
   const IntLanes positive_min = min > 0.0f;
@@ -122,7 +118,7 @@ MP_LANE_CLONES QkxFits fit_qkx_candidates(const QkxSearch& s, const float* iscal
   min = positive_min ? FloatLanes{} : min;
   FloatLanes error{};
   for (int i = 0; i < s.n; ++i) {
-    FloatLanes diff = scale * to_float(levels[i]) + min - s.x[i];
+    FloatLanes diff = scale * __builtin_convertvector(levels[i], FloatLanes) + min - s.x[i];
     if (s.use_mad) {
       diff = FloatLanes(IntLanes(diff) & 0x7fffffff);  // |diff|: the sign bit cleared
     } else {
