@@ -1,5 +1,6 @@
 #include "distill/train_checkpoint.h"
 
+#include "formats/config_keys.h"
 #include "formats/safetensors.h"
 #include "lib/base/atomic_output.h"
 #include "lib/base/error.h"
@@ -25,18 +26,21 @@ void save_checkpoint(const std::string& dir, const StudentModel& student, const 
 
 TrainProgress load_checkpoint(const std::string& dir, StudentModel& student, AdamW& optimizer,
                               const nlohmann::json& settings) {
-  const nlohmann::json state = read_json_file(dir + "/state.json");
+  const std::string where = dir + "/state.json";
+  const nlohmann::json state = read_json_file(where);
+  const ConfigKeys counts(state, where);
+  const nlohmann::json made_with = counts.required<nlohmann::json>("settings");
+  if (!made_with.is_object()) fail_input(where, "\"settings\" must be an object");
   for (const auto& [key, value] : settings.items())
-    if (!state["settings"].contains(key) || state["settings"][key] != value)
-      fail_input(dir + "/state.json", "checkpoint was made with " + key + " = " +
-                                          state["settings"].value(key, nlohmann::json()).dump() + ", this run has " +
-                                          value.dump() + "; resume with the same settings");
+    if (!made_with.contains(key) || made_with[key] != value)
+      fail_input(where, "checkpoint was made with " + key + " = " + made_with.value(key, nlohmann::json()).dump() +
+                            ", this run has " + value.dump() + "; resume with the same settings");
   student.load_values(dir + "/model.safetensors");
   const SafetensorsFile file(dir + "/optimizer.safetensors");
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& info : file.tensors()) tensors.emplace_back(info.name, file.tensor(info));
-  optimizer.load_state(tensors, state.at("optimizer_steps").get<int64_t>());
-  return {state.at("step").get<int64_t>(), state.at("samples").get<int64_t>()};
+  optimizer.load_state(tensors, counts.required<int64_t>("optimizer_steps"));
+  return {counts.required<int64_t>("step"), counts.required<int64_t>("samples")};
 }
 
 }  // namespace mp

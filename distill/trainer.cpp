@@ -8,6 +8,7 @@
 #include "distill/losses.h"
 #include "distill/train_checkpoint.h"
 #include "distill/training_windows.h"
+#include "formats/config_keys.h"
 #include "formats/json_file.h"
 #include "lib/base/atomic_output.h"
 #include "lib/base/error.h"
@@ -45,10 +46,11 @@ nlohmann::json run_settings(const TrainOptions& o, const TokenDataset& data, int
 void truncate_metrics(const std::string& path, int64_t last_step) {
   std::ifstream in(path);
   std::string kept, line;
-  while (std::getline(in, line))
-    if (!line.empty() &&
-        parse_json_text(path, line.data(), line.data() + line.size()).value("step", int64_t{0}) <= last_step)
-      kept += line + "\n";
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const nlohmann::json record = parse_json_text(path, line.data(), line.data() + line.size());
+    if (ConfigKeys(record, path).optional("step", int64_t{0}) <= last_step) kept += line + "\n";
+  }
   in.close();
   write_file_atomically(path, kept);
 }

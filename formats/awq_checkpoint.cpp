@@ -1,5 +1,6 @@
 #include "formats/awq_checkpoint.h"
 
+#include "formats/config_keys.h"
 #include "lib/base/error.h"
 #include "lib/base/version.h"
 
@@ -46,15 +47,13 @@ nlohmann::json AwqCheckpointSink::quantization_config() const {
 
 AwqScheme AwqScheme::from_config(const nlohmann::json& qc, const std::string& where) {
   AwqScheme s;
-  try {
-    const std::string version = qc.value("version", "gemm");
-    if (version != "gemm" && version != "GEMM") fail_input(where, "unsupported AWQ version \"" + version + "\" (gemm)");
-    if (qc.value("bits", qc.value("w_bit", 4)) != 4) fail_input(where, "AWQ bits must be 4");
-    if (!qc.value("zero_point", true)) fail_input(where, "AWQ checkpoints without zero points are not supported");
-    s.group_size = qc.value("group_size", qc.value("q_group_size", int64_t{128}));
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(where, std::string("malformed quantization_config: ") + e.what());
-  }
+  if (!qc.is_object()) fail_input(where, "quantization_config must be an object");
+  const ConfigKeys keys(qc, where, "quantization_config");
+  const std::string version = keys.optional<std::string>("version", "gemm");
+  if (version != "gemm" && version != "GEMM") fail_input(where, "unsupported AWQ version \"" + version + "\" (gemm)");
+  if (keys.optional("bits", keys.optional("w_bit", 4)) != 4) fail_input(where, "AWQ bits must be 4");
+  if (!keys.optional("zero_point", true)) fail_input(where, "AWQ checkpoints without zero points are not supported");
+  s.group_size = keys.optional("group_size", keys.optional("q_group_size", int64_t{128}));
   if (s.group_size == 0 || s.group_size < -1) fail_input(where, "AWQ group_size must be positive or -1");
   return s;
 }

@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "formats/config_keys.h"
 #include "formats/json_file.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
@@ -300,17 +301,15 @@ void check_dynamic_rules(const nlohmann::json& dynamic, const std::string& where
 
 GptqScheme GptqScheme::from_config(const nlohmann::json& qc, const std::string& where) {
   GptqScheme s;
-  try {
-    s.bits = qc.at("bits").get<int>();
-    s.group_size = qc.at("group_size").get<int64_t>();
-    s.sym = qc.value("sym", true);
-    const std::string format = qc.value("checkpoint_format", "gptq");
-    if (format == "gptq_v2") s.format = GptqCheckpointFormat::gptq_v2;
-    else if (format != "gptq") fail_input(where, "unsupported GPTQ checkpoint_format \"" + format + "\"");
-    s.dynamic = qc.value("dynamic", nlohmann::json::object());
-  } catch (const nlohmann::json::exception& e) {
-    fail_input(where, std::string("malformed quantization_config: ") + e.what());
-  }
+  if (!qc.is_object()) fail_input(where, "quantization_config must be an object");
+  const ConfigKeys keys(qc, where, "quantization_config");
+  s.bits = keys.required<int>("bits");
+  s.group_size = keys.required<int64_t>("group_size");
+  s.sym = keys.optional("sym", true);
+  const std::string format = keys.optional<std::string>("checkpoint_format", "gptq");
+  if (format == "gptq_v2") s.format = GptqCheckpointFormat::gptq_v2;
+  else if (format != "gptq") fail_input(where, "unsupported GPTQ checkpoint_format \"" + format + "\"");
+  s.dynamic = keys.optional("dynamic", nlohmann::json::object());
   check_gptq_bits(s.bits, where, "quantization_config.bits");
   check_group_size(s.group_size, where, "quantization_config.group_size");
   check_dynamic_rules(s.dynamic, where);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "formats/config_keys.h"
 #include "lib/arch/architecture.h"
 #include "lib/base/error.h"
 #include "lib/base/huge_page_tensor.h"
@@ -119,10 +120,13 @@ nlohmann::json layer_record(const QuantizeReport& r, const ReportSizes& since) {
 // The report entries of a layer an interrupted run finished (JSON numbers round-trip exactly).
 void restore_layer_record(int64_t i, const nlohmann::json& record, QuantizeReport& report) {
   try {
-    for (const auto& l : record.at("linears"))
-      report.linears.push_back({l.at("module").get<std::string>(), l.at("bits").get<int>(),
-                                l.at("group_size").get<int64_t>(), l.at("relative_error").get<double>(),
-                                l.at("damp").get<double>(), 0});
+    const std::string section = "layer " + std::to_string(i) + " linear";
+    for (const auto& l : record.at("linears")) {
+      const ConfigKeys linear(l, "--resume", section);
+      report.linears.push_back({linear.required<std::string>("module"), linear.required<int>("bits"),
+                                linear.required<int64_t>("group_size"), linear.required<double>("relative_error"),
+                                linear.required<double>("damp"), 0});
+    }
     for (const auto& s : record.at("skipped")) report.skipped.push_back(s.get<std::string>());
     for (const auto& a : record.at("awq"))
       report.awq.push_back({a.at("group").get<std::string>(), a.at("alpha").get<double>(), a.at("loss").get<double>(),

@@ -3,6 +3,8 @@
 # SECONDS (default 60) and prints a table: executions, crashes, timeouts/hangs, out-of-memory, and
 # sanitizer reports. Exit 1 if any target found something; the inputs are in build-fuzz/findings/.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      (default: every target)
+# MODELPRESS_FUZZ_RUNS=N stops each target after N executions if that comes first (the long run of
+# docs/reliability.md: 10000000).
 # The corpora (build-fuzz/corpus/TARGET) persist, so runs continue where the last one stopped.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +62,7 @@ for target in "${targets[@]}"; do
   log="$build/logs/$target.log"
   mkdir -p "$corpus" "$seeds/$target"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: allocation must stay bounded by the input.
-  nice -n 19 "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  nice -n 19 "$build/$target" -max_total_time="$seconds" ${MODELPRESS_FUZZ_RUNS:+-runs=$MODELPRESS_FUZZ_RUNS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$findings" "$corpus" "$seeds/$target" >"$log" 2>&1 || true
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   crashes=$(grep -c -E '^==[0-9]+== ?ERROR: libFuzzer: deadly signal|^FINDING:' "$log" || true)

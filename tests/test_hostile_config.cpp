@@ -88,7 +88,10 @@ TEST_CASE("hostile config: quantization_config of the wrong type is bad input, n
       // fuzz_quantized_checkpoint: std::regex_error and nlohmann's type_error reached the top
       with("dynamic", {{"+:(", nlohmann::json::object()}}), with("dynamic", {{"+:q_proj", 4}}),
       with("dynamic", {{"+:q_proj", {{"bits", 5}}}}), with("dynamic", {{"+:q_proj", {{"group_size", "32"}}}}),
-      with("dynamic", {{"q_proj", nlohmann::json::object()}}), with("dynamic", "x"), with("group_size", 0)};
+      with("dynamic", {{"q_proj", nlohmann::json::object()}}), with("dynamic", "x"), with("group_size", 0),
+      // fuzz_quantized_checkpoint, 10M-run: a float too large for an integer reached nlohmann's cast
+      with("group_size", 3.9e126), with("bits", int64_t{4294967298}),
+      {{"quant_method", "awq"}, {"bits", 4}, {"group_size", 1e300}}, {{"quant_method", "awq"}, {"w_bit", 4.5}}};
   for (const auto& qc : broken) {
     INFO(qc.dump());
     mp::test::ScratchDir dir;
