@@ -3,12 +3,11 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include <cstdint>
-#include <limits>
 #include <string>
 #include <type_traits>
 
 #include "lib/base/error.h"
+#include "lib/base/json_integer.h"
 
 namespace mp {
 
@@ -24,17 +23,15 @@ class ConfigKeys {
   template <typename T>
   T required(const char* key) const {
     if (!has(key)) fail_input(where_, "missing required key \"" + section_ + key + "\"");
-    // nlohmann would cast 1e30 to an integer unchecked (undefined behaviour) and 2^32 + 2 to an int
-    // as 2: a count must be written as an integer that fits its type.
+    // A count must be written as an integer that fits its type (lib/base/json_integer.h says why).
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
-      if (!fits_integer<T>(j_[key]))
-        fail_input(where_, "key \"" + section_ + key + "\" has the wrong type: must be an integer in [" +
-                               std::to_string(std::numeric_limits<T>::min()) + ", " +
-                               std::to_string(std::numeric_limits<T>::max()) + "], got " + j_[key].dump());
+      if (!json_integer_fits<T>(j_[key]))
+        fail_input(where_, "key \"" + section_ + key + "\" has the wrong type: must be " + json_integer_range<T>() +
+                               ", got " + j_[key].dump().substr(0, 80));
     try {
       return j_[key].get<T>();
     } catch (const nlohmann::json::exception&) {
-      fail_input(where_, "key \"" + section_ + key + "\" has the wrong type: " + j_[key].dump());
+      fail_input(where_, "key \"" + section_ + key + "\" has the wrong type: " + j_[key].dump().substr(0, 80));
     }
   }
 
@@ -44,15 +41,6 @@ class ConfigKeys {
   }
 
  private:
-  template <typename T>
-  static bool fits_integer(const nlohmann::json& v) {
-    if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
-    if (!v.is_number_integer()) return false;
-    const int64_t i = v.get<int64_t>();
-    if constexpr (std::is_unsigned_v<T>) return i >= 0 && static_cast<uint64_t>(i) <= std::numeric_limits<T>::max();
-    else return i >= std::numeric_limits<T>::min() && i <= std::numeric_limits<T>::max();
-  }
-
   const nlohmann::json& j_;
   std::string where_;
   std::string section_;

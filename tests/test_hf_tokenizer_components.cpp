@@ -158,3 +158,26 @@ TEST_CASE("tokenizer.json post-processor and tokenizer_config.json: what add_spe
   CHECK_THROWS_WITH(make(vocab, json::array(), {{"post_processor", {{"type", "BertProcessing"}}}}),
                     "test.json: post-processor type BertProcessing is not supported");
 }
+
+// fuzz_quantized_checkpoint found nlohmann casting a JSON float past an integer's range (undefined
+// behaviour); tokenizer.json's integer fields took the same path, and an id of 2^32 + 1 became 1.
+TEST_CASE("tokenizer.json integers that do not fit their field are bad input", "[tokenizer][hf_tokenizer][hostile]") {
+  const json vocab = {{"<s>", 0}, {"a", 1}};
+  auto added = [](const json& id) { return json::array({{{"id", id}, {"content", "<s>"}, {"special", true}}}); };
+  auto template_with = [](const json& id) {
+    return json{{"type", "TemplateProcessing"},
+                {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {id}}, {"tokens", {"<s>"}}}}}}};
+  };
+  auto strip = [](const json& start) { return json{{"type", "Strip"}, {"content", " "}, {"start", start}, {"stop", 0}}; };
+  CHECK_NOTHROW(make(vocab, json::array(), {{"added_tokens", added(0)}, {"post_processor", template_with(0)}, {"decoder", strip(1)}}));
+  for (const json& bad : {json(1e300), json(int64_t{4294967297}), json(uint64_t{1} << 63), json(2.5)}) {
+    INFO(bad.dump());
+    CHECK_THROWS_WITH(make(vocab, json::array(), {{"added_tokens", added(bad)}}),
+                      Catch::StartsWith("test.json: field \"id\" must be an integer in [-2147483648, 2147483647]"));
+    CHECK_THROWS_WITH(make(vocab, json::array(), {{"post_processor", template_with(bad)}}),
+                      Catch::StartsWith("test.json: TemplateProcessing ids of <s> must be an integer"));
+  }
+  CHECK_THROWS_WITH(make(vocab, json::array(), {{"decoder", strip(1e300)}}),
+                    Catch::StartsWith("test.json: field \"start\" must be an integer"));
+}

@@ -1,11 +1,13 @@
 // Reading tokenizer.json fields: a missing or mistyped field is a bad-input error naming the file.
 #pragma once
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "lib/base/error.h"
+#include "lib/base/json_integer.h"
 
 namespace mp {
 
@@ -13,6 +15,10 @@ namespace mp {
 template <typename T>
 T hf_field(const nlohmann::json& spec, const char* key, const T& fallback, const std::string& origin) {
   if (!spec.is_object() || !spec.contains(key) || spec[key].is_null()) return fallback;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    if (!json_integer_fits<T>(spec[key]))
+      fail_input(origin, std::string("field \"") + key + "\" must be " + json_integer_range<T>() + ", got " +
+                             spec[key].dump().substr(0, 80));
   try {
     return spec[key].get<T>();
   } catch (const nlohmann::json::exception&) {

@@ -22,7 +22,7 @@ std::vector<AddedToken> read_added_tokens(const nlohmann::json& list, const std:
   if (!list.is_array()) fail_input(origin, "added_tokens is not a list");
   for (const auto& t : list) {
     AddedToken a;
-    a.id = static_cast<int32_t>(hf_required<int64_t>(t, "id", origin));
+    a.id = hf_required<int32_t>(t, "id", origin);
     if (a.id < 0) fail_input(origin, "added token id " + std::to_string(a.id) + " is negative");
     a.content = hf_required<std::string>(t, "content", origin);
     a.special = hf_field<bool>(t, "special", false, origin);

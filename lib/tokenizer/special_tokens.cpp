@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/base/error.h"
+#include "lib/base/json_integer.h"
 #include "lib/tokenizer/hf_json_fields.h"
 
 namespace mp {
@@ -31,7 +32,8 @@ void read_template(const nlohmann::json& spec, Template& out, const std::string&
     const std::string name = hf_required<std::string>(piece["SpecialToken"], "id", origin);
     if (!specials.contains(name)) fail_input(origin, "TemplateProcessing names special token " + name + " but does not define it");
     for (const auto& id : hf_required<nlohmann::json>(specials[name], "ids", origin)) {
-      if (!id.is_number_integer()) fail_input(origin, "TemplateProcessing ids of " + name + " are not integers");
+      if (!json_integer_fits<int32_t>(id))
+        fail_input(origin, "TemplateProcessing ids of " + name + " must be " + json_integer_range<int32_t>());
       (after_sequence ? out.suffix : out.prefix).push_back(id.get<int32_t>());
     }
   }
