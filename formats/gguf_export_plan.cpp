@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "lib/base/error.h"
+#include "lib/base/name_pattern.h"
 
 namespace mp {
 
@@ -132,11 +133,7 @@ GgmlType parse_gguf_tensor_type(const std::string& option, const std::string& na
 void GgufTypeOverrides::add_tensor_type(const std::string& option, const std::string& spec) {
   const size_t eq = spec.rfind('=');
   if (eq == std::string::npos || eq == 0) fail_input(option, "\"" + spec + "\" is not REGEX=TYPE");
-  try {
-    std::regex check(spec.substr(0, eq));
-  } catch (const std::regex_error&) {
-    fail_input(option, "\"" + spec.substr(0, eq) + "\" is not a regular expression");
-  }
+  (void)compile_name_pattern(spec.substr(0, eq), option);
   tensor_types.emplace_back(spec.substr(0, eq), parse_gguf_tensor_type(option, spec.substr(eq + 1)));
 }
 
@@ -150,7 +147,7 @@ std::optional<GgmlType> user_tensor_type(const GgufExportType& type, const std::
   if (o.output && name == "output.weight") return *o.output;
   if (!is_quantized(type.base)) return std::nullopt;
   for (const auto& [pattern, t] : o.tensor_types)
-    if (std::regex_search(name, std::regex(pattern))) return t;
+    if (std::regex_search(name, compile_name_pattern(pattern, "--tensor-type"))) return t;
   if (!type.pure && o.output && tied && name == "token_embd.weight") return *o.output;
   return std::nullopt;
 }

@@ -4,13 +4,14 @@
 #include <sstream>
 
 #include "lib/base/error.h"
+#include "lib/base/name_pattern.h"
 
 namespace mp {
 
 namespace {
 
 bool matches(const std::string& pattern, const std::string& module) {
-  return std::regex_search(module, std::regex(pattern));
+  return std::regex_search(module, compile_name_pattern(pattern, "--skip/--override"));
 }
 
 void validate_grid(const AffineGridOptions& g, const std::string& where) {
@@ -47,13 +48,7 @@ std::shared_ptr<const Grid> QuantizePlan::grid_for(const std::string& module) co
 
 void QuantizePlan::validate() const {
   validate_grid(grid, "--bits/--group-size");
-  for (const auto& p : skip) {
-    try {
-      std::regex check(p);
-    } catch (const std::regex_error&) {
-      fail_input("--skip", "'" + p + "' is not a valid regular expression");
-    }
-  }
+  for (const auto& p : skip) (void)compile_name_pattern(p, "--skip");
   for (const auto& o : overrides) {
     AffineGridOptions g = grid;
     if (o.bits) g.bits = *o.bits;
@@ -72,11 +67,7 @@ ModuleOverride parse_module_override(const std::string& text) {
     fail_input("--override", "'" + text + "' is not PATTERN:bits=N,group=G");
   ModuleOverride o;
   o.pattern = text.substr(0, colon);
-  try {
-    std::regex check(o.pattern);
-  } catch (const std::regex_error&) {
-    fail_input("--override", "'" + o.pattern + "' is not a valid regular expression");
-  }
+  (void)compile_name_pattern(o.pattern, "--override");
   std::stringstream items(text.substr(colon + 1));
   for (std::string item; std::getline(items, item, ',');) {
     const size_t eq = item.find('=');

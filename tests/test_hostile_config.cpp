@@ -91,7 +91,9 @@ TEST_CASE("hostile config: quantization_config of the wrong type is bad input, n
       with("dynamic", {{"q_proj", nlohmann::json::object()}}), with("dynamic", "x"), with("group_size", 0),
       // fuzz_quantized_checkpoint, 10M-run: a float too large for an integer reached nlohmann's cast
       with("group_size", 3.9e126), with("bits", int64_t{4294967298}),
-      {{"quant_method", "awq"}, {"bits", 4}, {"group_size", 1e300}}, {{"quant_method", "awq"}, {"w_bit", 4.5}}};
+      {{"quant_method", "awq"}, {"bits", 4}, {"group_size", 1e300}}, {{"quant_method", "awq"}, {"w_bit", 4.5}},
+      // ... and a repeat count libstdc++'s regex compiler reads into a long unchecked
+      with("dynamic", {{"-:y{99999999999999999999}", nlohmann::json::object()}})};
   for (const auto& qc : broken) {
     INFO(qc.dump());
     mp::test::ScratchDir dir;

@@ -193,7 +193,10 @@ TEST_CASE("quantize CLI: bad input gives one line, exit 3, and no output directo
   expect_rejected("--bits 9" + calib, "bits must be 2..8");
   expect_rejected("--group-size 0" + calib, "group size must be positive or -1");
   expect_rejected("--override 'q_proj:bits=x'" + calib, "is not bits=N or group=G");
-  expect_rejected("--skip '(['" + calib, "not a valid regular expression");
+  expect_rejected("--skip '(['" + calib, "--skip: \"([\" is not a regular expression");
+  // libstdc++ reads a repeat count into a long unchecked (fuzz_quantized_checkpoint's second finding).
+  expect_rejected("--override 'q{99999999999999999999}:bits=4'" + calib, "holds a number of more than 9 digits");
+  expect_rejected("--skip 'a{1000000}'" + calib, "--skip: \"a{1000000}\" is not a regular expression");
   expect_rejected("--method awesome" + calib, "unknown method");
   expect_rejected("--seqlen 100000" + calib, "exceeds the model's max_position_embeddings");
 
