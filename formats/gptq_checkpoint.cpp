@@ -281,15 +281,11 @@ void check_dynamic_rules(const nlohmann::json& dynamic, const std::string& where
     if (key.rfind("+:", 0) != 0 && key.rfind("-:", 0) != 0) fail_input(where, field + ": keys start with +: or -:");
     (void)compile_name_pattern(key.substr(2), where + ": " + field);
     if (!rule.is_object()) fail_input(where, field + " must be an object");
-    if (rule.contains("bits")) {
-      if (!rule["bits"].is_number_integer()) fail_input(where, field + ".bits must be an integer");
-      const int64_t bits = rule["bits"].get<int64_t>();
-      check_gptq_bits(bits < 0 || bits > 8 ? 0 : static_cast<int>(bits), where, field + ".bits");
-    }
-    if (rule.contains("group_size")) {
-      if (!rule["group_size"].is_number_integer()) fail_input(where, field + ".group_size must be an integer");
-      check_group_size(rule["group_size"].get<int64_t>(), where, field + ".group_size");
-    }
+    // contains(), not has(): a null value is refused too, since for_module() could not read it.
+    const ConfigKeys values(rule, where, field);
+    if (rule.contains("bits")) check_gptq_bits(values.required<int>("bits"), where, field + ".bits");
+    if (rule.contains("group_size"))
+      check_group_size(values.required<int64_t>("group_size"), where, field + ".group_size");
   }
 }
 
@@ -316,7 +312,8 @@ std::pair<int, int64_t> GptqScheme::for_module(const std::string& module) const 
   int bits = this->bits;
   int64_t group = group_size;
   for (const auto& [key, rule] : dynamic.items()) {
-    if (key.rfind("+:", 0) != 0 || !std::regex_search(module, compile_name_pattern(key.substr(2), "quantization_config.dynamic"))) continue;
+    if (key.rfind("+:", 0) != 0) continue;
+    if (!std::regex_search(module, compile_name_pattern(key.substr(2), "quantization_config.dynamic"))) continue;
     bits = rule.value("bits", bits);
     group = rule.value("group_size", group);
   }
