@@ -150,5 +150,8 @@ TEST_CASE("GGUF export: GPTQ layouts q4 blocks cannot hold are re-quantized and 
   CHECK(r.out.find("blk.0.attn_q.weight: re-quantized (8-bit codes)") != std::string::npos);
   r = test::run_modelpress("export -q --json --type Q4_K_M -m '" + act + "' -o " + dir.path("k.gguf"));
   REQUIRE(r.exit_code == 0);
-  for (const auto& o : nlohmann::json::parse(r.out)["quantized_linears"]) CHECK(o["codes_kept"] == false);
+  // The document outlives the loop: a range-for over a member of a temporary reads freed memory.
+  const nlohmann::json summary = nlohmann::json::parse(r.out);
+  REQUIRE(!summary.at("quantized_linears").empty());
+  for (const auto& o : summary.at("quantized_linears")) CHECK(o["codes_kept"] == false);
 }

@@ -110,7 +110,7 @@ TEST_CASE("hostile config: a config needing more memory than the limit fails cle
   mp::test::ScratchDir dir;
   const std::string model =
       mp::test::stories_with_config(dir.path("m"), [](nlohmann::json& c) { c["num_hidden_layers"] = 1000000000; });
-  const auto r = mp::test::run_modelpress_after("ulimit -v 4000000;", "generate -m " + quoted(model) + " -n 2");
+  const auto r = mp::test::run_modelpress_after(mp::test::memory_limit_4gb(), "generate -m " + quoted(model) + " -n 2");
   mp::test::require_bad_input(r, "config.json", "num_hidden_layers");
 }
 

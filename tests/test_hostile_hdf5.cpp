@@ -90,10 +90,11 @@ TEST_CASE("hostile hdf5: broken token datasets are refused before training", "[h
     TokenFile f = valid_tokens();
     c.edit(f);
     const std::string data = write_token_file(dir.path("broken.h5"), f);
-    mp::test::require_bad_input(mp::test::run_modelpress_after("ulimit -v 4000000;", "distill-train -q --student " +
-                                    quoted(mp::test::shared_path("models/stories260K")) + " --data " + quoted(data) +
-                                    " --out " + quoted(out) + " --steps 2 --batch 1 --seq 16 --threads 1"),
-                                "broken.h5", c.field);
+    const std::string args = "distill-train -q --student " + quoted(mp::test::shared_path("models/stories260K")) +
+                             " --data " + quoted(data) + " --out " + quoted(out) +
+                             " --steps 2 --batch 1 --seq 16 --threads 1";
+    mp::test::require_bad_input(mp::test::run_modelpress_after(mp::test::memory_limit_4gb(), args), "broken.h5",
+                                c.field);
     mp::test::require_no_output(dir.path(), "out");
   }
 }
@@ -134,16 +135,23 @@ TEST_CASE("hostile hdf5: held-out data too short fails before OUT exists", "[hos
 // silently, which is why no in-process check could catch it). It is only ever opened by the
 // reader process now: as training data and as a teacher cache, one line and exit 3.
 TEST_CASE("hostile hdf5: the libhdf5 use-after-free reproducer is read in the reader process only", "[hostile]") {
+#if defined(__SANITIZE_ADDRESS__)
+  // In the sanitizer build the reader process dies of ASan's report (exit status 1), the case the
+  // isolation exists for; the user still sees one line.
+  const std::string problem = "the HDF5 library failed";
+#else
+  const std::string problem = "attribute";
+#endif
   mp::test::ScratchDir dir;
   const std::string known = std::string(mp::source_dir()) + "/tests/fuzz/known/libhdf5-use-after-free.h5";
-  mp::test::require_bad_input(train_on(known, dir.path("out")), "libhdf5-use-after-free.h5", "attribute");
+  mp::test::require_bad_input(train_on(known, dir.path("out")), "libhdf5-use-after-free.h5", problem);
   mp::test::require_no_output(dir.path(), "out");
   const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
   mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(known)),
-                              "libhdf5-use-after-free.h5", "attribute");
+                              "libhdf5-use-after-free.h5", problem);
   mp::test::require_no_output(dir.path(), "out");
-  // In this process too (the test binary is not sanitized): bad input, and this process's libhdf5
-  // never saw the file.
+  // In this process too: bad input, and this process's libhdf5 never saw the file (in the
+  // sanitizer build it would have reported the use-after-free here).
   try {
     const mp::TeacherCacheReader cache(known);
     FAIL("the reproducer was accepted as a teacher cache");

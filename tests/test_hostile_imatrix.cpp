@@ -24,7 +24,7 @@ TEST_CASE("hostile imatrix: a legacy .dat declaring 2^31 values in 20 bytes is r
     i32(0x7fffffff);  // values
   }
   const auto r = mp::test::run_modelpress_after(
-      "ulimit -v 4000000;", "export -q --type Q4_K_M --imatrix " + quoted(dat) + " -m " +
+      mp::test::memory_limit_4gb(), "export -q --type Q4_K_M --imatrix " + quoted(dat) + " -m " +
                                 quoted(mp::test::shared_path("models/stories260K")) + " -o " + quoted(dir.path("o.gguf")));
   mp::test::require_bad_input(r, "huge.dat", "values");
   mp::test::require_no_output(dir.path(), "o.gguf");

@@ -15,7 +15,7 @@ TEST_CASE("hostile recipe: vars that double 26 times are refused at 1 MiB, under
   for (int i = 1; i <= 26; ++i) recipe << "  v" << i << ": \"${v" << i - 1 << "}${v" << i - 1 << "}\"\n";
   recipe << "steps:\n  - name: look\n    tool: inspect\n    args:\n      path: ${v26}\n";
   recipe.close();
-  const auto r = mp::test::run_modelpress_after("ulimit -v 4000000;", "run --dry-run " + mp::test::quoted(dir.path("double.yaml")));
+  const auto r = mp::test::run_modelpress_after(mp::test::memory_limit_4gb(), "run --dry-run " + mp::test::quoted(dir.path("double.yaml")));
   mp::test::require_bad_input(r, "double.yaml", "more than 1 MiB");
   CHECK(r.out.size() < 1024);
 }

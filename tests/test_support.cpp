@@ -61,6 +61,15 @@ CommandResult run_modelpress_after(const std::string& shell_setup, const std::st
   return run_program(shell_setup + " exec '" + modelpress_binary() + "'", args, stdin_text);
 }
 
+std::string memory_limit_4gb() {
+#if defined(__SANITIZE_ADDRESS__)
+  return "export ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:"
+         "soft_rss_limit_mb=4000:max_allocation_size_mb=4000\";";
+#else
+  return "ulimit -v 4000000;";
+#endif
+}
+
 CommandResult run_program(const std::string& program, const std::string& args, const std::string& stdin_text) {
   ScratchDir dir;
   const std::string in = dir.path("stdin"), out = dir.path("stdout"), err = dir.path("stderr");

@@ -31,6 +31,10 @@ CommandResult run_modelpress(const std::string& args, const std::string& stdin_t
 // The same, in a child shell that first runs `shell_setup` ("ulimit -v 4000000;", "cd DIR;").
 CommandResult run_modelpress_after(const std::string& shell_setup, const std::string& args,
                                    const std::string& stdin_text = "");
+// Shell setup for run_modelpress_after that bounds the program's memory at about 4 GB: `ulimit -v`,
+// or in a sanitizer build (whose shadow memory alone takes terabytes of address space) ASan's own
+// limits, past which allocations fail as they would under the ulimit.
+std::string memory_limit_4gb();
 
 }  // namespace mp::test
 
