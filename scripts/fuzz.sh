@@ -4,7 +4,8 @@
 # sanitizer reports. Exit 1 if any target found something; the inputs are in build-fuzz/findings/.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      (default: every target)
 # MODELPRESS_FUZZ_RUNS=N stops each target after N executions if that comes first (the long run of
-# docs/reliability.md: 10000000).
+# docs/reliability.md: 10000000). MODELPRESS_FUZZ_FORK=N runs each target in libFuzzer's fork mode,
+# N worker processes at a time, whose executions add up (one slow target on all cores).
 # The corpora (build-fuzz/corpus/TARGET) persist, so runs continue where the last one stopped.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,9 +63,12 @@ for target in "${targets[@]}"; do
   log="$build/logs/$target.log"
   mkdir -p "$corpus" "$seeds/$target"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: allocation must stay bounded by the input.
-  nice -n 19 "$build/$target" -max_total_time="$seconds" ${MODELPRESS_FUZZ_RUNS:+-runs=$MODELPRESS_FUZZ_RUNS} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  nice -n 19 "$build/$target" -max_total_time="$seconds" ${MODELPRESS_FUZZ_RUNS:+-runs=$MODELPRESS_FUZZ_RUNS} \
+    ${MODELPRESS_FUZZ_FORK:+-fork=$MODELPRESS_FUZZ_FORK} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$findings" "$corpus" "$seeds/$target" >"$log" 2>&1 || true
-  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  # Fork mode has no final stats; its last status line ("#N: cov: ...") counts every worker's runs.
+  [ -n "$executions" ] || executions=$(grep -o '^#[0-9]*:' "$log" | tail -1 | tr -dc 0-9 || true)
   crashes=$(grep -c -E '^==[0-9]+== ?ERROR: libFuzzer: deadly signal|^FINDING:' "$log" || true)
   timeouts=$(grep -c 'ERROR: libFuzzer: timeout' "$log" || true)
   oom=$(grep -c -E 'ERROR: libFuzzer: out-of-memory|malloc\(.*\) exceeds' "$log" || true)
