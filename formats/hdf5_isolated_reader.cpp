@@ -14,16 +14,10 @@
 
 #include "formats/hdf5_file.h"
 #include "lib/base/error.h"
+#include "lib/base/sanitizers.h"
 
 // Sanitizer builds (the fuzz targets, scripts/test.sh --sanitize): see become_reader().
-#if defined(__SANITIZE_ADDRESS__)
-#define MP_SANITIZER_RUNTIME 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define MP_SANITIZER_RUNTIME 1
-#endif
-#endif
-#ifdef MP_SANITIZER_RUNTIME
+#ifdef MODELPRESS_SANITIZER_RUNTIME
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -131,7 +125,7 @@ int become_reader(int socket) {
   struct sigaction plain {};
   plain.sa_handler = SIG_DFL;
   for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) ::sigaction(sig, &plain, nullptr);
-#ifdef MP_SANITIZER_RUNTIME
+#ifdef MODELPRESS_SANITIZER_RUNTIME
   __sanitizer_set_death_callback(nullptr);
 #endif
   return socket;

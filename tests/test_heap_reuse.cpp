@@ -19,6 +19,7 @@
 
 #include "lib/base/heap_reuse.h"
 #include "lib/base/huge_page_tensor.h"
+#include "lib/base/sanitizers.h"
 
 namespace {
 
@@ -33,7 +34,7 @@ int exit_code_in_child(const std::function<int()>& child) {
 }
 
 // glibc's allocator only: AddressSanitizer replaces malloc, and mallopt() does not reach it.
-#if !defined(__SANITIZE_ADDRESS__)
+#ifndef MODELPRESS_ASAN
 char* volatile escaped_block;  // keeps the compiler from eliding the allocation as unused
 
 // In a child process: whether a freshly allocated 96 MiB block is served by a separate mmap
@@ -115,7 +116,7 @@ int freed_mapping_reused_in_child() {
 
 }  // namespace
 
-#if !defined(__SANITIZE_ADDRESS__)
+#ifndef MODELPRESS_ASAN
 TEST_CASE("keep_freed_memory_for_reuse serves large blocks from the heap", "[heap_reuse]") {
   CHECK(block_is_mmapped_in_child(false));  // glibc's default: its own mapping, unmapped on free
   CHECK_FALSE(block_is_mmapped_in_child(true));

@@ -12,6 +12,7 @@
 #include "formats/hdf5_isolated_reader.h"
 #include "lib/base/version.h"
 #include "lib/base/error.h"
+#include "lib/base/sanitizers.h"
 #include "lib/base/sha256.h"
 #include "tests/hostile_inputs.h"
 
@@ -135,7 +136,7 @@ TEST_CASE("hostile hdf5: held-out data too short fails before OUT exists", "[hos
 // silently, which is why no in-process check could catch it). It is only ever opened by the
 // reader process now: as training data and as a teacher cache, one line and exit 3.
 TEST_CASE("hostile hdf5: the libhdf5 use-after-free reproducer is read in the reader process only", "[hostile]") {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef MODELPRESS_ASAN
   // In the sanitizer build the reader process dies of ASan's report (exit status 1), the case the
   // isolation exists for; the user still sees one line.
   const std::string problem = "the HDF5 library failed";

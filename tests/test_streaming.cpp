@@ -7,13 +7,14 @@
 
 #include "formats/gguf_export.h"
 #include "lib/base/memory_usage.h"
+#include "lib/base/sanitizers.h"
 #include "lib/eval/perplexity.h"
 #include "lib/runtime/llama_model.h"
 #include "tests/test_support.h"
 
 // Resident memory measures glibc's allocator here: AddressSanitizer's keeps freed blocks in quarantine
 // and serves later ones from their resident pages, so a whole-model copy no longer shows in the peak.
-#if !defined(__SANITIZE_ADDRESS__)
+#ifndef MODELPRESS_ASAN
 using namespace mp;
 
 namespace {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/base/sanitizers.h"
 #include "lib/base/version.h"
 
 namespace fs = std::filesystem;
@@ -62,7 +63,7 @@ CommandResult run_modelpress_after(const std::string& shell_setup, const std::st
 }
 
 std::string memory_limit_4gb() {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef MODELPRESS_ASAN
   return "export ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:"
          "soft_rss_limit_mb=4000:max_allocation_size_mb=4000\";";
 #else

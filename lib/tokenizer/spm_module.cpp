@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lib/base/error.h"
+#include "lib/base/sanitizers.h"
 #include "lib/runtime/installed_file.h"
 
 namespace mp {
@@ -23,14 +24,6 @@ void resolve(void* lib, const char* name, Fn& fn, const std::string& path) {
   fn = reinterpret_cast<Fn>(::dlsym(lib, name));
   if (!fn) fail_runtime(path + ": missing symbol " + name);
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MODELPRESS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MODELPRESS_ASAN 1
-#endif
-#endif
 
 // SentencePiece's calls into its bundled protobuf must not resolve to LibTorch's. RTLD_DEEPBIND
 // ensures that; the sanitizer runtime refuses DEEPBIND, so a sanitizer build (MODELPRESS_SANITIZE)
