@@ -12,9 +12,10 @@ namespace mp::h5 {
 
 namespace {
 
-// HDF5 prints its error stack to stderr by default; modelpress reports one line instead.
+// HDF5 prints its error stack to stderr by default; modelpress reports one line instead. A
+// thread-safe libhdf5 (Debian's) keeps that setting per thread.
 void silence_hdf5() {
-  static const bool silenced = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
+  thread_local const bool silenced = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();
   (void)silenced;
 }
 
@@ -25,6 +26,12 @@ Id check(hid_t id, herr_t (*closer)(hid_t), const std::string& where, const char
 
 void check(herr_t status, const std::string& where, const char* what) {
   if (status < 0) fail_runtime(where + ": HDF5 cannot " + what);
+}
+
+// A file libhdf5 opened whose attribute it then cannot read is the file's fault (found by
+// fuzz_hdf5_datasets), as is a dataset it cannot open.
+[[noreturn]] void damaged_attribute(const std::string& path, const std::string& name) {
+  fail_input(path, "attribute '" + name + "' cannot be read: the file is damaged or truncated");
 }
 
 std::string describe_type(hid_t type) {
@@ -153,7 +160,9 @@ void File::set_attribute(const std::string& name, double value) {
 
 Id File::open_attribute(const std::string& name) const {
   if (!has_attribute(name)) fail_input(path_, "missing attribute '" + name + "'");
-  return check(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose, path_, "open an attribute");
+  const hid_t id = H5Aopen(this->id(), name.c_str(), H5P_DEFAULT);
+  if (id < 0) damaged_attribute(path_, name);
+  return Id(id, H5Aclose);
 }
 
 std::vector<std::string> File::string_list_attribute(const std::string& name) const {
@@ -163,9 +172,14 @@ std::vector<std::string> File::string_list_attribute(const std::string& name) co
     fail_input(path_, "attribute '" + name + "' is not a fixed-length string");
   Id space(H5Aget_space(attribute.get()), H5Sclose);
   const size_t width = H5Tget_size(type.get());
-  const auto count = static_cast<size_t>(H5Sget_simple_extent_npoints(space.get()));
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  // Attribute values are stored in the file: more bytes than it has is a damaged header.
+  if (width == 0 || points < 0 ||
+      static_cast<double>(width) * static_cast<double>(points) > static_cast<double>(std::filesystem::file_size(path_)))
+    damaged_attribute(path_, name);
+  const auto count = static_cast<size_t>(points);
   std::string packed(width * count, '\0');
-  check(H5Aread(attribute.get(), type.get(), packed.data()), path_, "read an attribute");
+  if (H5Aread(attribute.get(), type.get(), packed.data()) < 0) damaged_attribute(path_, name);
   std::vector<std::string> values;
   for (size_t i = 0; i < count; ++i) {
     std::string v = packed.substr(i * width, width);
@@ -188,7 +202,7 @@ T read_scalar(const File& file, const Id& attribute, const std::string& name, hi
   if (H5Tget_class(type.get()) != expected_class)
     fail_input(file.path(), "attribute '" + name + "' has type " + describe_type(type.get()));
   T value{};
-  check(H5Aread(attribute.get(), memory_type, &value), file.path(), "read an attribute");
+  if (H5Aread(attribute.get(), memory_type, &value) < 0) damaged_attribute(file.path(), name);
   return value;
 }
 }  // namespace

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <optional>
 
@@ -174,8 +175,8 @@ bool reply(int socket, int32_t status, const std::string& payload) {
   return send_all(socket, &h, sizeof h) && send_all(socket, payload.data(), payload.size());
 }
 
-[[noreturn]] void serve(const std::string& path, int socket) {
-  socket = become_reader(socket);
+// Answers requests on `path` until the parent closes its end of the socket.
+void serve(const std::string& path, int socket) {
   std::optional<File> file;
   std::vector<Dataset> datasets;
   RequestHeader r;
@@ -204,8 +205,16 @@ bool reply(int socket, int32_t status, const std::string& payload) {
     }
     if (!reply(socket, status, payload)) break;
   }
-  ::_exit(0);  // no atexit handlers, no flushing of the parent's files or stdio
 }
+
+#ifdef MODELPRESS_HDF5_READER_THREAD
+// The fuzz build serves on a thread of this process instead (tests/fuzz/CMakeLists.txt): a fork per
+// input of a process carrying LibTorch under ASan costs 0.3 s, so HDF5 could not be fuzzed at the
+// rate of the other parsers. Both sides of the socket run the same code; only libhdf5's own faults
+// are no longer contained, and the fuzz run sees them (docs/reliability.md). No process has this
+// pid (pid_max is at most 2^22), so the parent's kill and waitpid on it do nothing.
+constexpr pid_t kReaderThread = std::numeric_limits<pid_t>::max();
+#endif
 
 }  // namespace
 
@@ -215,6 +224,13 @@ IsolatedReader::IsolatedReader(const std::string& path) : path_(path) {
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
     fail_runtime(path + ": cannot create a socket for the HDF5 reader: " + std::strerror(errno));
+#ifdef MODELPRESS_HDF5_READER_THREAD
+  child_ = kReaderThread;
+  reader_thread_ = std::thread([path, socket = sockets[1]] {
+    serve(path, socket);
+    ::close(socket);
+  });
+#else
   child_ = ::fork();
   if (child_ < 0) {
     ::close(sockets[0]);
@@ -223,9 +239,11 @@ IsolatedReader::IsolatedReader(const std::string& path) : path_(path) {
   }
   if (child_ == 0) {
     ::close(sockets[0]);
-    serve(path, sockets[1]);
+    serve(path, become_reader(sockets[1]));
+    ::_exit(0);  // no atexit handlers, no flushing of the parent's files or stdio
   }
   ::close(sockets[1]);
+#endif
   socket_ = sockets[0];
   try {
     request(kOpen, "", {});
@@ -240,6 +258,7 @@ IsolatedReader::~IsolatedReader() { stop(); }
 void IsolatedReader::stop() {
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
+  if (reader_thread_.joinable()) reader_thread_.join();
   if (child_ > 0) {
     // Nothing of the child's is worth waiting for; a child stuck inside libhdf5 must not block us.
     ::kill(child_, SIGKILL);
