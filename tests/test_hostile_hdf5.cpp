@@ -187,6 +187,23 @@ TEST_CASE("hostile hdf5: a reader process killed by a signal is one line naming 
   }
 }
 
+// tests/fuzz/known/libhdf5-chunk-division-by-zero.h5: a teacher cache on which Debian's libhdf5
+// divides by zero while opening a dataset (SIGFPE in H5D__chunk_set_info; found by
+// fuzz_hdf5_datasets running libhdf5 on a thread, 2026-12-03). The reader process dies of it.
+TEST_CASE("hostile hdf5: a file that crashes libhdf5 is one line naming the file", "[hostile]") {
+#ifdef MODELPRESS_ASAN
+  const std::string problem = "the HDF5 library failed";  // ASan may report the signal itself
+#else
+  const std::string problem = "the HDF5 library failed while reading this file (signal 8";
+#endif
+  mp::test::ScratchDir dir;
+  const std::string known = std::string(mp::source_dir()) + "/tests/fuzz/known/libhdf5-chunk-division-by-zero.h5";
+  const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
+  mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(known)),
+                              "libhdf5-chunk-division-by-zero.h5", problem);
+  mp::test::require_no_output(dir.path(), "out");
+}
+
 // fuzz_hdf5_datasets (2026-12-01): a teacher cache whose 'indices' header libhdf5 cannot decode
 // ended in "HDF5 cannot open it", exit 1; it is bad input.
 TEST_CASE("hostile hdf5: a dataset header libhdf5 cannot decode is bad input", "[hostile]") {
