@@ -157,12 +157,13 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
 
   for (uint64_t i = 0; i < n_metadata; ++i) {
     std::string key = in.string("metadata key");
-    const uint32_t type_id = in.scalar<uint32_t>("type of " + quote_gguf_name(key));
+    const std::string quoted = quote_gguf_name(key);  // once: real files have thousands of names
+    const uint32_t type_id = in.scalar<uint32_t>("type of " + quoted);
     if (!is_gguf_type(type_id))
-      in.fail("metadata " + quote_gguf_name(key) + " has unknown value type " + std::to_string(type_id));
-    GgufValue value = read_value(in, static_cast<GgufType>(type_id), quote_gguf_name(key), 0);
+      in.fail("metadata " + quoted + " has unknown value type " + std::to_string(type_id));
+    GgufValue value = read_value(in, static_cast<GgufType>(type_id), quoted, 0);
     if (!key_index_.emplace(key, metadata_.size()).second)
-      in.fail("duplicate metadata key " + quote_gguf_name(key));
+      in.fail("duplicate metadata key " + quoted);
     metadata_.emplace_back(std::move(key), std::move(value));
   }
   if (const GgufValue* a = find("general.alignment")) {
@@ -175,24 +176,25 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
     t.name = in.string("tensor name");
-    const uint32_t n_dims = in.scalar<uint32_t>("dimension count of " + quote_gguf_name(t.name));
+    const std::string quoted = quote_gguf_name(t.name);
+    const uint32_t n_dims = in.scalar<uint32_t>("dimension count of " + quoted);
     if (n_dims > kMaxDims)
-      in.fail("tensor " + quote_gguf_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (at most " +
+      in.fail("tensor " + quoted + " has " + std::to_string(n_dims) + " dimensions (at most " +
               std::to_string(kMaxDims) + ")");
     for (uint32_t d = 0; d < n_dims; ++d) {
-      const uint64_t dim = in.scalar<uint64_t>("dimensions of " + quote_gguf_name(t.name));
+      const uint64_t dim = in.scalar<uint64_t>("dimensions of " + quoted);
       if (dim > static_cast<uint64_t>(INT64_MAX))
-        in.fail("tensor " + quote_gguf_name(t.name) + " has dimension " + std::to_string(dim) + " out of range");
+        in.fail("tensor " + quoted + " has dimension " + std::to_string(dim) + " out of range");
       t.dims.push_back(static_cast<int64_t>(dim));
     }
-    const uint32_t type_id = in.scalar<uint32_t>("ggml type of " + quote_gguf_name(t.name));
+    const uint32_t type_id = in.scalar<uint32_t>("ggml type of " + quoted);
     if (!find_ggml_type(type_id))
-      in.fail("tensor " + quote_gguf_name(t.name) + " has unknown ggml type " + std::to_string(type_id));
+      in.fail("tensor " + quoted + " has unknown ggml type " + std::to_string(type_id));
     t.type = static_cast<GgmlType>(type_id);
-    t.offset = in.scalar<uint64_t>("data offset of " + quote_gguf_name(t.name));
+    t.offset = in.scalar<uint64_t>("data offset of " + quoted);
     size_tensor(in, t);
     if (!tensor_index_.emplace(t.name, tensors_.size()).second)
-      in.fail("duplicate tensor name " + quote_gguf_name(t.name));
+      in.fail("duplicate tensor name " + quoted);
     tensors_.push_back(std::move(t));
   }
 
