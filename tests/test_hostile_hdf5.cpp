@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "distill/teacher_cache.h"
@@ -55,6 +56,28 @@ TokenFile valid_tokens() {
   f.offsets = {0, 1200, 2000};
   return f;
 }
+
+// Replaces `tokens` by a dataset of the same rows whose storage `storage` chooses on its creation
+// properties; with `write`, the tokens are written through it.
+void replace_tokens(const std::string& path, const std::function<void(hid_t properties)>& storage, bool write) {
+  const std::vector<int32_t> tokens = valid_tokens().tokens;
+  mp::h5::File file = mp::h5::File::open_write(path);
+  REQUIRE(H5Ldelete(file.id(), "tokens", H5P_DEFAULT) >= 0);
+  const hsize_t rows = tokens.size();
+  mp::h5::Id space(H5Screate_simple(1, &rows, nullptr), H5Sclose);
+  mp::h5::Id properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  storage(properties.get());
+  mp::h5::Id dataset(H5Dcreate2(file.id(), "tokens", H5T_STD_I32LE, space.get(), H5P_DEFAULT, properties.get(),
+                                H5P_DEFAULT),
+                     H5Dclose);
+  REQUIRE(dataset.get() >= 0);
+  if (write) REQUIRE(H5Dwrite(dataset.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, tokens.data()) >= 0);
+}
+
+// A filter only this test process has (ids 256-511 are HDF5's range for testing): it passes data
+// through, and modelpress's reader process has never heard of it.
+size_t pass_through(unsigned, size_t, const unsigned[], size_t bytes, size_t*, void**) { return bytes; }
+constexpr H5Z_filter_t kTestFilter = 305;
 
 mp::test::CommandResult train_on(const std::string& data, const std::string& out, const std::string& extra = "") {
   return mp::test::run_modelpress("distill-train -q --student " + quoted(mp::test::shared_path("models/stories260K")) +
@@ -112,6 +135,42 @@ TEST_CASE("hostile hdf5: external links are refused", "[hostile]") {
                                H5P_DEFAULT) >= 0);
   }
   mp::test::require_bad_input(train_on(data, dir.path("out")), "linked.h5", "external link");
+  mp::test::require_no_output(dir.path(), "out");
+}
+
+TEST_CASE("hostile hdf5: virtual datasets, external raw storage and filters this build lacks are refused",
+          "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string elsewhere = write_token_file(dir.path("elsewhere.h5"), valid_tokens());
+  const auto rows = static_cast<hsize_t>(valid_tokens().tokens.size());
+  SECTION("a virtual dataset mapping another file") {
+    const std::string data = write_token_file(dir.path("virtual.h5"), valid_tokens());
+    replace_tokens(data, [&](hid_t properties) {
+      mp::h5::Id all(H5Screate_simple(1, &rows, nullptr), H5Sclose);
+      REQUIRE(H5Pset_virtual(properties, all.get(), elsewhere.c_str(), "tokens", all.get()) >= 0);
+    }, false);
+    mp::test::require_bad_input(train_on(data, dir.path("out")), "virtual.h5", "is a virtual dataset");
+  }
+  SECTION("raw data kept in an external file") {
+    const std::string data = write_token_file(dir.path("external.h5"), valid_tokens());
+    const std::string raw = dir.path("tokens.raw");
+    replace_tokens(data, [&](hid_t properties) {
+      REQUIRE(H5Pset_external(properties, raw.c_str(), 0, rows * sizeof(int32_t)) >= 0);
+    }, true);
+    REQUIRE(fs::file_size(raw) == rows * sizeof(int32_t));
+    mp::test::require_bad_input(train_on(data, dir.path("out")), "external.h5", "keeps its data in external files");
+  }
+  SECTION("chunks compressed with a filter modelpress does not have") {
+    const H5Z_class2_t filter = {H5Z_CLASS_T_VERS, kTestFilter, 1, 1, "test-only filter", nullptr, nullptr, pass_through};
+    REQUIRE(H5Zregister(&filter) >= 0);
+    const std::string data = write_token_file(dir.path("filtered.h5"), valid_tokens());
+    replace_tokens(data, [&](hid_t properties) {
+      const hsize_t chunk = 256;
+      REQUIRE(H5Pset_chunk(properties, 1, &chunk) >= 0);
+      REQUIRE(H5Pset_filter(properties, kTestFilter, H5Z_FLAG_MANDATORY, 0, nullptr) >= 0);
+    }, true);
+    mp::test::require_bad_input(train_on(data, dir.path("out")), "filtered.h5", "HDF5 filter 305 (test-only filter)");
+  }
   mp::test::require_no_output(dir.path(), "out");
 }
 
