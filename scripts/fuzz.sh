@@ -82,15 +82,15 @@ for target in "${targets[@]}"; do
   # heap for leaks after every input (30 ms), so its leaks are left to the check at exit. libhdf5
   # also crashes on some files, so it runs in fork mode, which goes on after a crash; each crash is
   # then sorted by crashed_in_libhdf5.
-  target_flags=() target_asan=""
+  target_flags=() target_asan="" fork="${MODELPRESS_FUZZ_FORK:-}"
   if [ "$target" = fuzz_hdf5_datasets ]; then
-    target_flags=(-detect_leaks=0 -fork="${MODELPRESS_FUZZ_FORK:-1}" -ignore_crashes=1)
+    target_flags=(-detect_leaks=0 -ignore_crashes=1) fork="${fork:-1}"
     target_asan="suppressions=$root/tests/fuzz/asan.supp:allocator_may_return_null=1:max_allocation_size_mb=2048"
   fi
   touch "$build/logs/$target.started"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: allocation must stay bounded by the input.
   ASAN_OPTIONS="$target_asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}" nice -n 19 "$build/$target" "${target_flags[@]}" -max_total_time="$seconds" ${MODELPRESS_FUZZ_RUNS:+-runs=$MODELPRESS_FUZZ_RUNS} \
-    ${MODELPRESS_FUZZ_FORK:+-fork=$MODELPRESS_FUZZ_FORK} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    ${fork:+-fork=$fork} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$findings" "$corpus" "$seeds/$target" >"$log" 2>&1 || true
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
   # Fork mode has no final stats; its last status line ("#N: cov: ...") counts every worker's runs.

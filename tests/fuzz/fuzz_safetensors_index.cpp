@@ -1,10 +1,9 @@
 // model.safetensors.index.json of a sharded checkpoint, beside two valid shards it may name.
-#include <fstream>
-#include <iterator>
 #include <utility>
 #include <vector>
 
 #include "formats/safetensors.h"
+#include "lib/base/text_file.h"
 #include "tests/fuzz/fuzz_harness.h"
 
 namespace {
@@ -14,13 +13,13 @@ namespace {
 const std::vector<std::pair<std::string, std::string>>& shards() {
   static const auto* files = [] {
     const std::string dir = mp::fuzz::scratch_dir();
-    mp::save_safetensors(dir + "/model-00001-of-00002.safetensors", {{"a", at::ones({2, 3})}});
-    mp::save_safetensors(dir + "/model-00002-of-00002.safetensors", {{"b", at::ones({4})}});
     auto* out = new std::vector<std::pair<std::string, std::string>>;
-    for (const char* name : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
-      std::ifstream in(dir + "/" + name, std::ios::binary);
-      out->emplace_back(name, std::string(std::istreambuf_iterator<char>(in), {}));
-    }
+    const auto save = [&](const std::string& name, const std::string& tensor, const at::Tensor& value) {
+      mp::save_safetensors(dir + "/" + name, {{tensor, value}});
+      out->emplace_back(name, mp::read_text_file(dir + "/" + name));
+    };
+    save("model-00001-of-00002.safetensors", "a", at::ones({2, 3}));
+    save("model-00002-of-00002.safetensors", "b", at::ones({4}));
     return out;
   }();
   return *files;
