@@ -1,14 +1,8 @@
-// The `modelpress` app: every tool registered, and the one place errors become exit codes.
-#include <c10/util/Exception.h>
-
+// The `modelpress` app: every tool registered; errors become exit codes in run_reporting_errors.
 #include <csignal>
-#include <cstdio>
-#include <exception>
-#include <new>
-#include <nlohmann/json.hpp>
 
 #include "lib/base/error.h"
-#include "lib/base/terminal_text.h"
+#include "lib/base/report_errors.h"
 #include "lib/pipeline/provenance.h"
 #include "lib/base/version.h"
 #include "tools/tools.h"
@@ -35,47 +29,27 @@ std::unique_ptr<CLI::App> make_app() {
   return app;
 }
 
-namespace {
-// One line on stderr, whatever the message holds: its first line, with controls escaped (messages
-// quote file contents).
-void report(const std::string& message) {
-  std::fprintf(stderr, "modelpress: error: %s\n", terminal_safe(message.substr(0, message.find('\n'))).c_str());
-}
-}  // namespace
-
 int run_command_line(const std::string& program, const std::vector<std::string>& args) {
   auto app = make_app();
   app->name(program);
   // Past a file size limit (ulimit -f), write() must fail with EFBIG, reported like a full disk,
   // rather than the process dying with the temporary file left behind.
   std::signal(SIGXFSZ, SIG_IGN);
-  try {
-    std::vector<std::string> argv{program};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Provenance::current().begin_command(argv);
-    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
-    app->parse(reversed);
-    return 0;
-  } catch (const CLI::Success& e) {
-    return app->exit(e);
-  } catch (const CLI::ParseError& e) {
-    app->exit(e);
-    return static_cast<int>(mp::ExitCode::usage);
-  } catch (const mp::Error& e) {
-    report(e.what());
-    return static_cast<int>(e.code());
-  } catch (const c10::Error& e) {
-    // A check inside LibTorch that validation upstream should have caught: its message, not its
-    // stack frames.
-    report(std::string("internal check failed: ") + e.what_without_backtrace());
-  } catch (const std::bad_alloc&) {
-    report("out of memory");
-  } catch (const nlohmann::json::exception& e) {
-    report(std::string("unexpected JSON content: ") + e.what());
-  } catch (const std::exception& e) {
-    report(e.what());
-  }
-  return static_cast<int>(mp::ExitCode::runtime_failure);
+  return mp::run_reporting_errors([&] {
+    try {
+      std::vector<std::string> argv{program};
+      argv.insert(argv.end(), args.begin(), args.end());
+      Provenance::current().begin_command(argv);
+      std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
+      app->parse(reversed);
+      return 0;
+    } catch (const CLI::Success& e) {
+      return app->exit(e);
+    } catch (const CLI::ParseError& e) {
+      app->exit(e);
+      return static_cast<int>(mp::ExitCode::usage);
+    }
+  });
 }
 
 }  // namespace mp::tools
