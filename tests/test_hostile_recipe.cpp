@@ -58,3 +58,32 @@ TEST_CASE("hostile recipe: paths leading out of the recipe's directory are refus
   mp::test::require_bad_input(run("${dir}/../../secret.txt", " --set dir=" + mp::test::quoted(recipes + "/data")),
                               "key 'path'", "leads outside");
 }
+
+// An option that names what a tool writes (type OUTPUT in --help) is a path even as a bare name: a
+// recipe run from another directory would otherwise create that file there.
+TEST_CASE("hostile recipe: a bare output name counts as a path in the working directory", "[hostile]") {
+  mp::test::ScratchDir dir;
+  const std::string recipes = dir.path("recipes");
+  std::filesystem::create_directories(recipes);
+  const std::string path = recipes + "/r.yaml";
+  auto run = [&](const std::string& from, const std::string& args, const std::string& sets = "") {
+    std::ofstream(path) << "vars:\n  out: new\nsteps:\n  - name: write\n    tool: export\n    args:\n"
+                        << "      model: model\n" << args;
+    return mp::test::run_modelpress_after("cd " + mp::test::quoted(from) + " &&",
+                                          "run --dry-run " + mp::test::quoted(path) + sets);
+  };
+  for (const std::string& args : {std::string("      output: new.gguf\n"), std::string("      output: ${out}.gguf\n")}) {
+    INFO(args);
+    mp::test::require_bad_input(run(dir.path(""), args), "r.yaml:8: step 'write', key 'output'",
+                                "leads outside the recipe's directory");
+    CHECK(!std::filesystem::exists(dir.path("new.gguf")));
+    // From the recipe's own directory the same name stays inside it.
+    CHECK(run(recipes, args).out == "modelpress export --model model --output new.gguf\n");
+  }
+  // A name the user gave, and standard output, go anywhere.
+  CHECK(run(dir.path(""), "      output: ${out}.gguf\n", " --set out=elsewhere").out ==
+        "modelpress export --model model --output elsewhere.gguf\n");
+  CHECK(run(dir.path(""), "      output: '-'\n").out == "modelpress export --model model --output -\n");
+  // Options that only read are still judged by whether the value looks like a path.
+  CHECK(run(dir.path(""), "      output: ${out}.gguf\n      type: Q4_K_M\n", " --set out=x").exit_code == 0);
+}

@@ -242,7 +242,8 @@ TEST_CASE("recipe awq-w4g128-vllm runs on stories260K", "[recipe][shipped]") {
 TEST_CASE("recipe gguf-q4km runs on stories260K", "[recipe][shipped]") {
   mp::test::ScratchDir dir;
   const auto r = run_in(dir.path(), "run '" + recipe("gguf-q4km.yaml") + "' --set model='" +
-                                        mp::test::shared_path("models/stories260K") + "'" + small_run_sets());
+                                        mp::test::shared_path("models/stories260K") +
+                                        "' --set out=model-Q4_K_M.gguf" + small_run_sets());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   // stories260K's rows are too narrow for k-quant blocks, so every tensor takes llama.cpp's fallback

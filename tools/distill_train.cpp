@@ -5,6 +5,7 @@
 
 #include "distill/distill_train.h"
 #include "lib/base/error.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -92,7 +93,8 @@ void add_distill_train(CLI::App& app) {
                                               "(default: beside the config, else the teacher's)");
   cmd->add_option("--keep-layers", r->keep_layers, "teacher layers the student keeps, e.g. 0,2,4")->delimiter(',');
   cmd->add_option("--teacher", r->teacher, "teacher HF directory (online distillation unless --cache-teacher)");
-  cmd->add_option("--cache-teacher", r->cache_teacher, "teacher top-k cache (.h5): built resumably if absent, then trained from");
+  cmd->add_option("--cache-teacher", r->cache_teacher, "teacher top-k cache (.h5): built resumably if absent, then trained from")
+      ->type_name(kWrittenPathType);
   cmd->add_option("--cache-k", r->cache_k, "tokens per position in the cache")->capture_default_str();
   cmd->add_option("--cache-logprobs", r->cache_logprobs, "cache log-probabilities as f16 or f32")->capture_default_str();
   cmd->add_flag("--cache-only", r->cache_only, "build the teacher cache and stop");
@@ -110,7 +112,9 @@ void add_distill_train(CLI::App& app) {
                 "size-targeted file's mix) instead of TYPE's rules; TYPE then only labels the file");
   cmd->add_option("--data", r->data, "training tokens: .h5 token dataset or text file")->required();
   cmd->add_option("--eval-data", r->eval_data, "held-out tokens (.h5 or text)");
-  cmd->add_option("--out", t.out, "output HF directory (checkpoint/ and metrics.jsonl inside)")->required();
+  cmd->add_option("--out", t.out, "output HF directory (checkpoint/ and metrics.jsonl inside)")
+      ->type_name(kWrittenPathType)
+      ->required();
   cmd->add_option("--steps", t.steps, "optimizer steps")->capture_default_str();
   cmd->add_option("--batch", t.batch, "windows per micro-batch per process")->capture_default_str();
   cmd->add_option("--seq", t.seq, "tokens per window (must equal the teacher cache's)")->capture_default_str();

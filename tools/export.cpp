@@ -4,6 +4,7 @@
 
 #include "formats/gguf_export.h"
 #include "lib/base/progress.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -54,7 +55,9 @@ void add_export(CLI::App& app) {
   cmd->add_option("--to", a->to, "output format")->check(CLI::IsMember({"gguf"}))->capture_default_str();
   cmd->add_option("--type", a->type, "GGUF file type: " + gguf_export_type_choices())->capture_default_str();
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
-  cmd->add_option("--output,-o", a->out, "output file ('-': stream the GGUF to stdout, summary on stderr)")->required();
+  cmd->add_option("--output,-o", a->out, "output file ('-': stream the GGUF to stdout, summary on stderr)")
+      ->type_name(kWrittenPathType)
+      ->required();
   cmd->add_option("--name", a->name, "general.name (default: the model's directory name)");
   cmd->add_option("--pre", a->pre,
                   "tokenizer.ggml.pre of a byte-level BPE vocabulary (default: recognized as llama.cpp's converter does)");

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "lib/base/terminal_text.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "lib/runtime/compute_type.h"
 #include "lib/runtime/generate.h"
 #include "lib/runtime/model_tokenizer.h"
@@ -126,7 +127,8 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--prompts", a->teacher_data.prompts,
                   "generate for every prompt of this file (.jsonl: {\"prompt\": ...} per line; else one per line)")
       ->excludes(prompt);
-  cmd->add_option("--out,-o", a->teacher_data.out, "with --prompts: the JSON Lines output (resumes a killed run's)");
+  cmd->add_option("--out,-o", a->teacher_data.out, "with --prompts: the JSON Lines output (resumes a killed run's)")
+      ->type_name(kWrittenPathType);
   cmd->add_option("--batch-size,-b", a->teacher_data.batch_size, "with --prompts: sequences decoded together")
       ->capture_default_str();
   add_runtime_options(cmd, a->runtime);

@@ -5,6 +5,7 @@
 #include "formats/imatrix_file.h"
 #include "lib/base/error.h"
 #include "lib/base/progress.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "lib/runtime/llama_model.h"
 #include "quant/collect_imatrix.h"
 #include "tools/common.h"
@@ -42,7 +43,7 @@ void add_imatrix(CLI::App& app) {
   auto a = std::make_shared<ImatrixArgs>();
   cmd->add_option("--model,-m", a->model, "model directory or file")->required();
   cmd->add_option("--calib,-f", a->calib, "calibration text file")->required();
-  cmd->add_option("--output,-o", a->out, "importance matrix to write")->required();
+  cmd->add_option("--output,-o", a->out, "importance matrix to write")->type_name(kWrittenPathType)->required();
   cmd->add_option("--format", a->format, "gguf (current llama.cpp) or dat (legacy llama-imatrix)")
       ->check(CLI::IsMember({"gguf", "dat"}))
       ->capture_default_str();

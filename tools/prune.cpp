@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "distill/prune.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "tools/common.h"
 #include "tools/tools.h"
 
@@ -17,7 +18,7 @@ void add_prune(CLI::App& app) {
   auto target = std::make_shared<double>(0);
   cmd->add_option("--model,-m", r->model, "HF model directory to prune")->required();
   cmd->add_option("--data", r->calibration.file, "calibration text (empty: the built-in corpus)");
-  cmd->add_option("--out", r->out, "output HF directory")->required();
+  cmd->add_option("--out", r->out, "output HF directory")->type_name(kWrittenPathType)->required();
   auto* o_target = cmd->add_option("--target-params", *target,
                                    "parameters to keep: a count, or a fraction <= 1 (keeps layers and heads, "
                                    "shrinks hidden and FFN width by one factor)");

@@ -9,6 +9,7 @@
 #include "formats/gguf_sink.h"
 #include "formats/gguf_size_target.h"
 #include "lib/base/error.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "quant/quantize_model.h"
 #include "tools/common.h"
 #include "tools/tools.h"
@@ -133,7 +134,9 @@ void add_quantize_command(CLI::App& app, const std::string& name, const std::str
   auto a = std::make_shared<QuantizeArgs>();
   a->method = method;
   cmd->add_option("--model,-m", a->model, "model directory")->required();
-  cmd->add_option("--out,-o", a->out, "output directory (HF GPTQ or AWQ checkpoint), or GGUF file with --to gguf")->required();
+  cmd->add_option("--out,-o", a->out, "output directory (HF GPTQ or AWQ checkpoint), or GGUF file with --to gguf")
+      ->type_name(kWrittenPathType)
+      ->required();
   cmd->add_option("--to", a->to, "hf (GPTQ/AWQ checkpoint) or gguf (GPTQ solved on the ggml block types of --type)")
       ->check(CLI::IsMember({"hf", "gguf"}))
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "distill/tokenize_corpus.h"
+#include "lib/pipeline/recipe_paths.h"
 #include "lib/runtime/runtime.h"
 #include "lib/tokenizer/parallel_encode.h"
 #include "tools/common.h"
@@ -55,7 +56,7 @@ void add_tokenize(CLI::App& app) {
   auto a = std::make_shared<TokenizeArgs>();
   cmd->add_option("--tokenizer", a->tokenizer,
                   "model directory (tokenizer.json wins over tokenizer.model) or tokenizer file")->required();
-  cmd->add_option("--out", a->out, "output .h5 file (written atomically)");
+  cmd->add_option("--out", a->out, "output .h5 file (written atomically)")->type_name(kWrittenPathType);
   cmd->add_option("--ids", a->ids, "print the ids of each paragraph of this text, one line each ('-': standard input)");
   cmd->add_flag("--bos", a->bos, "with --ids: start each line with BOS");
   cmd->add_option("--threads,-t", a->threads, "threads (0: one per core; the output does not depend on it)")

@@ -2,6 +2,7 @@
 // tokenizer trained from scratch, for models trained from scratch.
 #include <iostream>
 
+#include "lib/pipeline/recipe_paths.h"
 #include "lib/tokenizer/tokenizer_train.h"
 #include "tools/common.h"
 #include "tools/tools.h"
@@ -15,7 +16,9 @@ void add_tokenizer_train(CLI::App& app) {
   cmd->add_option("--text", o->text, "training text, one sentence or paragraph per line")->required();
   cmd->add_option("--vocab-size", o->vocab_size, "pieces, including 256 byte pieces and <unk> <s> </s>")
       ->capture_default_str();
-  cmd->add_option("--out", o->out, "output directory: tokenizer.model, tokenizer_config.json")->required();
+  cmd->add_option("--out", o->out, "output directory: tokenizer.model, tokenizer_config.json")
+      ->type_name(kWrittenPathType)
+      ->required();
   cmd->add_option("--model-type", o->model_type, "bpe (as Llama) or unigram")->capture_default_str();
   cmd->add_option("--seed", o->seed, "SentencePiece's random seed")->capture_default_str();
   cmd->callback([o] {

@@ -173,7 +173,8 @@ RecipeValue read_value(const YAML::Node& node, const std::string& where, VarReso
     if (!n.IsScalar() && !n.IsNull()) fail_input(where, "expected a scalar, a list of scalars, true or false");
     const std::string text = scalar_text(n);
     std::string value = vars.substitute(text, where);
-    confinement.check(value, vars.explicit_prefix(text), where);
+    v.explicit_prefixes.push_back(vars.explicit_prefix(text));
+    confinement.check(value, v.explicit_prefixes.back(), where, PathUse::if_it_looks_like_one);
     return value;
   };
   if (node.IsSequence()) {

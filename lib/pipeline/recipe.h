@@ -14,6 +14,9 @@ struct RecipeValue {
   enum class Kind { text, boolean, list };
   Kind kind = Kind::text;
   std::vector<std::string> items;  // one item for text; "true"/"false" for boolean
+  // Per item, the start of it the user gave with --set ("" when the recipe wrote all of it): a path
+  // may go anywhere inside that (lib/pipeline/recipe_paths.h).
+  std::vector<std::string> explicit_prefixes;
   bool is_true() const { return kind == Kind::boolean && items[0] == "true"; }
 };
 

@@ -29,6 +29,11 @@ bool inside(const fs::path& path, const fs::path& root) {
   return true;
 }
 
+// `${out}.gguf` with --set out=DIR/run: a name that extends the user's, in the same directory.
+bool beside(const fs::path& value, const fs::path& explicit_prefix) {
+  return value.parent_path() == explicit_prefix.parent_path() && value.filename() != "." && value.filename() != "..";
+}
+
 bool names_something(const std::string& value) {
   if (value.empty()) return false;
   if (value.find('/') != std::string::npos) return true;
@@ -42,12 +47,12 @@ RecipeConfinement::RecipeConfinement(const std::string& recipe_path)
     : root_(resolved(fs::path(resolved(recipe_path)).parent_path().string())) {}
 
 void RecipeConfinement::check(const std::string& value, const std::string& explicit_prefix,
-                              const std::string& where) const {
-  if (!names_something(value)) return;
+                              const std::string& where, PathUse use) const {
+  if (use == PathUse::written ? value.empty() || value == "-" : !names_something(value)) return;
   const fs::path path = resolved(value);
   if (inside(path, root_)) return;
   if (!explicit_prefix.empty() && value.compare(0, explicit_prefix.size(), explicit_prefix) == 0 &&
-      inside(path, resolved(explicit_prefix)))
+      (inside(path, resolved(explicit_prefix)) || beside(value, explicit_prefix)))
     return;
   fail_input(where, "'" + value + "' leads outside the recipe's directory (" + root_.string() +
                         "); a recipe reaches other files only through paths given with --set");

@@ -7,6 +7,7 @@
 
 #include "lib/base/error.h"
 #include "lib/base/shell_quote.h"
+#include "lib/pipeline/recipe_paths.h"
 
 namespace mp {
 
@@ -123,7 +124,8 @@ void check_alone(const AppFactory& make_app, const std::string& tool, const std:
   }
 }
 
-PlannedStep plan_step(const Recipe& r, const RecipeStep& step, const AppFactory& make_app) {
+PlannedStep plan_step(const Recipe& r, const RecipeStep& step, const AppFactory& make_app,
+                      const RecipeConfinement& confinement) {
   auto app = parse_only_app(make_app);
   CLI::App* tool = find_tool(*app, step.tool);
   if (!tool)
@@ -135,6 +137,9 @@ PlannedStep plan_step(const Recipe& r, const RecipeStep& step, const AppFactory&
     const std::string where = r.where(arg.line, step.name, arg.key);
     const CLI::Option* option = find_option(*tool, arg.key);
     if (!option) fail_input(where, "not an option of " + step.tool + " (options: " + option_list(*tool) + ")");
+    if (option->get_type_name() == kWrittenPathType)
+      for (size_t i = 0; i < arg.value.items.size(); ++i)
+        confinement.check(arg.value.items[i], arg.value.explicit_prefixes[i], where, PathUse::written);
     const std::vector<std::string> words = words_for(*option, arg, where);
     if (words.empty()) continue;
     check_alone(make_app, step.tool, words, where);
@@ -155,8 +160,9 @@ PlannedStep plan_step(const Recipe& r, const RecipeStep& step, const AppFactory&
 }  // namespace
 
 std::vector<PlannedStep> plan_recipe(const Recipe& recipe, const AppFactory& make_app) {
+  const RecipeConfinement confinement(recipe.path);
   std::vector<PlannedStep> plan;
-  for (const auto& step : recipe.steps) plan.push_back(plan_step(recipe, step, make_app));
+  for (const auto& step : recipe.steps) plan.push_back(plan_step(recipe, step, make_app, confinement));
   return plan;
 }
 
