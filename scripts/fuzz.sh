@@ -92,11 +92,15 @@ for target in "${targets[@]}"; do
     target_flags=(-detect_leaks=0 -ignore_crashes=1) fork="${fork:-1}"
     target_asan="suppressions=$root/tests/fuzz/asan.supp:allocator_may_return_null=1:max_allocation_size_mb=2048"
   fi
+  # Inputs of fixed findings (tests/fuzz/regressions/TARGET/) run first, under the sanitizers that
+  # found them: a UBSan finding shows again only in an instrumented build.
+  regressions=()
+  [ ! -d "$root/tests/fuzz/regressions/$target" ] || regressions=("$root/tests/fuzz/regressions/$target")
   touch "$build/logs/$target.started"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: allocation must stay bounded by the input.
   ASAN_OPTIONS="$target_asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}" nice -n 19 "$build/$target" "${target_flags[@]}" -max_total_time="$seconds" ${MODELPRESS_FUZZ_RUNS:+-runs=$MODELPRESS_FUZZ_RUNS} \
     ${fork:+-fork=$fork} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$findings" "$corpus" "$seeds/$target" >"$log" 2>&1 || true
+    -artifact_prefix="$findings" "$corpus" "$seeds/$target" ${regressions[@]+"${regressions[@]}"} >"$log" 2>&1 || true
   executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
   # Fork mode has no final stats; its last status line ("#N: cov: ...") counts every worker's runs.
   [ -n "$executions" ] || executions=$(grep -o '^#[0-9]*:' "$log" | tail -1 | tr -dc 0-9 || true)

@@ -118,7 +118,8 @@ TEST_CASE("hostile config: a config needing more memory than the limit fails cle
 // throw through the shim's C API, which aborted; it is bad input.
 TEST_CASE("hostile tokenizer: a SentencePiece model with a zero-length piece is bad input", "[hostile]") {
   mp::test::ScratchDir dir;
-  const std::string model = std::string(mp::source_dir()) + "/tests/fuzz/regressions/spm-zero-length-piece.model";
+  const std::string model =
+      std::string(mp::source_dir()) + "/tests/fuzz/regressions/fuzz_spm_model/spm-zero-length-piece.model";
   std::ofstream(dir.path("text.txt")) << "hello world\n";
   mp::test::require_bad_input(mp::test::run_modelpress("tokenize --tokenizer " + quoted(model) + " --out " +
                                                        quoted(dir.path("out.h5")) + " " + quoted(dir.path("text.txt"))),

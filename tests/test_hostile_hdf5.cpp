@@ -267,7 +267,8 @@ TEST_CASE("hostile hdf5: a file that crashes libhdf5 is one line naming the file
 // ended in "HDF5 cannot open it", exit 1; it is bad input.
 TEST_CASE("hostile hdf5: a dataset header libhdf5 cannot decode is bad input", "[hostile]") {
   mp::test::ScratchDir dir;
-  const std::string cache = std::string(mp::source_dir()) + "/tests/fuzz/regressions/hdf5-dataset-header-undecodable.h5";
+  const std::string cache =
+      std::string(mp::source_dir()) + "/tests/fuzz/regressions/fuzz_hdf5_datasets/hdf5-dataset-header-undecodable.h5";
   const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
   mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(cache)),
                               "hdf5-dataset-header-undecodable.h5", "dataset 'indices'");
@@ -278,7 +279,8 @@ TEST_CASE("hostile hdf5: an attribute libhdf5 cannot read is bad input", "[hosti
   // fuzz_hdf5_datasets (2026-12-03): a teacher cache whose 'temperature' attribute libhdf5 finds but
   // cannot read ended in "HDF5 cannot read an attribute", exit 1.
   mp::test::ScratchDir dir;
-  const std::string cache = std::string(mp::source_dir()) + "/tests/fuzz/regressions/hdf5-attribute-unreadable.h5";
+  const std::string cache =
+      std::string(mp::source_dir()) + "/tests/fuzz/regressions/fuzz_hdf5_datasets/hdf5-attribute-unreadable.h5";
   const std::string data = write_token_file(dir.path("valid.h5"), valid_tokens());
   mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(cache)),
                               "hdf5-attribute-unreadable.h5", "attribute 'temperature' cannot be read");
