@@ -7,13 +7,14 @@
 # whole-process wall time, CPU time and peak RSS from /usr/bin/time, median of RUNS interleaved runs,
 # the tool that goes first alternating between runs):
 #   ppl f32 weights      llama-perplexity on the F32 GGUF   | eval --dtype f32 on the bf16 shards
+#   ppl f32, auto        llama-perplexity on the F32 GGUF   | eval (default --dtype auto) on the same F32 GGUF
 #   ppl Q4_K_M           llama-perplexity on the Q4_K_M GGUF | eval --dtype f32 on the same file
 #   ppl Q4_K_M, auto     llama-perplexity on the Q4_K_M GGUF | eval (default --dtype auto) on it
 #   ppl bf16 weights     llama-perplexity on the BF16 GGUF  | eval (default --dtype auto) on the shards
 #   Q4_K_M export        llama-quantize F32 GGUF, 2 threads  | export -t 2 from the bf16 shards
 # then checks that both Q4_K_M files hold the same tensor bytes and prints each row's PPLs.
 #
-# Usage: bench/vs_llamacpp.sh [--dir DIR] [--runs N] [--threads N]
+# Usage: bench/vs_llamacpp.sh [--dir DIR] [--runs N] [--threads N] [--rows "ROW ..."]
 # env: MODELPRESS_BUILD_DIR (modelpress, write_llama1b; default ./build), MODELPRESS_SHARED,
 #      LLAMACPP_BIN (llama-perplexity, llama-quantize; default .cache/llama.cpp-build/bin from
 #      scripts/build-llamacpp-tools.sh). DIR (default /tmp/modelpress-vs-llamacpp) keeps the
@@ -24,11 +25,13 @@ build="${MODELPRESS_BUILD_DIR:-$root/build}"
 shared="${MODELPRESS_SHARED:-$root/../shared}"
 bin="${LLAMACPP_BIN:-$root/.cache/llama.cpp-build/bin}"
 dir=/tmp/modelpress-vs-llamacpp runs=3 threads=2
+rows="ppl-f32 ppl-f32-auto ppl-q4km ppl-q4km-auto ppl-bf16 export-q4km"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="$2" ;;
     --runs) runs="$2" ;;
     --threads) threads="$2" ;;
+    --rows) rows="$2" ;;
     *) echo "vs_llamacpp.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -66,8 +69,9 @@ ppl_mp=("$mp" eval -q --ctx 256 --chunks 4 -t "$threads" -f "$text")
 row_command() {
   local out="$3"
   case "$1/$2" in
-    ppl-f32/llama) cmd=("${ppl_llama[@]}" "$dir/F32.gguf") ;;
+    ppl-f32/llama | ppl-f32-auto/llama) cmd=("${ppl_llama[@]}" "$dir/F32.gguf") ;;
     ppl-f32/modelpress) cmd=("${ppl_mp[@]}" --dtype f32 -m "$model") ;;
+    ppl-f32-auto/modelpress) cmd=("${ppl_mp[@]}" -m "$dir/F32.gguf") ;;
     ppl-q4km/llama | ppl-q4km-auto/llama) cmd=("${ppl_llama[@]}" "$dir/Q4_K_M.gguf") ;;
     ppl-q4km/modelpress) cmd=("${ppl_mp[@]}" --dtype f32 -m "$dir/Q4_K_M.gguf") ;;
     ppl-q4km-auto/modelpress) cmd=("${ppl_mp[@]}" -m "$dir/Q4_K_M.gguf") ;;
@@ -77,7 +81,6 @@ row_command() {
     export-q4km/modelpress) cmd=("$mp" export -q --to gguf --type Q4_K_M -t "$threads" -m "$model" -o "$out") ;;
   esac
 }
-rows="ppl-f32 ppl-q4km ppl-q4km-auto ppl-bf16 export-q4km"
 
 # measure ROW TOOL RUN: appends "wall_s peak_kib cpu_s" to $times/ROW.TOOL; the log keeps the output.
 measure() {
@@ -100,6 +103,7 @@ median() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END
 label() {
   case "$1" in
     ppl-f32) echo "perplexity, f32 weights (llama: F32 GGUF; modelpress: bf16 shards, --dtype f32)" ;;
+    ppl-f32-auto) echo "perplexity, F32 GGUF (modelpress default: --dtype auto)" ;;
     ppl-q4km) echo "perplexity, Q4_K_M GGUF (modelpress --dtype f32)" ;;
     ppl-q4km-auto) echo "perplexity, Q4_K_M GGUF (modelpress default: --dtype auto)" ;;
     ppl-bf16) echo "perplexity, bf16 weights (llama: BF16 GGUF; modelpress: bf16 shards, --dtype auto)" ;;
@@ -121,10 +125,12 @@ echo
 # The same work on both sides: the perplexities of the last run, and the two Q4_K_M files' tensor data.
 echo "| job | llama.cpp PPL | modelpress PPL |"
 echo "|---|---|---|"
-for name in ppl-f32 ppl-q4km ppl-q4km-auto ppl-bf16; do
+for name in $rows; do
+  [ "$name" != export-q4km ] || continue
   echo "| $name | $(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$logs/$name.llama.$runs.log") |" \
        "$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$logs/$name.modelpress.$runs.log") |"
 done
+case " $rows " in *" export-q4km "*) ;; *) exit 0 ;; esac
 sums="$(python3 "$root/bench/gguf_tensor_data.py" "$dir/export-q4km.llama.gguf" "$dir/export-q4km.modelpress.gguf")"
 echo
 echo "Q4_K_M tensor data (sha256, bytes):"
