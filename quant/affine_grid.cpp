@@ -1,7 +1,12 @@
 #include "quant/affine_grid.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include "lib/base/error.h"
 
@@ -18,37 +23,61 @@ AffineGrid::AffineGrid(const AffineGridOptions& options) : options_(options) {
     fail_input("grid", "MSE search needs steps >= 1 and a max shrink in (0, 1)");
 }
 
+namespace {
+
+// Each (row, group)'s min and max of w [rows, span] f32, groups of `size` columns from the first
+// (the last ragged): [rows, groups] each; as at::min/max, a NaN in the group wins. One pass over w
+// in its memory order (GPTQ hands in a transposed view, RTN and AWQ row-major matrices), the rows
+// split across threads.
+std::pair<at::Tensor, at::Tensor> group_min_max(const at::Tensor& w, int64_t size) {
+  const int64_t rows = w.size(0), span = w.size(1), groups = (span + size - 1) / size;
+  const float* x = w.data_ptr<float>();
+  const int64_t row_stride = w.stride(0), column_stride = w.stride(1);
+  // Kept [groups, rows] when w is column-major, so the inner loop runs along memory in both.
+  const bool column_major = row_stride == 1 && span > 1;
+  const std::vector<int64_t> shape = column_major ? std::vector<int64_t>{groups, rows} : std::vector<int64_t>{rows, groups};
+  at::Tensor low = at::full(shape, std::numeric_limits<float>::infinity());
+  at::Tensor high = at::full(shape, -std::numeric_limits<float>::infinity());
+  at::Tensor nan = at::zeros(shape, at::kByte);
+  float *lo = low.data_ptr<float>(), *hi = high.data_ptr<float>();
+  uint8_t* bad = nan.data_ptr<uint8_t>();
+  auto take = [](float v, float& l, float& h, uint8_t& b) {
+    l = v < l ? v : l;
+    h = v > h ? v : h;
+    b |= v != v;
+  };
+  at::parallel_for(0, rows, 256, [&](int64_t first, int64_t last) {
+    if (column_major) {
+      for (int64_t c = 0; c < span; ++c) {
+        const float* column = x + c * column_stride;
+        const int64_t at = c / size * rows;
+        for (int64_t r = first; r < last; ++r) take(column[r], lo[at + r], hi[at + r], bad[at + r]);
+      }
+    } else {
+      for (int64_t r = first; r < last; ++r)
+        for (int64_t c = 0; c < span; ++c) {
+          const int64_t at = r * groups + c / size;
+          take(x[r * row_stride + c * column_stride], lo[at], hi[at], bad[at]);
+        }
+    }
+  });
+  const at::Tensor is_nan = nan.to(at::kBool);
+  low.masked_fill_(is_nan, std::numeric_limits<float>::quiet_NaN());
+  high.masked_fill_(is_nan, std::numeric_limits<float>::quiet_NaN());
+  return column_major ? std::pair{low.t().contiguous(), high.t().contiguous()} : std::pair{low, high};
+}
+
+}  // namespace
+
 GridParams AffineGrid::choose(const at::Tensor& w, const at::Tensor& importance) const {
   const int64_t rows = w.size(0), span = w.size(1);
   const int64_t size = group_size() == -1 ? span : group_size();
   const int64_t full_groups = span / size, full_columns = full_groups * size;
   const at::Tensor weights = w.to(at::kFloat);
-  const at::Tensor cost =
-      importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
-  auto columns = [](const at::Tensor& t, int64_t begin, int64_t end) {
-    return t.defined() ? t.slice(1, begin, end) : t;
-  };
-
-  std::vector<GridParams> parts;
-  if (full_groups > 0) {
-    // Every full group becomes one row, so all of them are searched at once.
-    auto as_group_rows = [&](const at::Tensor& t) {
-      return t.defined() ? t.slice(1, 0, full_columns).reshape({rows * full_groups, size}) : t;
-    };
-    GridParams params = choose_rows(as_group_rows(weights), as_group_rows(cost));
-    parts.push_back(
-        {params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
-  }
-  if (full_columns < span)
-    parts.push_back(
-        choose_rows(columns(weights, full_columns, span), columns(cost, full_columns, span)));
-  return parts.size() == 1 ? parts.front() : concat_groups(parts);
-}
-
-GridParams AffineGrid::choose_rows(const at::Tensor& w, const at::Tensor& importance) const {
+  auto [low, high] = group_min_max(weights, size);
   // The range always includes 0, so a zero weight stays exactly zero.
-  at::Tensor low = at::clamp_max(std::get<0>(w.min(1, /*keepdim=*/true)), 0.0);
-  at::Tensor high = at::clamp_min(std::get<0>(w.max(1, /*keepdim=*/true)), 0.0);
+  low = at::clamp_max(low, 0.0);
+  high = at::clamp_min(high, 0.0);
   if (symmetric()) {
     high = at::maximum(high, -low);
     low = -high;
@@ -57,10 +86,33 @@ GridParams AffineGrid::choose_rows(const at::Tensor& w, const at::Tensor& import
   const at::Tensor empty = low == high;
   low = at::where(empty, at::full_like(low, -1.0), low);
   high = at::where(empty, at::full_like(high, 1.0), high);
+  if (options_.search == RangeSearch::min_max) return params_for_range(low, high);
 
+  const at::Tensor cost =
+      importance.defined() ? importance.to(at::kFloat).expand({rows, span}) : at::Tensor();
+  auto columns = [](const at::Tensor& t, int64_t begin, int64_t end) {
+    return t.defined() ? t.slice(1, begin, end) : t;
+  };
+  std::vector<GridParams> parts;
+  if (full_groups > 0) {
+    // Every full group becomes one row, so all of them are searched at once.
+    auto as_group_rows = [&](const at::Tensor& t) {
+      return t.defined() ? t.slice(1, 0, full_columns).reshape({rows * full_groups, size}) : t;
+    };
+    auto one_per_row = [&](const at::Tensor& t) { return t.slice(1, 0, full_groups).reshape({rows * full_groups, 1}); };
+    GridParams params = search_range(as_group_rows(weights), as_group_rows(cost), one_per_row(low), one_per_row(high));
+    parts.push_back(
+        {params.scale.view({rows, full_groups}), params.zero.view({rows, full_groups})});
+  }
+  if (full_columns < span)
+    parts.push_back(search_range(columns(weights, full_columns, span), columns(cost, full_columns, span),
+                                 low.slice(1, full_groups), high.slice(1, full_groups)));
+  return parts.size() == 1 ? parts.front() : concat_groups(parts);
+}
+
+GridParams AffineGrid::search_range(const at::Tensor& w, const at::Tensor& importance, const at::Tensor& low,
+                                    const at::Tensor& high) const {
   GridParams best = params_for_range(low, high);
-  if (options_.search == RangeSearch::min_max) return best;
-
   at::Tensor best_error = group_error(w, best, importance);
   const int shrink_steps = static_cast<int>(options_.mse_max_shrink * options_.mse_steps);
   for (int i = 1; i < shrink_steps; ++i) {
@@ -110,8 +162,13 @@ float round_to_even(float t) {
 void AffineGrid::quantize_column(const at::Tensor& w, const GridParams& params, at::Tensor& codes,
                                  at::Tensor& values) const {
   const int64_t rows = w.size(0);
-  const at::Tensor scale = params.scale.to(at::kFloat).reshape({rows}).contiguous();
-  const at::Tensor zero = params.zero.to(at::kFloat).reshape({rows}).contiguous();
+  // GPTQ passes f32 parameters cut to its rows: then nothing is dispatched to LibTorch per column.
+  auto column_of = [rows](const at::Tensor& t) {
+    return t.scalar_type() == at::kFloat && t.is_contiguous() && t.numel() == rows
+               ? t
+               : t.to(at::kFloat).reshape({rows}).contiguous();
+  };
+  const at::Tensor scale = column_of(params.scale), zero = column_of(params.zero);
   const float *x = w.data_ptr<float>(), *s = scale.data_ptr<float>(), *z = zero.data_ptr<float>();
   int32_t* q = codes.data_ptr<int32_t>();
   float* v = values.data_ptr<float>();

@@ -45,8 +45,10 @@ class AffineGrid : public Grid {
                          const at::Tensor& importance) const;
 
  private:
-  // One group per row of w [n, len]: params [n, 1].
-  GridParams choose_rows(const at::Tensor& w, const at::Tensor& importance) const;
+  // The MSE search (GPTQ's find_params(mse=True)) for one group per row of w [n, len] whose full
+  // range is [low, high] ([n, 1]): params [n, 1].
+  GridParams search_range(const at::Tensor& w, const at::Tensor& importance, const at::Tensor& low,
+                          const at::Tensor& high) const;
   GridParams params_for_range(const at::Tensor& low, const at::Tensor& high) const;
 
   AffineGridOptions options_;

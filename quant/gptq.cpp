@@ -41,6 +41,10 @@ struct RowRange {
   int64_t begin, end;
   at::Tensor column;       // the current column on these rows, updated
   at::Tensor dequantized;  // its ŵ
+  // The parameters of the group the last column belonged to, on these rows: a group spans many
+  // consecutive columns, so they are cut out once per group rather than per column.
+  int64_t params_group = -1;
+  GridParams params;
 };
 
 std::vector<RowRange> row_ranges(int64_t rows) {
@@ -50,7 +54,7 @@ std::vector<RowRange> row_ranges(int64_t rows) {
   std::vector<RowRange> ranges;
   for (int64_t p = 0; p < parts; ++p) {
     const int64_t begin = tiles * p / parts * kTile, end = std::min(rows, tiles * (p + 1) / parts * kTile);
-    ranges.push_back({begin, end, at::empty({end - begin}, at::kFloat), at::empty({end - begin}, at::kFloat)});
+    ranges.push_back({begin, end, at::empty({end - begin}, at::kFloat), at::empty({end - begin}, at::kFloat), -1, {}});
   }
   return ranges;
 }
@@ -86,14 +90,18 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
     auto quantize_rows = [&](int64_t begin, int64_t end, RowRange& range) {
       for (int64_t i = begin; i < end; ++i) {
         const int64_t q = i1 + i;
-        GridParams params = plan.up_front ? plan.up_front->group(plan.group_of[q])
-                                          : current.group((q % plan.choose_span) / plan.group_size);
-        params = {params.scale.slice(0, range.begin, range.end), params.zero.slice(0, range.begin, range.end)};
+        const int64_t group = plan.up_front ? plan.group_of[q] : (q % plan.choose_span) / plan.group_size;
+        if (group != range.params_group) {
+          const GridParams g = (plan.up_front ? *plan.up_front : current).group(group);
+          range.params = {g.scale.slice(0, range.begin, range.end).contiguous(),
+                          g.zero.slice(0, range.begin, range.end).contiguous()};
+          range.params_group = group;
+        }
         subtract_block_errors(columns_major.data_ptr<float>() + q * rows + range.begin,
                               block_errors.data_ptr<float>() + range.begin, rows, u + i1 * u_rows + q * u_columns,
                               u_rows, i, range.end - range.begin, range.column.data_ptr<float>());
         at::Tensor column_codes = solved.codes[q].slice(0, range.begin, range.end);
-        grid.quantize_column(range.column, params, column_codes, range.dequantized);
+        grid.quantize_column(range.column, range.params, column_codes, range.dequantized);
         const float *w = range.column.data_ptr<float>(), *w_hat = range.dequantized.data_ptr<float>();
         float* error = block_errors.data_ptr<float>() + i * rows + range.begin;
         for (int64_t r = 0; r < range.end - range.begin; ++r) error[r] = (w[r] - w_hat[r]) / d[q];
@@ -114,6 +122,7 @@ SolvedColumns quantize_columns(at::Tensor& columns_major, const at::Tensor& hinv
           current = grid.choose(span, importance);
         }
         solved.chosen.push_back(current);
+        for (RowRange& range : ranges) range.params_group = -1;  // `current` holds new groups
       }
       // Up to the next group choice or the block's end, range by range.
       const int64_t next = plan.up_front ? count : std::min(count, (q / plan.choose_span + 1) * plan.choose_span - i1);
