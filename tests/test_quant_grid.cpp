@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 
 #include "lib/base/error.h"
 #include "quant/affine_grid.h"
@@ -189,4 +190,30 @@ TEST_CASE("quantize_column gives quantize() and dequantize()'s numbers bit for b
       }
     }
   }
+}
+
+TEST_CASE("grid ranges of a transposed view (GPTQ's spans) match the reference, and a NaN spoils only its group",
+          "[quant]") {
+  at::manual_seed(12);
+  const at::Tensor rows_major = at::randn({300, 70});
+  const at::Tensor transposed_view = rows_major.t().contiguous().t();  // same values, column-major memory
+  REQUIRE(transposed_view.stride(0) == 1);
+  for (bool sym : {false, true}) {
+    const auto grid = make_grid(4, 32, sym);
+    const mp::GridParams a = grid->choose(rows_major), b = grid->choose(transposed_view);
+    REQUIRE(a.groups() == 3);  // 32 + 32 + 6
+    REQUIRE(at::equal(a.scale, b.scale));
+    REQUIRE(at::equal(a.zero, b.zero));
+    for (int64_t r : {0, 149, 299})
+      for (int64_t g = 0; g < 3; ++g) {
+        const Reference ref = reference_params(rows_major[r].slice(0, g * 32, std::min<int64_t>(g * 32 + 32, 70)), 4, sym);
+        REQUIRE(b.scale[r][g].item<float>() == ref.scale);
+        REQUIRE(b.zero[r][g].item<float>() == ref.zero);
+      }
+  }
+  at::Tensor with_nan = transposed_view.clone();
+  with_nan[5][40] = std::numeric_limits<float>::quiet_NaN();
+  const mp::GridParams p = make_grid(4, 32, false)->choose(with_nan);
+  CHECK(std::isnan(p.scale[5][1].item<float>()));
+  CHECK(at::isnan(p.scale).sum().item<int64_t>() == 1);
 }
