@@ -38,32 +38,27 @@ std::pair<at::Tensor, at::Tensor> group_min_max(const at::Tensor& w, int64_t siz
   const std::vector<int64_t> shape = column_major ? std::vector<int64_t>{groups, rows} : std::vector<int64_t>{rows, groups};
   at::Tensor low = at::full(shape, std::numeric_limits<float>::infinity());
   at::Tensor high = at::full(shape, -std::numeric_limits<float>::infinity());
-  at::Tensor nan = at::zeros(shape, at::kByte);
   float *lo = low.data_ptr<float>(), *hi = high.data_ptr<float>();
-  uint8_t* bad = nan.data_ptr<uint8_t>();
-  auto take = [](float v, float& l, float& h, uint8_t& b) {
-    l = v < l ? v : l;
-    h = v > h ? v : h;
-    b |= v != v;
+  // A NaN is taken and then kept: no comparison with it is true.
+  auto take = [](float v, float& l, float& h) {
+    l = v < l || v != v ? v : l;
+    h = v > h || v != v ? v : h;
   };
   at::parallel_for(0, rows, 256, [&](int64_t first, int64_t last) {
     if (column_major) {
       for (int64_t c = 0; c < span; ++c) {
         const float* column = x + c * column_stride;
         const int64_t at = c / size * rows;
-        for (int64_t r = first; r < last; ++r) take(column[r], lo[at + r], hi[at + r], bad[at + r]);
+        for (int64_t r = first; r < last; ++r) take(column[r], lo[at + r], hi[at + r]);
       }
     } else {
       for (int64_t r = first; r < last; ++r)
         for (int64_t c = 0; c < span; ++c) {
           const int64_t at = r * groups + c / size;
-          take(x[r * row_stride + c * column_stride], lo[at], hi[at], bad[at]);
+          take(x[r * row_stride + c * column_stride], lo[at], hi[at]);
         }
     }
   });
-  const at::Tensor is_nan = nan.to(at::kBool);
-  low.masked_fill_(is_nan, std::numeric_limits<float>::quiet_NaN());
-  high.masked_fill_(is_nan, std::numeric_limits<float>::quiet_NaN());
   return column_major ? std::pair{low.t().contiguous(), high.t().contiguous()} : std::pair{low, high};
 }
 
