@@ -1,7 +1,6 @@
 #include "lib/tokenizer/bpe_model.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <queue>
@@ -13,20 +12,6 @@
 namespace mp {
 
 namespace {
-
-std::atomic<uint64_t> next_serial{1};
-
-using WordCache = std::unordered_map<std::string, std::vector<int32_t>>;
-
-// Encoded words, per thread and per model, so concurrent encoders never wait on each other. Bounded:
-// a cache past its limit, or a thread that has seen many models, starts over.
-WordCache& thread_word_cache(uint64_t model) {
-  thread_local std::unordered_map<uint64_t, WordCache> caches;
-  if (caches.size() >= 8 && !caches.count(model)) caches.clear();
-  WordCache& cache = caches[model];
-  if (cache.size() > 200000) cache.clear();
-  return cache;
-}
 
 // Longer words are rare and would crowd the cache.
 constexpr size_t cached_word_limit = 64;
@@ -47,7 +32,7 @@ std::pair<std::string, std::string> merge_pair(const nlohmann::json& m, size_t r
 
 }  // namespace
 
-BpeModel::BpeModel(const nlohmann::json& spec, const std::string& origin) : serial_(next_serial++) {
+BpeModel::BpeModel(const nlohmann::json& spec, const std::string& origin) {
   const std::string type = hf_type(spec, origin);
   if (type != "BPE") fail_input(origin, "model type " + type + " is not supported (only BPE)");
   if (!hf_field<nlohmann::json>(spec, "dropout", nullptr, origin).is_null())
@@ -155,15 +140,11 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
 
 void BpeModel::encode_uncut_word(std::string_view word, std::vector<int32_t>& out) const {
   if (word.size() > cached_word_limit) return merge_word(word, out);
-  WordCache& cache = thread_word_cache(serial_);
-  const std::string key(word);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    std::vector<int32_t> ids;
-    merge_word(word, ids);
-    it = cache.emplace(key, std::move(ids)).first;
-  }
-  out.insert(out.end(), it->second.begin(), it->second.end());
+  if (word_cache_.append_cached(word, out)) return;
+  std::vector<int32_t> ids;
+  merge_word(word, ids);
+  out.insert(out.end(), ids.begin(), ids.end());
+  word_cache_.remember(word, std::move(ids));
 }
 
 std::vector<int32_t> BpeModel::initial_symbols(std::string_view word) const {

@@ -1,7 +1,7 @@
 // tokenizer.json "model" of type BPE: vocab and merges, applied to one pre-token at a time by merge rank
 // (a priority queue over linked symbols, as Hugging Face tokenizers does), with byte_fallback, unk_token,
 // fuse_unk, continuing_subword_prefix, end_of_word_suffix and ignore_merges. Words already encoded are
-// remembered per thread.
+// remembered (word_cache.h).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "lib/tokenizer/word_cache.h"
 
 namespace mp {
 
@@ -56,7 +58,7 @@ class BpeModel {
   // spans a "▁" that follows a character other than these (nor "▁"), so the word can be cut there.
   bool cuttable_ = false;
   std::vector<std::string> joined_before_space_;
-  uint64_t serial_;  // names this model's word cache
+  WordCache word_cache_;
 };
 
 }  // namespace mp
