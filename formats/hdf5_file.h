@@ -10,6 +10,10 @@
 
 namespace mp::h5 {
 
+// Deflate shrinks data at most about 1032-fold, so no dataset honestly holds more than this many
+// times its file's bytes, and reading one needs no more memory than that.
+constexpr double kMaxDeflateGain = 1100.0;
+
 // An HDF5 identifier, closed with the matching H5?close when it goes out of scope.
 class Id {
  public:

@@ -2,16 +2,22 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <new>
 #include <optional>
+#include <thread>
 
 #include "formats/hdf5_file.h"
 #include "lib/base/error.h"
@@ -103,6 +109,26 @@ std::string bytes_of(const T& value) {
 }
 
 // ---- the child ----
+
+// A damaged file can make libhdf5 allocate without end: fuzz_hdf5_datasets found 393 bytes on which
+// its reallocations grew the reader past 2 GB in 8 s before it gave up. The reader may grow by what
+// the file's data can honestly decompress to (the bound Dataset::open holds datasets to) plus 1 GiB
+// for libhdf5's caches and buffers; past that its allocations fail, and the file is refused. The
+// bound is on top of what the process has mapped already: the parent's whole address space
+// (models, LibTorch, a sanitizer's shadow).
+void bound_address_space(const std::string& path) {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t pages = 0;
+  if (!(statm >> pages)) return;
+  std::error_code error;
+  const uint64_t file_bytes = std::filesystem::file_size(path, error);
+  const double budget = 1073741824.0 + kMaxDeflateGain * static_cast<double>(error ? 0 : file_bytes);
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0) return;
+  const double bound = static_cast<double>(pages) * static_cast<double>(::sysconf(_SC_PAGESIZE)) + budget;
+  if (bound < static_cast<double>(limit.rlim_cur)) limit.rlim_cur = static_cast<rlim_t>(bound);
+  ::setrlimit(RLIMIT_AS, &limit);
+}
 
 // The child inherits a copy of everything; it keeps only the socket and what libhdf5 needs. Locks
 // on outputs (flock) and other readers' sockets are closed, so they end when this process's owner
@@ -214,6 +240,64 @@ void serve(const std::string& path, int socket) {
 // are no longer contained, and the fuzz run sees them (docs/reliability.md). No process has this
 // pid (pid_max is at most 2^22), so the parent's kill and waitpid on it do nothing.
 constexpr pid_t kReaderThread = std::numeric_limits<pid_t>::max();
+
+// Reader threads are kept for the next file: under ASan a thread's end unmaps its stack and shadow,
+// and each unmapping stops the other CPUs to flush their TLBs, which costs more than reading a small
+// file. For the same reason libhdf5 keeps every block it frees on its free lists: past their limits
+// (64 KiB for a list of one structure) it returned each file's metadata cache to the allocator, and
+// the next file's came back as fresh pages to fault in. (In modelpress each reader is a process that
+// opens one file, where neither matters.)
+class ReaderThreads {
+ public:
+  ReaderThreads() { H5set_free_list_limits(-1, -1, -1, -1, -1, -1); }
+
+  // serve(path, socket) on an idle thread, or a new one if none is idle; the future is ready once the
+  // socket is closed.
+  std::future<void> start(const std::string& path, int socket) {
+    Job job{path, socket, {}};
+    std::future<void> done = job.done.get_future();
+    const std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(std::move(job));
+    if (idle_ >= jobs_.size()) {
+      wake_.notify_one();
+    } else {
+      std::thread([this] { work(); }).detach();
+    }
+    return done;
+  }
+
+ private:
+  struct Job {
+    std::string path;
+    int socket;
+    std::promise<void> done;
+  };
+
+  [[noreturn]] void work() {
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ++idle_;
+      wake_.wait(lock, [this] { return !jobs_.empty(); });
+      --idle_;
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      serve(job.path, job.socket);
+      ::close(job.socket);
+      job.done.set_value();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  size_t idle_ = 0;
+};
+
+ReaderThreads& reader_threads() {
+  static ReaderThreads* threads = new ReaderThreads;  // never destroyed: its threads outlive main
+  return *threads;
+}
 #endif
 
 }  // namespace
@@ -226,10 +310,7 @@ IsolatedReader::IsolatedReader(const std::string& path) : path_(path) {
     fail_runtime(path + ": cannot create a socket for the HDF5 reader: " + std::strerror(errno));
 #ifdef MODELPRESS_HDF5_READER_THREAD
   child_ = kReaderThread;
-  reader_thread_ = std::thread([path, socket = sockets[1]] {
-    serve(path, socket);
-    ::close(socket);
-  });
+  reader_done_ = reader_threads().start(path, sockets[1]);
 #else
   child_ = ::fork();
   if (child_ < 0) {
@@ -239,7 +320,9 @@ IsolatedReader::IsolatedReader(const std::string& path) : path_(path) {
   }
   if (child_ == 0) {
     ::close(sockets[0]);
-    serve(path, become_reader(sockets[1]));
+    const int socket = become_reader(sockets[1]);
+    bound_address_space(path);
+    serve(path, socket);
     ::_exit(0);  // no atexit handlers, no flushing of the parent's files or stdio
   }
   ::close(sockets[1]);
@@ -258,7 +341,7 @@ IsolatedReader::~IsolatedReader() { stop(); }
 void IsolatedReader::stop() {
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
-  if (reader_thread_.joinable()) reader_thread_.join();
+  if (reader_done_.valid()) reader_done_.wait();
   if (child_ > 0) {
     // Nothing of the child's is worth waiting for; a child stuck inside libhdf5 must not block us.
     ::kill(child_, SIGKILL);

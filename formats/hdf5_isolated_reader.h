@@ -12,9 +12,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <future>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace mp::h5 {
@@ -65,7 +65,7 @@ class IsolatedReader {
   mutable std::string failure_ = "it stopped answering";  // how it ended, once it has
   int socket_ = -1;
   mutable std::mutex mutex_;  // one request at a time on the socket
-  std::thread reader_thread_;  // the fuzz build's reader, in place of the child (see the .cpp)
+  std::future<void> reader_done_;  // the fuzz build's reader, in place of the child (see the .cpp)
 };
 
 }  // namespace mp::h5

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <filesystem>
 #include <functional>
@@ -261,6 +262,46 @@ TEST_CASE("hostile hdf5: a file that crashes libhdf5 is one line naming the file
   mp::test::require_bad_input(train_on(data, dir.path("out"), "--cache-teacher " + quoted(known)),
                               "libhdf5-chunk-division-by-zero.h5", problem);
   mp::test::require_no_output(dir.path(), "out");
+}
+
+// tests/fuzz/known/libhdf5-unbounded-reallocation.h5: 393 bytes on which Debian's libhdf5 reallocates
+// while opening the file until the process passes 2 GB, for 8 s, before it fails (found by
+// fuzz_hdf5_datasets, 2026-12-03). The reader process may grow by 1 GiB plus what the file's data
+// can decompress to (1,100 times 393 bytes); past that libhdf5's allocations fail and the file is
+// refused.
+TEST_CASE("hostile hdf5: a file that makes libhdf5 allocate without end is refused within the reader's bound",
+          "[hostile]") {
+  const std::string known = std::string(mp::source_dir()) + "/tests/fuzz/known/libhdf5-unbounded-reallocation.h5";
+  rusage self{};
+  REQUIRE(::getrusage(RUSAGE_SELF, &self) == 0);
+  try {
+    const mp::h5::IsolatedReader reader(known);
+    FAIL("the file was opened");
+  } catch (const mp::Error& e) {
+    CHECK(e.code() == mp::ExitCode::bad_input);
+    CHECK_THAT(e.what(), Catch::StartsWith(known + ": "));
+  }
+  // The reader is a child of this process (waited for): the largest child's peak, in KiB. It starts
+  // with this process's pages; a sanitizer's shadow of what it allocates comes on top of the bound.
+  rusage children{};
+  REQUIRE(::getrusage(RUSAGE_CHILDREN, &children) == 0);
+  CHECK(children.ru_maxrss - self.ru_maxrss < 1536 * 1024);
+}
+
+// fuzz_hdf5_datasets (2026-12-03): a 16 KB teacher cache declaring chunks of about 1.5 GB, which
+// libhdf5 allocated and filled on every read (4.5 s and 1.5 GB per input under the fuzzer).
+TEST_CASE("hostile hdf5: chunks larger than the file could hold are refused before a read", "[hostile]") {
+  const std::string cache =
+      std::string(mp::source_dir()) + "/tests/fuzz/regressions/fuzz_hdf5_datasets/hdf5-huge-chunks.h5";
+  try {
+    const mp::TeacherCacheReader reader(cache);
+    (void)reader.read(0, std::min<int64_t>(reader.n_tokens(), 64));
+    FAIL("the teacher cache was read");
+  } catch (const mp::Error& e) {
+    CHECK(e.code() == mp::ExitCode::bad_input);
+    CHECK_THAT(e.what(), Catch::StartsWith(cache + ": dataset '"));
+    CHECK_THAT(e.what(), Catch::Contains("is stored in chunks of"));
+  }
 }
 
 // fuzz_hdf5_datasets (2026-12-01): a teacher cache whose 'indices' header libhdf5 cannot decode
