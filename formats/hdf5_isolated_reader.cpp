@@ -246,10 +246,15 @@ constexpr pid_t kReaderThread = std::numeric_limits<pid_t>::max();
 // file. For the same reason libhdf5 keeps every block it frees on its free lists: past their limits
 // (64 KiB for a list of one structure) it returned each file's metadata cache to the allocator, and
 // the next file's came back as fresh pages to fault in. (In modelpress each reader is a process that
-// opens one file, where neither matters.)
+// opens one file, where neither matters.) And as a reader process ends with _exit, libhdf5 does not
+// tear itself down at exit here either: the teardown walks the free lists, which libhdf5's own memory
+// errors on earlier inputs (suppressed under ASan, tests/fuzz/asan.supp) may have left damaged.
 class ReaderThreads {
  public:
-  ReaderThreads() { H5set_free_list_limits(-1, -1, -1, -1, -1, -1); }
+  ReaderThreads() {
+    H5dont_atexit();  // before any other call into libhdf5, which would install its exit handler
+    H5set_free_list_limits(-1, -1, -1, -1, -1, -1);
+  }
 
   // serve(path, socket) on an idle thread, or a new one if none is idle; the future is ready once the
   // socket is closed.
