@@ -288,7 +288,7 @@ Dataset Dataset::open(const File& file, const std::string& name, hid_t expected_
                           std::to_string(static_cast<uint64_t>(file_bytes)) + " bytes can hold");
   // Reading any row makes libhdf5 allocate its whole chunk (and fill it where it was never written),
   // so a chunk is held to the same bound (found by fuzz_hdf5_datasets: a 16 KB file declaring chunks
-  // of 1.5 GB, filled on every read).
+  // of 1 GB, filled on every read).
   Id properties(H5Dget_create_plist(dataset.get()), H5Pclose);
   if (H5Pget_layout(properties.get()) == H5D_CHUNKED) {
     hsize_t chunk[2] = {0, 0};

@@ -288,7 +288,7 @@ TEST_CASE("hostile hdf5: a file that makes libhdf5 allocate without end is refus
   CHECK(children.ru_maxrss - self.ru_maxrss < 1536 * 1024);
 }
 
-// fuzz_hdf5_datasets (2026-12-03): a 16 KB teacher cache declaring chunks of about 1.5 GB, which
+// fuzz_hdf5_datasets (2026-12-03): a 16 KB teacher cache declaring chunks of 1 GB, which
 // libhdf5 allocated and filled on every read (4.5 s and 1.5 GB per input under the fuzzer).
 TEST_CASE("hostile hdf5: chunks larger than the file could hold are refused before a read", "[hostile]") {
   const std::string cache =
