@@ -66,6 +66,24 @@ crashed_in_libhdf5() {
              print (/libhdf5_serial/ ? "libhdf5" : "modelpress"); exit }' <<<"$report")" = libhdf5 ]
 }
 
+finishes_in_fresh_process() {
+  ASAN_OPTIONS="$target_asan" timeout 60 "$build/fuzz_hdf5_datasets" -detect_leaks=0 -timeout=10 "$1" >/dev/null 2>&1
+}
+
+# Moves this run's inputs named PATTERN that COMMAND accepts to findings/libhdf5/; prints how many.
+set_aside() {
+  local pattern=$1 input moved=0
+  shift
+  mkdir -p "$build/findings/libhdf5"
+  while IFS= read -r input; do
+    if "$@" "$input"; then
+      mv "$input" "$build/findings/libhdf5/"
+      moved=$((moved + 1))
+    fi
+  done < <(find "$build/findings" -maxdepth 1 -name "$pattern" -newer "$build/logs/$target.started")
+  echo "$moved"
+}
+
 mkdir -p "$build/findings" "$build/logs"
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
 export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
@@ -114,31 +132,15 @@ for target in "${targets[@]}"; do
   fi
   contained=0 bounded=0 stale=0
   if [ "$target" = fuzz_hdf5_datasets ]; then
-    mkdir -p "$build/findings/libhdf5"
-    while IFS= read -r input; do
-      if crashed_in_libhdf5 "$input"; then
-        mv "$input" "$build/findings/libhdf5/"
-        contained=$((contained + 1))
-      fi
-    done < <(find "$build/findings" -maxdepth 1 -name "$target-crash-*" -newer "$build/logs/$target.started")
-    # libhdf5 allocating without end is bounded in modelpress by its reader process's address space
-    # (formats/hdf5_isolated_reader.cpp); here it runs out of the fuzzer's memory.
-    while IFS= read -r input; do
-      if crashed_in_libhdf5 "$input"; then
-        mv "$input" "$build/findings/libhdf5/"
-        bounded=$((bounded + 1))
-      fi
-    done < <(find "$build/findings" -maxdepth 1 -name "$target-oom-*" -newer "$build/logs/$target.started")
+    # libhdf5's crashes are contained in modelpress's reader process; its allocating without end is
+    # bounded there by the process's address space (formats/hdf5_isolated_reader.cpp). A timeout that
+    # one run in a fresh process finishes came from libhdf5's state after earlier inputs in the same
+    # process (seen: a read spinning in H5S_select_intersect_block on an input's second run); in
+    # modelpress every file has a fresh reader process.
+    contained=$(set_aside "$target-crash-*" crashed_in_libhdf5)
+    bounded=$(set_aside "$target-oom-*" crashed_in_libhdf5)
+    stale=$(set_aside "$target-timeout-*" finishes_in_fresh_process)
     oom=$((oom - (bounded < oom ? bounded : oom)))
-    # A timeout that one run in a fresh process finishes came from libhdf5's state after earlier
-    # inputs in the same process (seen: a read spinning in H5S_select_intersect_block on an input's
-    # second run); in modelpress every file has a fresh reader process.
-    while IFS= read -r input; do
-      if ASAN_OPTIONS="$target_asan" timeout 60 "$build/fuzz_hdf5_datasets" -detect_leaks=0 -timeout=10 "$input" >/dev/null 2>&1; then
-        mv "$input" "$build/findings/libhdf5/"
-        stale=$((stale + 1))
-      fi
-    done < <(find "$build/findings" -maxdepth 1 -name "$target-timeout-*" -newer "$build/logs/$target.started")
     timeouts=$((timeouts - (stale < timeouts ? stale : timeouts)))
     # Each was counted once, as a sanitizer report (SEGV, FPE, BUS) or as a deadly signal (abort).
     left=$contained
