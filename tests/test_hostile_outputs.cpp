@@ -145,3 +145,24 @@ TEST_CASE("hostile outputs: a directory output a killed run had moved aside is p
   CHECK_FALSE(fs::exists(dir.path(".out.previous-4243")));
   CHECK(fs::exists(dir.path("out/model.safetensors")));
 }
+
+TEST_CASE("hostile outputs: a resumed directory output drops the locks and temporaries of the files a kill cut short",
+          "[hostile]") {
+  // scripts/kill9.sh found a quantize resumed after a kill committing the killed run's
+  // `.progress.json.lock` inside its output: that file is not written again when every layer was done.
+  mp::test::ScratchDir dir;
+  const std::string out = dir.path("out");
+  const std::string staging = dir.path(".out.resumable");
+  fs::create_directories(staging);
+  std::ofstream(staging + "/model-00001-of-00002.safetensors") << "a finished layer";
+  std::ofstream(staging + "/.progress.json.lock");
+  std::ofstream(staging + "/.config.json.partial-4242") << "half a file";
+  {
+    mp::AtomicDirectory resumed(out, mp::AtomicDirectory::Partial::keep_for_resume);
+    resumed.start(true);
+    resumed.commit();
+  }
+  CHECK(fs::exists(dir.path("out/model-00001-of-00002.safetensors")));
+  CHECK_FALSE(fs::exists(dir.path("out/.progress.json.lock")));
+  CHECK_FALSE(fs::exists(dir.path("out/.config.json.partial-4242")));
+}

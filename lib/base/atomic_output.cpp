@@ -67,6 +67,19 @@ void clean_up_after_killed_runs(const std::string& path) {
   }
   for (const auto& p : previous) fs::remove_all(p, ec);
 }
+// The files a killed run was writing inside a resumed staging directory: their locks and their
+// temporaries, which would otherwise end up in the committed output. The directory's own lock is
+// held, so no other run writes there.
+void clean_up_killed_file_writes(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> leftovers;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool lock = name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0;
+    if (name[0] == '.' && (lock || name.find(".partial-") != std::string::npos)) leftovers.push_back(entry.path());
+  }
+  for (const auto& p : leftovers) fs::remove_all(p, ec);
+}
 }  // namespace
 
 OutputLock::OutputLock(const std::string& path) : lock_path_(hidden_sibling(path, ".lock")) {
@@ -162,6 +175,7 @@ void AtomicDirectory::start(bool continue_previous) {
   ec.clear();
   fs::create_directories(staging_, ec);
   if (ec || !fs::is_directory(staging_)) fail_input(path_, "cannot create output directory: " + ec.message());
+  if (continue_previous) clean_up_killed_file_writes(staging_);
   started_ = true;
 }
 
